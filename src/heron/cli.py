@@ -1,0 +1,154 @@
+"""The `heron` command line.
+
+Subsystems are imported inside the command that needs them, never at module level: `heron
+--help` and `heron version` must answer instantly and keep working even if a subsystem is
+broken, and a role should not load code it does not run.
+
+Exit codes: 0 success, 1 runtime failure (storage cannot open or close), 2 usage or
+configuration error (argparse's own convention, kept for ours so scripts and Kubernetes
+operators can tell "fix your config" from "something broke").
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from heron import __version__
+from heron.config import SETTINGS, ConfigError, Settings, load_settings
+from heron.logsetup import log_fields, setup_logging
+
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILURE", "EXIT_USAGE"]
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+log = logging.getLogger("heron.server")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; `server` gets one flag per row of `config.SETTINGS`."""
+    parser = argparse.ArgumentParser(
+        prog="heron",
+        description="Heron: Kubernetes logs and metrics in one small program.",
+    )
+    parser.add_argument("--version", action="version", version=f"heron {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    commands.add_parser("version", help="print the version and exit", description="Print the version.")
+
+    server = commands.add_parser(
+        "server",
+        help="run the server: open storage in the data dir and run until SIGTERM/SIGINT",
+        description=(
+            "Run the heron server. Settings come from defaults, then --config FILE, then HERON_* "
+            "environment variables, then these flags (later wins)."
+        ),
+    )
+    server.add_argument("--config", metavar="FILE", default=None, help="YAML file of settings")
+    for setting in SETTINGS:
+        help_text = f"{setting.help} (default: {setting.default}; env {setting.env})"
+        # Values stay text here and are parsed by config.load_settings, so a bad flag gets the
+        # same one-line "config error" as a bad YAML key or env var.
+        server.add_argument(
+            setting.flag,
+            dest=setting.name,
+            metavar=setting.metavar,
+            default=None,
+            help=help_text.replace("%", "%%"),
+        )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the process exit code (also for --help and usage errors)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, and argparse's usage errors (code 2)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    if args.command == "version":
+        print(f"heron {__version__}")
+        return EXIT_OK
+    if args.command == "server":
+        return _server(args)
+    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it first
+    return EXIT_USAGE  # pragma: no cover
+
+
+def _error(message: str) -> None:
+    """One line on stderr: what an operator sees in `kubectl logs` of a crash-looping pod."""
+    print("heron: " + " ".join(message.split()), file=sys.stderr)
+
+
+def _server(args: argparse.Namespace) -> int:
+    flags = {s.name: getattr(args, s.name) for s in SETTINGS}
+    try:
+        settings = load_settings(args.config, os.environ, flags)
+    except ConfigError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    setup_logging(settings.log_level, settings.log_format)
+    started = log_fields(version=__version__)
+    if args.config is not None:
+        started["fields"]["config"] = args.config
+    log.info("starting heron server", extra=started)
+    log.debug("effective settings", extra=log_fields(**_settings_fields(settings)))
+
+    # Handlers go in before storage opens, so a SIGTERM during a long WAL replay still ends in
+    # a clean close instead of the default abrupt exit.
+    stop = threading.Event()
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return _serve(settings, stop, received)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve(settings: Settings, stop: threading.Event, received: list[int]) -> int:
+    # Imported here, not at the top: see the module docstring.
+    from heron.storage import Database
+    from heron.storage.types import StorageError
+
+    try:
+        db = Database.open(str(settings.data_dir), settings.storage_options())
+    except (StorageError, OSError) as exc:
+        _error(f"cannot open storage in {settings.data_dir}: {exc}")
+        return EXIT_FAILURE
+    log.info("storage open", extra=log_fields(data_dir=str(settings.data_dir)))
+
+    stop.wait()
+    name = signal.Signals(received[0]).name if received else "unknown"
+    # A second SIGTERM/SIGINT while closing kills the process at once: the WAL already holds
+    # everything acknowledged, so an impatient operator loses nothing by insisting.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
+    log.info("shutting down", extra=log_fields(signal=name))
+    try:
+        db.close()
+    except (StorageError, OSError) as exc:
+        _error(f"error closing storage in {settings.data_dir}: {exc}")
+        return EXIT_FAILURE
+    log.info("stopped")
+    return EXIT_OK
+
+
+def _settings_fields(settings: Settings) -> dict[str, object]:
+    return {s.name: _display(getattr(settings, s.name)) for s in SETTINGS}
+
+
+def _display(value: object) -> object:
+    return str(value) if isinstance(value, os.PathLike) else value

@@ -1,0 +1,474 @@
+"""Heron's settings: one table, three sources, one-line errors.
+
+Every setting is a row of `SETTINGS` (name, parser, default, help), in the style of Datasette's
+settings table. The same row gives the YAML key (`retention_size`), the command-line flag
+(`--retention-size`) and the environment variable (`HERON_RETENTION_SIZE`), so the three can
+never drift apart, and the README's table is checked against it by a test.
+
+Sources, in rising precedence: the YAML file named by `--config`, `HERON_*` environment
+variables, command-line flags. Defaults are what a Kubernetes cluster needs, so most
+deployments set nothing at all.
+
+Bad input never starts a half-configured server: anything unknown or unparsable raises
+`ConfigError`, whose message is a single line naming the key and where the value came from,
+because that line is all an operator sees in `kubectl logs` of a crash-looping pod.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+
+if TYPE_CHECKING:
+    from heron.storage.types import StorageOptions
+
+__all__ = [
+    "ConfigError",
+    "Setting",
+    "SETTINGS",
+    "Settings",
+    "load_settings",
+    "parse_duration",
+    "parse_size",
+    "parse_listen",
+    "split_host_port",
+    "ENV_PREFIX",
+    "LOG_LEVELS",
+    "LOG_FORMATS",
+]
+
+ENV_PREFIX = "HERON_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("logfmt", "json")
+
+
+class ConfigError(Exception):
+    """A setting could not be read. `str()` is one line: what, which key, from where.
+
+    Example: ``config error: retention: invalid duration "15x" (from /etc/heron.yaml)``.
+    """
+
+    def __init__(self, key: str, problem: str, source: str) -> None:
+        self.key = key
+        self.problem = _one_line(problem)
+        self.source = source
+        super().__init__(f"config error: {key}: {self.problem} (from {source})")
+
+
+# --------------------------------------------------------------------------------------------
+# Parsers. Each takes the text a user wrote and returns a typed value, or raises ValueError
+# with a short problem description (the caller adds the key and the source).
+
+
+# Prometheus' duration syntax (model.ParseDuration): integer amounts, units in descending order,
+# each at most once. Kept identical so a value copied from a Prometheus config means the same.
+_DURATION_RE = re.compile(
+    r"(?:(?P<y>[0-9]+)y)?(?:(?P<w>[0-9]+)w)?(?:(?P<d>[0-9]+)d)?(?:(?P<h>[0-9]+)h)?"
+    r"(?:(?P<m>[0-9]+)m)?(?:(?P<s>[0-9]+)s)?(?:(?P<ms>[0-9]+)ms)?"
+)
+_DURATION_UNITS: dict[str, float] = {
+    "y": 365 * 86400.0,
+    "w": 7 * 86400.0,
+    "d": 86400.0,
+    "h": 3600.0,
+    "m": 60.0,
+    "s": 1.0,
+    "ms": 0.001,
+}
+
+
+def parse_duration(text: str) -> float:
+    """Parse a Prometheus-style duration ("15d", "1h30m", "500ms", "2w", "1y", "0") to seconds.
+
+    Raises ValueError for anything else, including fractions ("1.5h") and units out of order
+    ("30m1h"), exactly as Prometheus does.
+    """
+    s = text.strip()
+    if s == "0":
+        return 0.0
+    match = _DURATION_RE.fullmatch(s)
+    if not s or match is None:
+        raise ValueError(
+            f"invalid duration {_quote(text)}: want e.g. 15d, 1h30m or 500ms; units are y w d h m s ms"
+        )
+    total_ms = 0
+    for unit, amount in match.groupdict().items():
+        if amount is not None:
+            total_ms += int(amount) * round(_DURATION_UNITS[unit] * 1000)
+    return total_ms / 1000.0
+
+
+_SIZE_RE = re.compile(r"(?P<num>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[A-Za-z]*)")
+_SIZE_UNITS: dict[str, int] = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "tb": 1000**4,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+    "tib": 1024**4,
+}
+
+
+def parse_size(text: str) -> int:
+    """Parse a byte size to an int: "512MiB", "1.5GiB", "10GB", "1KB" (= 1000), "262144".
+
+    Binary units (KiB, MiB, GiB, TiB) are powers of 1024 and SI units (KB, MB, GB, TB) powers
+    of 1000, because disk budgets are quoted both ways and guessing silently is worse than
+    being exact. Units are case-insensitive; the result must be a whole number of bytes.
+    """
+    s = text.strip()
+    match = _SIZE_RE.fullmatch(s)
+    unit = match.group("unit").lower() if match else ""
+    if match is None or unit not in _SIZE_UNITS:
+        raise ValueError(f"invalid size {_quote(text)}: want e.g. 256KiB, 512MiB, 10GB or a number of bytes")
+    try:
+        value = Decimal(match.group("num")) * _SIZE_UNITS[unit]
+    except InvalidOperation:  # pragma: no cover - the regex admits only plain decimals
+        raise ValueError(f"invalid size {_quote(text)}") from None
+    if value != value.to_integral_value():
+        raise ValueError(f"invalid size {_quote(text)}: not a whole number of bytes")
+    return int(value)
+
+
+def split_host_port(text: str) -> tuple[str, int]:
+    """Split "host:port" (IPv6 as "[::1]:9500"; empty host = all interfaces) into its parts."""
+    s = text.strip()
+    host, sep, port_text = s.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise ValueError(f"invalid address {_quote(text)}: want host:port, e.g. 127.0.0.1:9500")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"invalid address {_quote(text)}: put an IPv6 host in brackets, e.g. [::1]:9500")
+    port = int(port_text)
+    if port > 65535:
+        raise ValueError(f"invalid address {_quote(text)}: port {port} is out of range 0-65535")
+    return host, port
+
+
+def parse_listen(text: str) -> str:
+    """Validate a listen address; the text is kept as written so logs show what the user set."""
+    split_host_port(text)
+    return text.strip()
+
+
+def _parse_path(text: str) -> Path:
+    if not text.strip():
+        raise ValueError("empty path")
+    return Path(text)
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        value = text.strip().lower()
+        if value not in options:
+            raise ValueError(f"invalid value {_quote(text)}: want one of {', '.join(options)}")
+        return value
+
+    return parse
+
+
+def _duration(minimum: float) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        value = parse_duration(text)
+        if value < minimum:
+            raise ValueError(f"invalid duration {_quote(text)}: must be greater than 0")
+        return value
+
+    return parse
+
+
+def _size(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = parse_size(text)
+        if value < minimum:
+            raise ValueError(f"invalid size {_quote(text)}: must be at least {minimum} bytes")
+        return value
+
+    return parse
+
+
+def _integer(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError(f"invalid integer {_quote(text)}") from None
+        if value < minimum:
+            raise ValueError(f"invalid integer {_quote(text)}: must be at least {minimum}")
+        return value
+
+    return parse
+
+
+def _parse_fsync(text: str) -> Literal["always"] | float:
+    if text.strip().lower() == "always":
+        return "always"
+    try:
+        value = parse_duration(text)
+    except ValueError:
+        raise ValueError(
+            f"invalid fsync {_quote(text)}: want always or an interval like 1s or 200ms"
+        ) from None
+    if value <= 0:
+        raise ValueError(f"invalid fsync {_quote(text)}: the interval must be greater than 0")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# The table.
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table. `default` is text, parsed like any user value, so the
+    docs show exactly what a user would write."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: str
+    help: str
+    metavar: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+
+_POSITIVE = 1e-9  # "greater than zero" for durations (parse_duration's smallest step is 1 ms)
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "listen",
+        parse_listen,
+        "127.0.0.1:9500",
+        "address (host:port) the HTTP server listens on",
+        "HOST:PORT",
+    ),
+    Setting("data_dir", _parse_path, "./data", "directory holding the WAL and blocks", "DIR"),
+    Setting(
+        "log_level",
+        _choice(LOG_LEVELS),
+        "info",
+        "least severe log level written: debug, info, warning or error",
+        "LEVEL",
+    ),
+    Setting(
+        "log_format", _choice(LOG_FORMATS), "logfmt", "log line format on stderr: logfmt or json", "FORMAT"
+    ),
+    Setting("retention", _duration(_POSITIVE), "15d", "drop data older than this", "DURATION"),
+    Setting(
+        "retention_size",
+        _size(0),
+        "0",
+        "disk budget for stored blocks; oldest blocks are dropped past it (0 = no budget)",
+        "SIZE",
+    ),
+    Setting(
+        "fsync",
+        _parse_fsync,
+        "1s",
+        "when the WAL is fsynced: always (before every append returns) or an interval like 1s",
+        "always|DURATION",
+    ),
+    Setting(
+        "ooo_window",
+        _duration(0.0),
+        "1h",
+        "accept out-of-order entries this far behind a series' newest",
+        "DURATION",
+    ),
+    Setting("max_line_size", _size(1), "256KiB", "longest log line accepted", "SIZE"),
+    Setting("max_labels_per_series", _integer(1), "30", "most labels one series may have", "N"),
+    Setting("max_active_series", _integer(1), "500000", "most series held in the head at once", "N"),
+    Setting("head_max_size", _size(1), "64MiB", "cut the in-memory head into a block past this size", "SIZE"),
+    Setting(
+        "block_duration",
+        _duration(_POSITIVE),
+        "2h",
+        "cut the head into a block when it spans this much time",
+        "DURATION",
+    ),
+)
+
+_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+_BY_ENV: dict[str, Setting] = {s.env: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration, typed. Durations are seconds, sizes are bytes.
+
+    Build it with `load_settings`; the fields mirror `SETTINGS` one to one.
+    """
+
+    listen: str
+    data_dir: Path
+    log_level: str
+    log_format: str
+    retention: float
+    retention_size: int
+    fsync: Literal["always"] | float
+    ooo_window: float
+    max_line_size: int
+    max_labels_per_series: int
+    max_active_series: int
+    head_max_size: int
+    block_duration: float
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        """`listen` split into (host, port), ready for a socket bind."""
+        return split_host_port(self.listen)
+
+    def storage_options(self) -> StorageOptions:
+        """The storage engine's options for these settings.
+
+        Imported lazily so that reading configuration never depends on the storage package.
+        """
+        from heron.storage.types import FsyncMode, StorageOptions
+
+        if self.fsync == "always":
+            fsync_mode, fsync_interval = FsyncMode.ALWAYS, StorageOptions.fsync_interval
+        else:
+            fsync_mode, fsync_interval = FsyncMode.INTERVAL, float(self.fsync)
+        return StorageOptions(
+            fsync=fsync_mode,
+            fsync_interval=fsync_interval,
+            retention_seconds=self.retention,
+            retention_bytes=self.retention_size,
+            ooo_window_seconds=self.ooo_window,
+            max_line_bytes=self.max_line_size,
+            max_labels_per_series=self.max_labels_per_series,
+            max_active_series=self.max_active_series,
+            head_max_bytes=self.head_max_size,
+            block_duration_seconds=self.block_duration,
+        )
+
+
+assert [f.name for f in fields(Settings)] == [s.name for s in SETTINGS], "Settings must mirror SETTINGS"
+
+
+# --------------------------------------------------------------------------------------------
+# Loading.
+
+
+def load_settings(
+    config_file: str | None,
+    env: Mapping[str, str],
+    flags: Mapping[str, object],
+) -> Settings:
+    """Merge defaults < YAML file < `HERON_*` env vars < flags into a `Settings`.
+
+    `env` is usually `os.environ`; every variable starting with `HERON_` must name a setting, so
+    a typo fails loudly instead of being ignored. `flags` maps setting names to the values given
+    on the command line; None means "not given".
+    """
+    raw: dict[str, tuple[object, str]] = {s.name: (s.default, "default") for s in SETTINGS}
+
+    if config_file is not None:
+        for key, value in _read_yaml(config_file).items():
+            raw[key] = (value, config_file)
+
+    for var in sorted(env):
+        if not var.startswith(ENV_PREFIX):
+            continue
+        setting = _BY_ENV.get(var)
+        if setting is None:
+            raise ConfigError(var, "unknown setting" + _suggest(var, _BY_ENV), "environment")
+        raw[setting.name] = (env[var], f"env {var}")
+
+    for name, value in flags.items():
+        if value is None:
+            continue
+        setting = _BY_NAME.get(name)
+        if setting is None:
+            raise ConfigError(name, "unknown setting" + _suggest(name, _BY_NAME), "flags")
+        raw[name] = (value, f"flag {setting.flag}")
+
+    values = {name: _parse_value(_BY_NAME[name], value, source) for name, (value, source) in raw.items()}
+    return Settings(**values)
+
+
+def _read_yaml(path: str) -> dict[str, object]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read file: {exc.strerror or exc}", path) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config", f"not UTF-8 text: {exc.reason} at byte {exc.start}", path) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError("config", f"invalid YAML{where}: {problem}", path) from None
+    if data is None:  # an empty file (or only comments): nothing set
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError("config", f"want a mapping of settings, got a {_yaml_type(data)}", path)
+    result: dict[str, object] = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise ConfigError(_quote(key), "setting names must be strings", path)
+        if key not in _BY_NAME:
+            raise ConfigError(key, "unknown setting" + _suggest(key, _BY_NAME), path)
+        result[key] = value
+    return result
+
+
+def _parse_value(setting: Setting, value: object, source: str) -> object:
+    """Parse one raw value; YAML may hand us ints and floats, which mean their text."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Path)):
+        raise ConfigError(setting.name, f"want a {setting.metavar} value, got a {_yaml_type(value)}", source)
+    try:
+        return setting.parse(str(value))
+    except ValueError as exc:
+        raise ConfigError(setting.name, str(exc), source) from None
+
+
+def _suggest(name: str, known: Mapping[str, object]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _yaml_type(value: object) -> str:
+    if value is None:
+        return "null (empty value)"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    return type(value).__name__
+
+
+def _quote(value: object) -> str:
+    """Quote a user's value for an error message: escapes newlines, keeps it short."""
+    text = json.dumps(str(value), ensure_ascii=False)
+    return text if len(text) <= 80 else text[:76] + '..."'
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
