@@ -1,0 +1,43 @@
+"""Heron's storage engine: log streams and metric series in one WAL, head and block store.
+
+The public interface is this module's `__all__`; other packages import nothing else from
+`heron.storage`.
+"""
+
+from heron.storage.db import Counters, Database
+from heron.storage.read import SeriesRef, Snapshot
+from heron.storage.types import (
+    AppendResult,
+    CorruptionError,
+    Direction,
+    FsyncMode,
+    LimitError,
+    LogBatch,
+    LogEntries,
+    Rejection,
+    RejectReason,
+    SampleBatch,
+    SeriesInfo,
+    StorageError,
+    StorageOptions,
+)
+
+__all__ = [
+    "AppendResult",
+    "CorruptionError",
+    "Counters",
+    "Database",
+    "Direction",
+    "FsyncMode",
+    "LimitError",
+    "LogBatch",
+    "LogEntries",
+    "RejectReason",
+    "Rejection",
+    "SampleBatch",
+    "SeriesInfo",
+    "SeriesRef",
+    "Snapshot",
+    "StorageError",
+    "StorageOptions",
+]

@@ -1,0 +1,724 @@
+"""The storage facade: one writer, snapshot readers, WAL -> head -> blocks, retention.
+
+Layout of a data directory:
+    LOCK          flock'd while a process has the database open
+    wal/          segment files (docs/format/wal.md)
+    blocks/<id>/  immutable blocks (docs/format/block.md)
+    quarantine/   blocks that failed a checksum, moved aside for a human to inspect
+Anything else there (e.g. `lost+found`) is left alone with a warning.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from heron.logsetup import log_fields
+from heron.model import (
+    METRIC_NAME_RE,
+    Labels,
+    Matcher,
+    SeriesKind,
+    fingerprint,
+    format_labels,
+    valid_label_name,
+)
+from heron.storage import wal as walmod
+from heron.storage.block import Block
+from heron.storage.compact import merge_blocks, plan_compaction, write_head
+from heron.storage.head import Head, HeadSeries
+from heron.storage.read import Snapshot
+from heron.storage.types import (
+    AppendResult,
+    CorruptionError,
+    Direction,
+    FsyncMode,
+    LogBatch,
+    LogEntries,
+    Rejection,
+    RejectReason,
+    SampleBatch,
+    SeriesInfo,
+    StorageError,
+    StorageOptions,
+)
+
+__all__ = ["Database"]
+
+log = logging.getLogger("heron.storage")
+
+_INT64_MIN = int(np.iinfo(np.int64).min)
+_KNOWN_ENTRIES = {"LOCK", "wal", "blocks", "quarantine"}
+
+
+@dataclass
+class _State:
+    """What a reader sees: immutable tuples swapped whole by the writer."""
+
+    heads: tuple[Head, ...]
+    blocks: tuple[Block, ...]
+
+
+@dataclass
+class Counters:
+    """Monotonic counters exported by the server's /metrics."""
+
+    log_entries: int = 0
+    log_bytes: int = 0
+    samples: int = 0
+    duplicates: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    head_cuts: int = 0
+    compactions: int = 0
+    retention_dropped_blocks: int = 0
+    quarantined_blocks: int = 0
+
+
+class Database:
+    """Open with `Database.open(path, options)`; every method is thread-safe."""
+
+    def __init__(self, path: str, options: StorageOptions, *, background: bool = True):
+        self.path = os.path.abspath(path)
+        self.options = options
+        self.counters = Counters()
+        self._write_lock = threading.Lock()
+        self._maint_lock = threading.Lock()
+        self._closed = False
+        self._lock_fd: int | None = None
+        self._series_max: dict[int, int] = {}  # newest timestamp per series, across head and blocks
+        self._series_labels: dict[int, tuple[SeriesKind, Labels]] = {}
+        self._head = Head()
+        self._state = _State((self._head,), ())
+        self._wal: walmod.WAL | None = None
+        self._stop = threading.Event()
+        self._maint_thread: threading.Thread | None = None
+        self._background = background
+
+    # ------------------------------------------------------------------------------------
+    # opening and closing
+    @classmethod
+    def open(cls, path: str, options: StorageOptions | None = None, *, background: bool = True) -> "Database":
+        db = cls(path, options or StorageOptions(), background=background)
+        try:
+            db._open()
+        except BaseException:
+            db._release_lock()
+            raise
+        return db
+
+    def _open(self) -> None:
+        os.makedirs(self.path, exist_ok=True)
+        self._lock_fd = os.open(os.path.join(self.path, "LOCK"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StorageError(f"data directory {self.path} is in use by another process") from None
+        for name in sorted(os.listdir(self.path)):
+            if name not in _KNOWN_ENTRIES:
+                log.warning("ignoring foreign entry in data directory", extra=log_fields(name=name))
+        blocks_dir = os.path.join(self.path, "blocks")
+        os.makedirs(blocks_dir, exist_ok=True)
+        blocks = self._load_blocks(blocks_dir)
+        for b in blocks:
+            for s in b.series.values():
+                if s.max_t > self._series_max.get(s.fp, _INT64_MIN):
+                    self._series_max[s.fp] = s.max_t
+        self._state = _State((self._head,), tuple(blocks))
+        o = self.options
+        self._wal = walmod.WAL(
+            os.path.join(self.path, "wal"),
+            segment_bytes=o.wal_segment_bytes,
+            fsync_always=o.fsync is FsyncMode.ALWAYS,
+            fsync_interval=o.fsync_interval,
+        )
+        self._replay(max((b.wal_upto for b in blocks), default=0))
+        self._wal.open_for_append()
+        if self._background:
+            self._maint_thread = threading.Thread(target=self._maintain, name="heron-storage", daemon=True)
+            self._maint_thread.start()
+
+    def _load_blocks(self, blocks_dir: str) -> list[Block]:
+        blocks: list[Block] = []
+        for name in sorted(os.listdir(blocks_dir)):
+            full = os.path.join(blocks_dir, name)
+            if name.endswith(".tmp"):
+                log.warning("removing incomplete block", extra=log_fields(block=name))
+                shutil.rmtree(full, ignore_errors=True)
+                continue
+            if not (len(name) == 20 and all(c in "0123456789abcdef" for c in name)) or not os.path.isdir(
+                full
+            ):
+                log.warning("ignoring foreign entry in blocks directory", extra=log_fields(name=name))
+                continue
+            try:
+                blocks.append(Block.open(full))
+            except CorruptionError as exc:
+                self._move_to_quarantine(full, str(exc))
+        # A compaction that crashed after publishing its result leaves its sources behind.
+        replaced = {src for b in blocks for src in b.meta.get("sources", [])}
+        kept = []
+        for b in blocks:
+            if b.id in replaced:
+                log.info("removing block already merged by compaction", extra=log_fields(block=b.id))
+                b.close()
+                shutil.rmtree(b.path, ignore_errors=True)
+            else:
+                kept.append(b)
+        return kept
+
+    def _move_to_quarantine(self, block_path: str, reason: str) -> None:
+        qdir = os.path.join(self.path, "quarantine")
+        os.makedirs(qdir, exist_ok=True)
+        dest = os.path.join(qdir, os.path.basename(block_path))
+        if os.path.exists(dest):
+            dest += f".{int(time.time())}"
+        log.error(
+            "block failed its checksum; moved to quarantine",
+            extra=log_fields(block=os.path.basename(block_path), reason=reason, moved_to=dest),
+        )
+        os.rename(block_path, dest)
+        self.counters.quarantined_blocks += 1
+
+    def _replay(self, after_segment: int) -> None:
+        assert self._wal is not None
+        t0 = time.perf_counter()
+        n_records = 0
+        head = self._head
+        known: dict[int, tuple[SeriesKind, Labels]] = {}
+        for rec in self._wal.replay(after_segment):
+            n_records += 1
+            if isinstance(rec, walmod.WalSeries):
+                known[rec.fp] = (rec.kind, rec.labels)
+                continue
+            kl = known.get(rec.fp)
+            if kl is None:
+                log.warning("wal data record for unknown series skipped", extra=log_fields(fp=rec.fp))
+                continue
+            s = head.get_or_create(rec.fp, kl[1], kl[0])
+            self._series_labels[rec.fp] = kl
+            if isinstance(rec, walmod.WalLogs):
+                head.bytes += s.append_logs(rec.timestamps, rec.lens, rec.data, rec.meta_lens, rec.meta)
+                lo, hi = int(rec.timestamps.min()), int(rec.timestamps.max())
+                head.note_range(lo, hi, len(rec.timestamps))
+            else:
+                head.bytes += s.append_samples(rec.timestamps, rec.values)
+                lo, hi = int(rec.timestamps.min()), int(rec.timestamps.max())
+                head.note_range(lo * 1_000_000, hi * 1_000_000, len(rec.timestamps))
+            if hi > self._series_max.get(rec.fp, _INT64_MIN):
+                self._series_max[rec.fp] = hi
+        log.info(
+            "wal replayed",
+            extra=log_fields(
+                records=n_records, series=len(head.series), seconds=round(time.perf_counter() - t0, 3)
+            ),
+        )
+
+    def close(self) -> None:
+        """Stop background work and close the WAL; the head is rebuilt from it on next open."""
+        if self._closed:
+            return
+        self._stop.set()
+        if self._maint_thread is not None:
+            self._maint_thread.join()
+        with self._maint_lock, self._write_lock:
+            self._closed = True
+            if self._wal is not None:
+                self._wal.close()
+            for b in self._state.blocks:
+                b.close()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------------------------
+    # writing
+    def append(self, logs: Sequence[LogBatch] = (), samples: Sequence[SampleBatch] = ()) -> AppendResult:
+        """Store a batch across many series. Returns after the accepted part is in the WAL.
+
+        Entries that break a limit are refused one by one and the rest is kept, as Loki does.
+        An entry identical to one already in the head is acknowledged but stored once.
+        Nothing reaches the head before the WAL write succeeded.
+        """
+        with self._write_lock:
+            if self._closed:
+                raise StorageError("database is closed")
+            assert self._wal is not None
+            txn = _Txn()
+            for lb in logs:
+                self._prepare_logs(lb, txn)
+            for sb in samples:
+                self._prepare_samples(sb, txn)
+            try:
+                self._wal.write(b"".join(txn.blobs))
+            except OSError as exc:
+                raise StorageError(f"writing the WAL failed: {exc}") from exc
+            for fp in txn.wal_series:
+                self._wal.mark_series(fp)
+            self._apply(txn)
+            if self._head_full():
+                self._cut_head_locked()
+        return txn.result
+
+    def _apply(self, txn: "_Txn") -> None:
+        head = self._head
+        for fp, series in txn.created.items():
+            head.series[fp] = series
+            head.postings[series.kind].add(fp, series.labels)
+            head.bytes += 200 + sum(len(k) + len(v) for k, v in series.labels)
+            self._series_labels[fp] = (series.kind, series.labels)
+        c = self.counters
+        for series, args in txn.applies:
+            if series.kind is SeriesKind.LOG:
+                ts, lens, data, mlens, meta = args
+                head.bytes += series.append_logs(ts, lens, data, mlens, meta)
+                lo, hi = int(ts.min()), int(ts.max())
+                head.note_range(lo, hi, len(ts))
+                c.log_entries += len(ts)
+                c.log_bytes += len(data)
+            else:
+                ts, vals = args
+                head.bytes += series.append_samples(ts, vals)
+                lo, hi = int(ts.min()), int(ts.max())
+                head.note_range(lo * 1_000_000, hi * 1_000_000, len(ts))
+                c.samples += len(ts)
+            if hi > self._series_max.get(series.fp, _INT64_MIN):
+                self._series_max[series.fp] = hi
+        c.duplicates += txn.result.duplicates
+        for r in txn.result.rejected:
+            c.rejected[r.reason.value] = c.rejected.get(r.reason.value, 0) + r.count
+
+    def _head_full(self) -> bool:
+        h = self._head
+        if h.bytes >= self.options.head_max_bytes:
+            return True
+        return h.entries > 0 and (h.max_ns - h.min_ns) >= self.options.block_duration_seconds * 1e9
+
+    def _check_labels(self, labels: Labels, kind: SeriesKind) -> tuple[RejectReason, str] | None:
+        o = self.options
+        if not labels:
+            return RejectReason.INVALID_LABELS, "series has no labels"
+        if len(labels) > o.max_labels_per_series:
+            return (
+                RejectReason.TOO_MANY_LABELS,
+                f"series {format_labels(labels)} has {len(labels)} labels, more than the limit "
+                f"of {o.max_labels_per_series}",
+            )
+        names = [n for n, _ in labels]
+        if len(set(names)) != len(names):
+            return RejectReason.INVALID_LABELS, f"series {format_labels(labels)} repeats a label name"
+        for name, value in labels:
+            if not valid_label_name(name):
+                return RejectReason.INVALID_LABELS, f"invalid label name {name!r}"
+            if len(value.encode()) > o.max_label_value_bytes:
+                return (
+                    RejectReason.INVALID_LABELS,
+                    f"label {name} value is longer than the limit of {o.max_label_value_bytes} bytes",
+                )
+        if kind is SeriesKind.METRIC:
+            name = dict(labels).get("__name__")
+            if name is None or not METRIC_NAME_RE.fullmatch(name):
+                return (
+                    RejectReason.INVALID_LABELS,
+                    f"invalid or missing metric name in {format_labels(labels)}",
+                )
+        return None
+
+    def _series_for(self, labels: Labels, kind: SeriesKind, n: int, txn: "_Txn") -> HeadSeries | None:
+        """Find or make the head series, queueing its WAL series record once per segment."""
+        labels = tuple(labels)
+        if any(labels[i][0] >= labels[i + 1][0] for i in range(len(labels) - 1)):
+            labels = tuple(sorted(labels))
+        problem = self._check_labels(labels, kind)
+        if problem is not None:
+            txn.result.rejected.append(Rejection(labels, kind, -1, n, problem[0], problem[1]))
+            return None
+        fp = fingerprint(labels, kind)
+        known = self._series_labels.get(fp)
+        if known is not None and known != (kind, labels):
+            msg = f"fingerprint collision between {format_labels(labels)} and {format_labels(known[1])}"
+            txn.result.rejected.append(Rejection(labels, kind, -1, n, RejectReason.INVALID_LABELS, msg))
+            return None
+        series = self._head.series.get(fp) or txn.created.get(fp)
+        if series is None:
+            if len(self._head.series) + len(txn.created) >= self.options.max_active_series:
+                msg = f"maximum active series limit ({self.options.max_active_series}) reached"
+                txn.result.rejected.append(Rejection(labels, kind, -1, n, RejectReason.SERIES_LIMIT, msg))
+                return None
+            series = HeadSeries(fp, labels, kind)
+            txn.created[fp] = series
+        assert self._wal is not None
+        if self._wal.needs_series(fp) and fp not in txn.wal_series:
+            txn.blobs.append(walmod.encode_series(fp, kind, labels))
+            txn.wal_series.add(fp)
+        return series
+
+    def _time_checks(
+        self, fp: int, ts: np.ndarray, window: int, oldest: int, labels: Labels, kind: SeriesKind, txn: "_Txn"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Returns (keep mask, mask of entries not newer than everything before them)."""
+        newest = self._series_max.get(fp, _INT64_MIN)
+        before = np.empty(len(ts), dtype=np.int64)
+        before[0] = newest
+        if len(ts) > 1:
+            np.maximum.accumulate(ts[:-1], out=before[1:])
+            np.maximum(before[1:], newest, out=before[1:])
+        limit = np.where(before == _INT64_MIN, _INT64_MIN, before - window)
+        too_old = (ts < limit) | (ts < oldest)
+        keep = ~too_old
+        if bool(too_old.any()):
+            for i in np.nonzero(too_old)[0].tolist():
+                t = int(ts[i])
+                if t < oldest:
+                    reason, why = RejectReason.RETENTION, "is older than the retention period"
+                else:
+                    reason = RejectReason.TOO_OLD
+                    why = f"is too far behind the newest entry ({int(before[i])}) of its series"
+                txn.reject(
+                    labels, kind, i, reason, f"entry with timestamp {t} for {format_labels(labels)} {why}"
+                )
+        return keep, keep & (ts <= before)
+
+    def _prepare_logs(self, b: LogBatch, txn: "_Txn") -> None:
+        n = len(b.lines)
+        if len(b.timestamps) != n or (b.metadata is not None and len(b.metadata) != n):
+            raise StorageError("log batch columns differ in length")
+        if n == 0:
+            return
+        series = self._series_for(b.labels, SeriesKind.LOG, n, txn)
+        if series is None:
+            return
+        o = self.options
+        ts = np.asarray(b.timestamps, dtype=np.int64)
+        lens = np.fromiter(map(len, b.lines), dtype=np.int64, count=n)
+        oldest = time.time_ns() - int(o.retention_seconds * 1e9)
+        keep, candidates = self._time_checks(
+            series.fp, ts, int(o.ooo_window_seconds * 1e9), oldest, series.labels, SeriesKind.LOG, txn
+        )
+        too_long = lens > o.max_line_bytes
+        if bool(too_long.any()):
+            for i in np.nonzero(too_long & keep)[0].tolist():
+                msg = (
+                    f"line of {int(lens[i])} bytes for {format_labels(series.labels)} is longer than "
+                    f"the limit of {o.max_line_bytes} bytes"
+                )
+                txn.reject(series.labels, SeriesKind.LOG, i, RejectReason.LINE_TOO_LONG, msg)
+            keep &= ~too_long
+        candidates &= keep
+        if bool(candidates.any()):
+            keep &= ~self._log_duplicates(series, ts, b.lines, candidates, keep, txn)
+        if not bool(keep.any()):
+            return
+        if bool(keep.all()):
+            lines, metas, kts, klens = b.lines, b.metadata, ts, lens
+        else:
+            idx = np.nonzero(keep)[0]
+            lines = [b.lines[i] for i in idx.tolist()]
+            metas = [b.metadata[i] for i in idx.tolist()] if b.metadata is not None else None
+            kts, klens = ts[idx], lens[idx]
+        data = b"".join(lines)
+        if metas is None:
+            mlens, meta = np.zeros(len(kts), dtype=np.int64), b""
+        else:
+            mlens, meta = np.fromiter(map(len, metas), dtype=np.int64, count=len(metas)), b"".join(metas)
+        txn.blobs.append(walmod.encode_logs(series.fp, kts, klens, mlens, data, meta))
+        txn.applies.append((series, (kts, klens, data, mlens, meta)))
+        txn.result.accepted += len(kts)
+
+    def _log_duplicates(
+        self,
+        series: HeadSeries,
+        ts: np.ndarray,
+        lines: Sequence[bytes],
+        candidates: np.ndarray,
+        keep: np.ndarray,
+        txn: "_Txn",
+    ) -> np.ndarray:
+        """Entries of this batch identical to one already stored in the head or earlier in it."""
+        lo = int(ts[candidates].min())
+        hi = int(ts[candidates].max())
+        seen: set[tuple[int, bytes]] = set()
+        for cols in series.log_columns(lo, hi):
+            seen.update(zip(cols.timestamps.tolist(), cols.lines()))
+        for pending, args in txn.applies:
+            if pending is series:
+                pts, plens, pdata = args[0], args[1], args[2]
+                ends = np.cumsum(plens)
+                for t, e, ln in zip(pts.tolist(), ends.tolist(), plens.tolist()):
+                    seen.add((t, pdata[e - ln : e]))
+        dup = np.zeros(len(ts), dtype=bool)
+        in_range = np.nonzero(keep & (ts >= lo) & (ts <= hi))[0]
+        for i in in_range.tolist():
+            key = (int(ts[i]), bytes(lines[i]))
+            if key in seen:
+                if candidates[i]:
+                    dup[i] = True
+            else:
+                seen.add(key)
+        ndup = int(dup.sum())
+        txn.result.duplicates += ndup
+        txn.result.accepted += ndup
+        return dup
+
+    def _prepare_samples(self, b: SampleBatch, txn: "_Txn") -> None:
+        n = len(b.timestamps)
+        if len(b.values) != n:
+            raise StorageError("sample batch columns differ in length")
+        if n == 0:
+            return
+        series = self._series_for(b.labels, SeriesKind.METRIC, n, txn)
+        if series is None:
+            return
+        o = self.options
+        ts = np.asarray(b.timestamps, dtype=np.int64)
+        vals = np.asarray(b.values, dtype=np.float64)
+        oldest = int(time.time() * 1000) - int(o.retention_seconds * 1000)
+        keep, candidates = self._time_checks(
+            series.fp, ts, int(o.ooo_window_seconds * 1000), oldest, series.labels, SeriesKind.METRIC, txn
+        )
+        if bool(candidates.any()):
+            keep &= ~self._sample_duplicates(series, ts, vals, candidates, keep, txn)
+        if not bool(keep.any()):
+            return
+        if not bool(keep.all()):
+            ts, vals = ts[keep], vals[keep]
+        txn.blobs.append(walmod.encode_samples(series.fp, ts, vals))
+        txn.applies.append((series, (ts, vals)))
+        txn.result.accepted += len(ts)
+
+    def _sample_duplicates(
+        self,
+        series: HeadSeries,
+        ts: np.ndarray,
+        vals: np.ndarray,
+        candidates: np.ndarray,
+        keep: np.ndarray,
+        txn: "_Txn",
+    ) -> np.ndarray:
+        """Samples to drop: identical ones (acknowledged) and same-timestamp-other-value (refused)."""
+        lo = int(ts[candidates].min())
+        hi = int(ts[candidates].max())
+        seen: dict[int, int] = {}
+        for pts, pvals in series.sample_arrays(lo, hi):
+            seen.update(zip(pts.tolist(), pvals.view(np.uint64).tolist()))
+        for pending, args in txn.applies:
+            if pending is series:
+                seen.update(zip(args[0].tolist(), args[1].view(np.uint64).tolist()))
+        drop = np.zeros(len(ts), dtype=bool)
+        bits = vals.view(np.uint64)
+        for i in np.nonzero(keep & (ts >= lo) & (ts <= hi))[0].tolist():
+            t = int(ts[i])
+            have = seen.get(t)
+            if have is None:
+                seen[t] = int(bits[i])
+            elif have == int(bits[i]):
+                drop[i] = True
+                txn.result.duplicates += 1
+                txn.result.accepted += 1
+            else:
+                drop[i] = True
+                msg = f"sample at {t} for {format_labels(series.labels)} already has a different value"
+                txn.reject(series.labels, SeriesKind.METRIC, i, RejectReason.DUPLICATE_TIMESTAMP, msg)
+        return drop
+
+    # ------------------------------------------------------------------------------------
+    # head cut, compaction, retention
+    def flush(self) -> None:
+        """Persist the head into a block now (normally done when it is full or spans too long)."""
+        with self._write_lock:
+            if self._closed:
+                raise StorageError("database is closed")
+            if self._head.series:
+                self._cut_head_locked()
+
+    def _cut_head_locked(self) -> None:
+        assert self._wal is not None
+        t0 = time.perf_counter()
+        seg = self._wal.rotate()
+        frozen = self._head
+        self._head = Head()
+        self._state = _State((self._head, frozen), self._state.blocks)
+        block = write_head(frozen, os.path.join(self.path, "blocks"), wal_upto=seg)
+        blocks = self._state.blocks + ((block,) if block is not None else ())
+        self._state = _State((self._head,), blocks)
+        self._wal.remove_upto(seg)
+        self.counters.head_cuts += 1
+        # Forget the newest-timestamp of series that fell out of the out-of-order window.
+        horizon_ns = time.time_ns() - int(self.options.ooo_window_seconds * 1e9) * 2
+        for fp, (kind, _) in list(self._series_labels.items()):
+            t = self._series_max.get(fp, _INT64_MIN)
+            if (t if kind is SeriesKind.LOG else t * 1_000_000) < horizon_ns:
+                self._series_labels.pop(fp, None)
+                self._series_max.pop(fp, None)
+        log.info(
+            "head persisted",
+            extra=log_fields(
+                block=block.id if block else None,
+                series=len(frozen.series),
+                entries=frozen.entries,
+                seconds=round(time.perf_counter() - t0, 3),
+            ),
+        )
+
+    def compact(self) -> int:
+        """Merge groups of small blocks; returns the number of merges done."""
+        merges = 0
+        with self._maint_lock:
+            while not self._closed:
+                plan = plan_compaction(list(self._state.blocks), self.options.compaction_min_blocks)
+                if plan is None:
+                    break
+                group, level = plan
+                try:
+                    merged = merge_blocks(group, os.path.join(self.path, "blocks"), level)
+                except CorruptionError as exc:
+                    self._quarantine_from_error(group, exc)
+                    continue
+                with self._write_lock:
+                    ids = {b.id for b in group}
+                    kept = tuple(b for b in self._state.blocks if b.id not in ids)
+                    self._state = _State(self._state.heads, kept + ((merged,) if merged else ()))
+                for b in group:
+                    shutil.rmtree(b.path, ignore_errors=True)
+                merges += 1
+                self.counters.compactions += 1
+                log.info(
+                    "blocks compacted",
+                    extra=log_fields(sources=len(group), level=level, block=merged.id if merged else None),
+                )
+        return merges
+
+    def apply_retention(self, now_ns: int | None = None) -> int:
+        """Drop whole blocks past the age limit, then oldest-first past the disk budget."""
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        o = self.options
+        with self._maint_lock:
+            blocks = sorted(self._state.blocks, key=lambda b: (b.max_ns, b.min_ns))
+            cutoff = now_ns - int(o.retention_seconds * 1e9)
+            drop = [b for b in blocks if b.max_ns < cutoff]
+            if o.retention_bytes > 0:
+                rest = [b for b in blocks if b not in drop]
+                total = sum(b.size_bytes for b in rest) + (self._wal.size_bytes() if self._wal else 0)
+                while rest and total > o.retention_bytes:
+                    b = rest.pop(0)
+                    drop.append(b)
+                    total -= b.size_bytes
+            if not drop:
+                return 0
+            ids = {b.id for b in drop}
+            with self._write_lock:
+                self._state = _State(
+                    self._state.heads, tuple(b for b in self._state.blocks if b.id not in ids)
+                )
+            for b in drop:
+                log.info("retention dropped block", extra=log_fields(block=b.id, max_ns=b.max_ns))
+                shutil.rmtree(b.path, ignore_errors=True)
+            self.counters.retention_dropped_blocks += len(drop)
+            return len(drop)
+
+    def _quarantine_from_error(self, candidates: Sequence[Block], exc: CorruptionError) -> None:
+        bad = [b for b in candidates if b.path in str(exc)] or list(candidates)[:1]
+        for b in bad:
+            self.quarantine(b, str(exc))
+
+    def quarantine(self, block: Block, reason: str) -> None:
+        """Take a block out of service after a failed checksum; readers go on without it."""
+        with self._write_lock:
+            if block not in self._state.blocks:
+                return
+            self._state = _State(self._state.heads, tuple(b for b in self._state.blocks if b is not block))
+        self._move_to_quarantine(block.path, reason)
+
+    def _maintain(self) -> None:
+        interval = min(60.0, max(1.0, self.options.block_duration_seconds / 60))
+        while not self._stop.wait(interval):
+            try:
+                self.apply_retention()
+                self.compact()
+                with self._write_lock:
+                    if not self._closed and self._head_full():
+                        self._cut_head_locked()
+            except Exception:
+                log.exception("storage maintenance failed")
+
+    # ------------------------------------------------------------------------------------
+    # reading
+    def snapshot(self) -> Snapshot:
+        """A consistent view (heads + blocks) that later writes don't disturb."""
+        st = self._state
+        return Snapshot(st.heads, st.blocks, on_corrupt=self.quarantine)
+
+    def select_series(
+        self, matchers: Sequence[Matcher], kind: SeriesKind, start: int, end: int
+    ) -> list[SeriesInfo]:
+        return self.snapshot().series_info(matchers, kind, start, end)
+
+    def query_logs(
+        self,
+        matchers: Sequence[Matcher],
+        start: int,
+        end: int,
+        *,
+        direction: Direction = Direction.BACKWARD,
+        limit: int = 1000,
+        cursor: bytes | None = None,
+    ) -> LogEntries:
+        return self.snapshot().logs(matchers, start, end, direction=direction, limit=limit, cursor=cursor)
+
+    def query_samples(
+        self, matchers: Sequence[Matcher], start: int, end: int
+    ) -> list[tuple[Labels, np.ndarray, np.ndarray]]:
+        return self.snapshot().samples(matchers, start, end)
+
+    def label_names(
+        self, kind: SeriesKind, start: int, end: int, matchers: Sequence[Matcher] = ()
+    ) -> list[str]:
+        return self.snapshot().label_names(kind, start, end, matchers)
+
+    def label_values(
+        self, name: str, kind: SeriesKind, start: int, end: int, matchers: Sequence[Matcher] = ()
+    ) -> list[str]:
+        return self.snapshot().label_values(name, kind, start, end, matchers)
+
+    def stats(self) -> dict[str, float]:
+        st = self._state
+        head = st.heads[0]
+        return {
+            "head_series": len(head.series),
+            "head_bytes": head.bytes,
+            "blocks": len(st.blocks),
+            "blocks_bytes": sum(b.size_bytes for b in st.blocks),
+            "wal_bytes": self._wal.size_bytes() if self._wal else 0,
+            "wal_fsync_seconds_total": self._wal.fsync_seconds_total if self._wal else 0.0,
+            "wal_fsyncs_total": self._wal.fsync_count if self._wal else 0,
+        }
+
+
+@dataclass
+class _Txn:
+    """What one append call has prepared but not yet applied."""
+
+    result: AppendResult = field(default_factory=AppendResult)
+    blobs: list[bytes] = field(default_factory=list)
+    wal_series: set[int] = field(default_factory=set)
+    created: dict[int, HeadSeries] = field(default_factory=dict)
+    applies: list[tuple[HeadSeries, tuple]] = field(default_factory=list)
+
+    def reject(self, labels: Labels, kind: SeriesKind, index: int, reason: RejectReason, msg: str) -> None:
+        self.result.rejected.append(Rejection(labels, kind, index, 1, reason, msg))

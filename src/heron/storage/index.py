@@ -1,0 +1,98 @@
+"""Inverted index: label name -> value -> series fingerprints, and matcher evaluation over it.
+
+Head and blocks share this structure; the head adds to it while readers use it, so additions
+only ever create new sets or add to existing ones (safe under the GIL for concurrent readers
+that copy what they read).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from heron.model import Labels, Matcher, MatchOp
+
+__all__ = ["Postings", "select"]
+
+
+class Postings:
+    def __init__(self) -> None:
+        self.by_label: dict[str, dict[str, set[int]]] = {}
+        self.all: set[int] = set()
+
+    def add(self, fp: int, labels: Labels) -> None:
+        self.all.add(fp)
+        for name, value in labels:
+            values = self.by_label.get(name)
+            if values is None:
+                values = self.by_label[name] = {}
+            ids = values.get(value)
+            if ids is None:
+                values[value] = {fp}
+            else:
+                ids.add(fp)
+
+    def remove(self, fp: int, labels: Labels) -> None:
+        self.all.discard(fp)
+        for name, value in labels:
+            values = self.by_label.get(name)
+            if values is None:
+                continue
+            ids = values.get(value)
+            if ids is not None:
+                ids.discard(fp)
+                if not ids:
+                    del values[value]
+            if not values:
+                del self.by_label[name]
+
+    def label_names(self) -> list[str]:
+        return list(self.by_label)
+
+    def label_values(self, name: str) -> list[str]:
+        return list(self.by_label.get(name, ()))
+
+
+def _matching(postings: Postings, m: Matcher) -> set[int]:
+    """Series whose value for m.name satisfies m, ignoring series that lack the label."""
+    values = postings.by_label.get(m.name)
+    if not values:
+        return set()
+    if m.op is MatchOp.EQ:
+        return set(values.get(m.value, ()))
+    out: set[int] = set()
+    for value, ids in list(values.items()):
+        if m.matches(value):
+            out |= ids
+    return out
+
+
+def _with_label(postings: Postings, name: str) -> set[int]:
+    out: set[int] = set()
+    for ids in list(postings.by_label.get(name, {}).values()):
+        out |= ids
+    return out
+
+
+def select(postings: Postings, matchers: Iterable[Matcher]) -> set[int]:
+    """Fingerprints of series selected by all matchers, with Prometheus' empty-label rules.
+
+    Matchers that select the empty value (e.g. `a=""`, `a!="x"`, `a=~".*"`) also select series
+    without the label, so they are applied by subtraction rather than intersection.
+    """
+    result: set[int] | None = None
+    subtract: list[set[int]] = []
+    for m in matchers:
+        if not m.matches_empty():
+            hit = _matching(postings, m)
+            result = hit if result is None else (result & hit)
+            if not result:
+                return set()
+        else:
+            # Series that have the label with a value the matcher rejects are excluded.
+            have = _with_label(postings, m.name)
+            subtract.append(have - _matching(postings, m))
+    if result is None:
+        result = set(postings.all)
+    for s in subtract:
+        result -= s
+    return result

@@ -1,0 +1,362 @@
+"""Snapshot readers: series selection, merged log pages and per-series samples.
+
+A snapshot holds the heads and blocks that were current when it was taken and takes no lock.
+Chunks are visited lazily, newest first for backward reads and oldest first for forward ones,
+and the walk stops as soon as no unread chunk can reach the page, so "the last 1000 lines"
+decodes a chunk or two however much history there is.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+
+from heron.logsetup import log_fields
+from heron.model import Labels, Matcher, SeriesKind
+from heron.storage.block import Block, BlockSeries
+from heron.storage.head import Head, HeadSeries, clip_log_columns, clip_samples, merge_samples
+from heron.storage.index import select
+from heron.storage.log_chunks import LogColumns
+from heron.storage.types import CorruptionError, Direction, LogEntries, SeriesInfo, StorageError
+
+__all__ = ["Snapshot", "SeriesRef", "encode_cursor", "decode_cursor"]
+
+log = logging.getLogger("heron.storage.read")
+_NS = 1_000_000
+
+
+@dataclass
+class SeriesRef:
+    """A selected series and where its data lives in this snapshot (blocks first, then heads)."""
+
+    fp: int
+    labels: Labels
+    kind: SeriesKind
+    parts: list[tuple[Block | Head, BlockSeries | HeadSeries]] = field(default_factory=list)
+
+    @property
+    def min_time(self) -> int:
+        return min(p[1].min_t for p in self.parts)
+
+    @property
+    def max_time(self) -> int:
+        return max(p[1].max_t for p in self.parts)
+
+
+_CURSOR = struct.Struct("<qQ")
+
+
+def encode_cursor(ts: int, fp: int, line: bytes) -> bytes:
+    return _CURSOR.pack(ts, fp) + line
+
+
+def decode_cursor(cursor: bytes) -> tuple[int, int, bytes]:
+    if len(cursor) < _CURSOR.size:
+        raise StorageError("invalid cursor")
+    ts, fp = _CURSOR.unpack_from(cursor, 0)
+    return ts, fp, cursor[_CURSOR.size :]
+
+
+@dataclass
+class _Source:
+    """One chunk (or head buffer) of one series, loaded on demand."""
+
+    min_t: int
+    max_t: int
+    sidx: int
+    load: Callable[[], Iterator[LogColumns]]
+
+
+class Snapshot:
+    def __init__(
+        self,
+        heads: tuple[Head, ...],
+        blocks: tuple[Block, ...],
+        on_corrupt: Callable[[Block, str], None] | None = None,
+    ):
+        self.heads = heads
+        self.blocks = blocks
+        self._on_corrupt = on_corrupt
+
+    # -- selection -------------------------------------------------------------------------
+    def select(self, matchers: Sequence[Matcher], kind: SeriesKind, start: int, end: int) -> list[SeriesRef]:
+        """Series matching all matchers with data in [start, end] (the kind's time unit)."""
+        scale = 1 if kind is SeriesKind.LOG else _NS
+        lo_ns, hi_ns = start * scale, end * scale
+        refs: dict[int, SeriesRef] = {}
+        for b in self.blocks:
+            if not b.overlaps(lo_ns, hi_ns):
+                continue
+            for fp in select(b.postings[kind], matchers):
+                bs = b.series[fp]
+                if bs.max_t < start or bs.min_t > end:
+                    continue
+                ref = refs.get(fp)
+                if ref is None:
+                    ref = refs[fp] = SeriesRef(fp, bs.labels, kind)
+                ref.parts.append((b, bs))
+        for h in reversed(self.heads):  # older (frozen) head first
+            for fp in select(h.postings[kind], matchers):
+                hs = h.series.get(fp)
+                if hs is None or hs.max_t < start or hs.min_t > end:
+                    continue
+                ref = refs.get(fp)
+                if ref is None:
+                    ref = refs[fp] = SeriesRef(fp, hs.labels, kind)
+                ref.parts.append((h, hs))
+        return sorted(refs.values(), key=lambda r: r.labels)
+
+    def series_info(
+        self, matchers: Sequence[Matcher], kind: SeriesKind, start: int, end: int
+    ) -> list[SeriesInfo]:
+        return [
+            SeriesInfo(r.labels, r.kind, r.min_time, r.max_time)
+            for r in self.select(matchers, kind, start, end)
+        ]
+
+    def label_names(
+        self, kind: SeriesKind, start: int, end: int, matchers: Sequence[Matcher] = ()
+    ) -> list[str]:
+        names: set[str] = set()
+        if matchers:
+            for r in self.select(matchers, kind, start, end):
+                names.update(n for n, _ in r.labels)
+        else:
+            scale = 1 if kind is SeriesKind.LOG else _NS
+            for b in self.blocks:
+                if b.overlaps(start * scale, end * scale):
+                    names.update(b.postings[kind].label_names())
+            for h in self.heads:
+                if h.max_ns >= start * scale and h.min_ns <= end * scale:
+                    names.update(h.postings[kind].label_names())
+        return sorted(names)
+
+    def label_values(
+        self, name: str, kind: SeriesKind, start: int, end: int, matchers: Sequence[Matcher] = ()
+    ) -> list[str]:
+        values: set[str] = set()
+        if matchers:
+            for r in self.select(matchers, kind, start, end):
+                v = dict(r.labels).get(name)
+                if v is not None:
+                    values.add(v)
+        else:
+            scale = 1 if kind is SeriesKind.LOG else _NS
+            for b in self.blocks:
+                if b.overlaps(start * scale, end * scale):
+                    values.update(b.postings[kind].label_values(name))
+            for h in self.heads:
+                if h.max_ns >= start * scale and h.min_ns <= end * scale:
+                    values.update(h.postings[kind].label_values(name))
+        return sorted(values)
+
+    # -- raw access for the query engines --------------------------------------------------
+    def log_columns(self, ref: SeriesRef, start: int, end: int) -> Iterator[LogColumns]:
+        """Sorted, clipped columns chunk by chunk; chunks may overlap and hold duplicates."""
+        for owner, part in ref.parts:
+            if isinstance(owner, Block):
+                assert isinstance(part, BlockSeries)
+                for cref in part.chunks:
+                    if cref.max_t >= start and cref.min_t <= end:
+                        cols = self._read_block(owner, lambda o=owner, c=cref: o.read_log_chunk(c))
+                        if cols is not None:
+                            yield clip_log_columns(cols, start, end)
+            else:
+                assert isinstance(part, HeadSeries)
+                yield from part.log_columns(start, end)
+
+    def series_samples(self, ref: SeriesRef, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """All samples of a series in [start, end] ms, sorted, one per timestamp."""
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
+        for owner, part in ref.parts:
+            if isinstance(owner, Block):
+                assert isinstance(part, BlockSeries)
+                for cref in part.chunks:
+                    if cref.max_t >= start and cref.min_t <= end:
+                        got = self._read_block(owner, lambda o=owner, c=cref: o.read_samples(c))
+                        if got is not None:
+                            parts.append(clip_samples(got[0], got[1], start, end))
+            else:
+                assert isinstance(part, HeadSeries)
+                parts.extend(part.sample_arrays(start, end))
+        return merge_samples(parts)
+
+    def samples(
+        self, matchers: Sequence[Matcher], start: int, end: int
+    ) -> list[tuple[Labels, np.ndarray, np.ndarray]]:
+        out = []
+        for ref in self.select(matchers, SeriesKind.METRIC, start, end):
+            ts, vals = self.series_samples(ref, start, end)
+            if len(ts):
+                out.append((ref.labels, ts, vals))
+        return out
+
+    def _read_block(self, block: Block, read: Callable[[], object]):  # type: ignore[no-untyped-def]
+        try:
+            return read()
+        except CorruptionError as exc:
+            log.error("corrupt chunk; block taken out of service", extra=log_fields(error=str(exc)))
+            if self._on_corrupt is not None:
+                self._on_corrupt(block, str(exc))
+            return None
+
+    # -- log pages -------------------------------------------------------------------------
+    def logs(
+        self,
+        matchers: Sequence[Matcher],
+        start: int,
+        end: int,
+        *,
+        direction: Direction = Direction.BACKWARD,
+        limit: int = 1000,
+        cursor: bytes | None = None,
+    ) -> LogEntries:
+        """A page of entries in [start, end] ns merged across series, deduplicated.
+
+        Entries are totally ordered by (timestamp, series fingerprint, line); the cursor is
+        the last entry's key, so paging neither repeats nor skips entries with equal times.
+        """
+        refs = self.select(matchers, SeriesKind.LOG, start, end)
+        cur = decode_cursor(cursor) if cursor else None
+        if cur is not None:
+            if direction is Direction.FORWARD:
+                start = max(start, cur[0])
+            else:
+                end = min(end, cur[0])
+        fps = np.array([r.fp for r in refs], dtype=np.uint64)
+        sources: list[_Source] = []
+        for sidx, ref in enumerate(refs):
+            for owner, part in ref.parts:
+                if isinstance(owner, Block):
+                    assert isinstance(part, BlockSeries)
+                    for cref in part.chunks:
+                        if cref.max_t >= start and cref.min_t <= end:
+                            sources.append(
+                                _Source(cref.min_t, cref.max_t, sidx, self._block_loader(owner, cref))
+                            )
+                else:
+                    assert isinstance(part, HeadSeries)
+                    sources.append(
+                        _Source(
+                            part.min_t, part.max_t, sidx, lambda p=part, s=start, e=end: p.log_columns(s, e)
+                        )
+                    )
+        forward = direction is Direction.FORWARD
+        sources.sort(key=(lambda s: s.min_t) if forward else (lambda s: -s.max_t))
+        got_ts: list[np.ndarray] = []
+        got_cols: list[tuple[int, LogColumns]] = []
+        count = 0
+        bound: int | None = None
+        for src in sources:
+            if bound is not None and (src.min_t > bound if forward else src.max_t < bound):
+                break
+            for cols in src.load():
+                cols = clip_log_columns(cols, start, end)
+                if len(cols) == 0:
+                    continue
+                got_ts.append(cols.timestamps)
+                got_cols.append((src.sidx, cols))
+                count += len(cols)
+            if count >= limit and limit > 0:
+                all_ts = np.concatenate(got_ts)
+                k = limit - 1
+                bound = int(np.partition(all_ts, k)[k]) if forward else int(-np.partition(-all_ts, k)[k])
+        return self._page(refs, fps, got_cols, forward, limit, cur)
+
+    def _block_loader(self, block: Block, cref) -> Callable[[], Iterator[LogColumns]]:  # type: ignore[no-untyped-def]
+        def load() -> Iterator[LogColumns]:
+            cols = self._read_block(block, lambda: block.read_log_chunk(cref))
+            if cols is not None:
+                yield cols
+
+        return load
+
+    def _page(
+        self,
+        refs: list[SeriesRef],
+        fps: np.ndarray,
+        got: list[tuple[int, LogColumns]],
+        forward: bool,
+        limit: int,
+        cur: tuple[int, int, bytes] | None,
+    ) -> LogEntries:
+        if not got:
+            return LogEntries(
+                [r.labels for r in refs], np.empty(0, np.int32), np.empty(0, np.int64), [], [], None
+            )
+        ts = np.concatenate([c.timestamps for _, c in got])
+        sidx = np.concatenate([np.full(len(c), s, dtype=np.int32) for s, c in got])
+        part = np.concatenate([np.full(len(c), i, dtype=np.int32) for i, (_, c) in enumerate(got)])
+        row = np.concatenate([np.arange(len(c), dtype=np.int64) for _, c in got])
+        fp = fps[sidx]
+        order = np.lexsort((fp, ts))  # by ts, then fp
+        if not forward:
+            order = order[::-1]
+        ts, sidx, part, row, fp = ts[order], sidx[order], part[order], row[order], fp[order]
+
+        def line_of(i: int) -> bytes:
+            return got[int(part[i])][1].line(int(row[i]))
+
+        # Resolve ties (same ts and series) by line bytes, drop duplicates, apply the cursor.
+        out_idx: list[int] = []
+        n = len(ts)
+        i = 0
+        same_next = np.zeros(n, dtype=bool)
+        if n > 1:
+            same_next[:-1] = (ts[1:] == ts[:-1]) & (fp[1:] == fp[:-1])
+        target = limit if limit > 0 else n
+        while i < n and len(out_idx) < target:
+            j = i
+            while same_next[j]:
+                j += 1
+            if j == i:
+                if cur is None or _after(int(ts[i]), int(fp[i]), None, cur, forward, line_of, i):
+                    out_idx.append(i)
+            else:
+                group = {}
+                for k in range(i, j + 1):
+                    group.setdefault(line_of(k), k)
+                keys = sorted(group, reverse=not forward)
+                for line in keys:
+                    k = group[line]
+                    if cur is None or _after(int(ts[k]), int(fp[k]), line, cur, forward, line_of, k):
+                        out_idx.append(k)
+                        if len(out_idx) >= target:
+                            break
+            i = j + 1
+        sel = np.array(out_idx, dtype=np.int64)
+        lines = [line_of(k) for k in out_idx]
+        metas = [got[int(part[k])][1].metadata(int(row[k])) for k in out_idx]
+        more = limit > 0 and len(out_idx) >= limit
+        next_cursor = None
+        if more and out_idx:
+            k = out_idx[-1]
+            next_cursor = encode_cursor(int(ts[k]), int(fp[k]), lines[-1])
+        return LogEntries(
+            [r.labels for r in refs],
+            sidx[sel] if len(sel) else np.empty(0, np.int32),
+            ts[sel] if len(sel) else np.empty(0, np.int64),
+            lines,
+            metas,
+            next_cursor,
+        )
+
+
+def _after(
+    ts: int,
+    fp: int,
+    line: bytes | None,
+    cur: tuple[int, int, bytes],
+    forward: bool,
+    line_of: Callable[[int], bytes],
+    i: int,
+) -> bool:
+    """Whether the entry comes strictly after the cursor in the page's direction."""
+    if line is None:
+        line = line_of(i)
+    key = (ts, fp, line)
+    return key > cur if forward else key < cur

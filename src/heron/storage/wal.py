@@ -1,0 +1,346 @@
+"""Write-ahead log: append-only segment files of CRC-checked records.
+
+An append is acknowledged once its records are written to the segment file, which is what
+makes it survive `kill -9` (the page cache outlives the process). Power-loss durability comes
+from fsync, either on every append or from a background thread on an interval.
+
+Replay tolerates damage: a torn or corrupt record cuts its segment off at that point with a
+warning, and replay goes on with the next segment, because every segment is self-contained
+(a series record precedes that series' first data record in each segment).
+The byte layout is in docs/format/wal.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import struct
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from heron.logsetup import log_fields
+from heron.model import Labels, SeriesKind
+
+__all__ = [
+    "WAL",
+    "WalSeries",
+    "WalLogs",
+    "WalSamples",
+    "WalRecord",
+    "encode_series",
+    "encode_logs",
+    "encode_samples",
+    "read_segment",
+]
+
+log = logging.getLogger("heron.storage.wal")
+
+REC_SERIES = 1
+REC_LOGS = 2
+REC_SAMPLES = 3
+
+_HEADER = struct.Struct("<IIB")  # payload length, crc32(type byte + payload), type
+_MAX_RECORD = 1 << 30
+_SEGMENT_RE = re.compile(r"^\d{8}$")
+
+
+@dataclass(frozen=True)
+class WalSeries:
+    fp: int
+    kind: SeriesKind
+    labels: Labels
+
+
+@dataclass(frozen=True)
+class WalLogs:
+    fp: int
+    timestamps: np.ndarray  # int64 ns
+    lens: np.ndarray  # uint32 line lengths
+    meta_lens: np.ndarray  # uint32 metadata lengths
+    data: bytes
+    meta: bytes
+
+
+@dataclass(frozen=True)
+class WalSamples:
+    fp: int
+    timestamps: np.ndarray  # int64 ms
+    values: np.ndarray  # float64
+
+
+WalRecord = WalSeries | WalLogs | WalSamples
+
+
+def _frame(rtype: int, payload: bytes) -> bytes:
+    crc = zlib.crc32(payload, zlib.crc32(bytes((rtype,))))
+    return _HEADER.pack(len(payload), crc, rtype) + payload
+
+
+def encode_series(fp: int, kind: SeriesKind, labels: Labels) -> bytes:
+    parts = [struct.pack("<QBH", fp, int(kind), len(labels))]
+    for name, value in labels:
+        n, v = name.encode(), value.encode()
+        parts.append(struct.pack("<HI", len(n), len(v)))
+        parts.append(n)
+        parts.append(v)
+    return _frame(REC_SERIES, b"".join(parts))
+
+
+def encode_logs(
+    fp: int, timestamps: np.ndarray, lens: np.ndarray, meta_lens: np.ndarray, data: bytes, meta: bytes
+) -> bytes:
+    n = len(timestamps)
+    payload = b"".join(
+        (
+            struct.pack("<QI", fp, n),
+            np.ascontiguousarray(timestamps, dtype="<i8").tobytes(),
+            np.ascontiguousarray(lens, dtype="<u4").tobytes(),
+            np.ascontiguousarray(meta_lens, dtype="<u4").tobytes(),
+            data,
+            meta,
+        )
+    )
+    return _frame(REC_LOGS, payload)
+
+
+def encode_samples(fp: int, timestamps: np.ndarray, values: np.ndarray) -> bytes:
+    n = len(timestamps)
+    payload = b"".join(
+        (
+            struct.pack("<QI", fp, n),
+            np.ascontiguousarray(timestamps, dtype="<i8").tobytes(),
+            np.ascontiguousarray(values, dtype="<f8").tobytes(),
+        )
+    )
+    return _frame(REC_SAMPLES, payload)
+
+
+class _BadRecord(Exception):
+    pass
+
+
+def _decode(rtype: int, p: memoryview) -> WalRecord:
+    if rtype == REC_SERIES:
+        fp, kind, n = struct.unpack_from("<QBH", p, 0)
+        off = 11
+        labels = []
+        for _ in range(n):
+            ln, lv = struct.unpack_from("<HI", p, off)
+            off += 6
+            name = bytes(p[off : off + ln]).decode()
+            off += ln
+            value = bytes(p[off : off + lv]).decode()
+            off += lv
+            labels.append((name, value))
+        if off != len(p):
+            raise _BadRecord("series record length mismatch")
+        return WalSeries(fp, SeriesKind(kind), tuple(labels))
+    if rtype == REC_LOGS:
+        fp, n = struct.unpack_from("<QI", p, 0)
+        off = 12
+        ts = np.frombuffer(p, dtype="<i8", count=n, offset=off).astype(np.int64)
+        off += 8 * n
+        lens = np.frombuffer(p, dtype="<u4", count=n, offset=off)
+        off += 4 * n
+        mlens = np.frombuffer(p, dtype="<u4", count=n, offset=off)
+        off += 4 * n
+        dlen, mlen = int(lens.sum(dtype=np.int64)), int(mlens.sum(dtype=np.int64))
+        if off + dlen + mlen != len(p):
+            raise _BadRecord("log record length mismatch")
+        data = bytes(p[off : off + dlen])
+        meta = bytes(p[off + dlen : off + dlen + mlen])
+        return WalLogs(fp, ts, lens.copy(), mlens.copy(), data, meta)
+    if rtype == REC_SAMPLES:
+        fp, n = struct.unpack_from("<QI", p, 0)
+        if 12 + 16 * n != len(p):
+            raise _BadRecord("sample record length mismatch")
+        ts = np.frombuffer(p, dtype="<i8", count=n, offset=12).astype(np.int64)
+        vals = np.frombuffer(p, dtype="<f8", count=n, offset=12 + 8 * n).astype(np.float64)
+        return WalSamples(fp, ts, vals)
+    raise _BadRecord(f"unknown record type {rtype}")
+
+
+def read_segment(path: str) -> tuple[list[WalRecord], int, str | None]:
+    """Decode a segment. Returns (records, bytes of valid prefix, problem or None)."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    mv = memoryview(buf)
+    records: list[WalRecord] = []
+    off = 0
+    size = len(buf)
+    while off < size:
+        if size - off < _HEADER.size:
+            return records, off, f"torn record header at offset {off}"
+        length, crc, rtype = _HEADER.unpack_from(mv, off)
+        if length > _MAX_RECORD or off + _HEADER.size + length > size:
+            return records, off, f"torn or oversized record at offset {off}"
+        payload = mv[off + _HEADER.size : off + _HEADER.size + length]
+        if zlib.crc32(payload, zlib.crc32(bytes((rtype,)))) != crc:
+            return records, off, f"checksum mismatch at offset {off}"
+        try:
+            records.append(_decode(rtype, payload))
+        except (_BadRecord, struct.error, ValueError, UnicodeDecodeError) as exc:
+            return records, off, f"malformed record at offset {off}: {exc}"
+        off += _HEADER.size + length
+    return records, off, None
+
+
+class WAL:
+    """The segment directory. One writer (the Database's write lock serialises callers)."""
+
+    def __init__(self, directory: str, *, segment_bytes: int, fsync_always: bool, fsync_interval: float):
+        self.dir = directory
+        os.makedirs(directory, exist_ok=True)
+        self.segment_bytes = segment_bytes
+        self.fsync_always = fsync_always
+        self.fsync_interval = fsync_interval
+        self._lock = threading.Lock()  # guards the fd against the fsync thread
+        self._fd: int | None = None
+        self._seg = 0
+        self._size = 0
+        self._dirty = False
+        self._written_series: set[int] = set()
+        self.fsync_seconds_total = 0.0
+        self.fsync_count = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- reading ---------------------------------------------------------------------------
+    def segments(self) -> list[int]:
+        out = []
+        for name in os.listdir(self.dir):
+            if _SEGMENT_RE.match(name):
+                out.append(int(name))
+            else:
+                log.warning("ignoring foreign file in wal directory", extra=log_fields(name=name))
+        return sorted(out)
+
+    def _path(self, seg: int) -> str:
+        return os.path.join(self.dir, f"{seg:08d}")
+
+    def replay(self, after: int) -> Iterator[WalRecord]:
+        """Yield every intact record of segments numbered above `after`, repairing damage."""
+        for seg in self.segments():
+            if seg <= after:
+                continue
+            path = self._path(seg)
+            records, valid, problem = read_segment(path)
+            if problem is not None:
+                log.warning(
+                    "wal segment damaged; cut off at last good record",
+                    extra=log_fields(segment=seg, problem=problem, kept_bytes=valid, records=len(records)),
+                )
+                with open(path, "r+b") as f:
+                    f.truncate(valid)
+                    os.fsync(f.fileno())
+            yield from records
+
+    # -- writing ---------------------------------------------------------------------------
+    def open_for_append(self) -> None:
+        """Start a fresh segment after the newest one; replayed segments are never appended to."""
+        segs = self.segments()
+        self._seg = (segs[-1] if segs else 0) + 1
+        self._open_segment()
+        if not self.fsync_always:
+            self._thread = threading.Thread(target=self._fsync_loop, name="heron-wal-fsync", daemon=True)
+            self._thread.start()
+
+    def _open_segment(self) -> None:
+        self._fd = os.open(self._path(self._seg), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = 0
+        self._written_series = set()
+        _fsync_dir(self.dir)
+
+    @property
+    def current_segment(self) -> int:
+        return self._seg
+
+    @property
+    def current_size(self) -> int:
+        return self._size
+
+    def needs_series(self, fp: int) -> bool:
+        return fp not in self._written_series
+
+    def mark_series(self, fp: int) -> None:
+        self._written_series.add(fp)
+
+    def write(self, blob: bytes) -> None:
+        """Write a batch of framed records with one system call; returns once the OS has them."""
+        if not blob:
+            return
+        with self._lock:
+            assert self._fd is not None, "WAL not open"
+            view = memoryview(blob)
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+            self._size += len(blob)
+            self._dirty = True
+            if self.fsync_always:
+                self._fsync_locked()
+
+    def rotate(self) -> int:
+        """Close the current segment and open the next; returns the closed segment's number."""
+        with self._lock:
+            self._fsync_locked()
+            assert self._fd is not None
+            os.close(self._fd)
+            closed = self._seg
+            self._seg += 1
+            self._open_segment()
+            return closed
+
+    def remove_upto(self, seg: int) -> None:
+        for s in self.segments():
+            if s <= seg and s != self._seg:
+                os.unlink(self._path(s))
+        _fsync_dir(self.dir)
+
+    def size_bytes(self) -> int:
+        total = 0
+        for s in self.segments():
+            try:
+                total += os.path.getsize(self._path(s))
+            except FileNotFoundError:
+                continue
+        return total
+
+    def _fsync_locked(self) -> None:
+        if self._fd is None or not self._dirty:
+            return
+        t0 = time.perf_counter()
+        os.fsync(self._fd)
+        self.fsync_seconds_total += time.perf_counter() - t0
+        self.fsync_count += 1
+        self._dirty = False
+
+    def _fsync_loop(self) -> None:
+        while not self._stop.wait(self.fsync_interval):
+            with self._lock:
+                self._fsync_locked()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        with self._lock:
+            if self._fd is not None:
+                self._dirty = True
+                self._fsync_locked()
+                os.close(self._fd)
+                self._fd = None
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
