@@ -5,7 +5,8 @@ The public interface is this module's `__all__`; other packages import nothing e
 """
 
 from heron.storage.db import Counters, Database
-from heron.storage.read import SeriesRef, Snapshot
+from heron.storage.log_chunks import LogColumns, find_substring
+from heron.storage.read import LogSource, SeriesRef, Snapshot
 from heron.storage.types import (
     AppendResult,
     CorruptionError,
@@ -31,6 +32,9 @@ __all__ = [
     "FsyncMode",
     "LimitError",
     "LogBatch",
+    "LogColumns",
+    "LogSource",
+    "find_substring",
     "LogEntries",
     "RejectReason",
     "Rejection",

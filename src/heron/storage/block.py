@@ -25,7 +25,7 @@ import zstandard
 
 from heron.model import Labels, SeriesKind
 from heron.storage.index import Postings
-from heron.storage.log_chunks import LogColumns, decode_log_chunk
+from heron.storage.log_chunks import LogColumns, chunk_raw_size, decode_log_chunk
 from heron.storage.metric_chunks import decode_frame, encode_frame
 from heron.storage.types import CorruptionError
 
@@ -51,6 +51,7 @@ class ChunkRef:
     min_t: int
     max_t: int
     count: int
+    raw_bytes: int = 0  # uncompressed payload of a log chunk (0 for metric frames)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class BlockWriter:
         refs = []
         for min_t, max_t, count, data in chunks:
             off = self._write(data)
-            refs.append([off, len(data), -1, min_t, max_t, count])
+            refs.append([off, len(data), -1, min_t, max_t, count, chunk_raw_size(data)])
             self.stats["log_entries"] += count
             self.min_ns = min(self.min_ns, min_t)
             self.max_ns = max(self.max_ns, max_t)

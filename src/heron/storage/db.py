@@ -95,6 +95,7 @@ class Database:
         self._lock_fd: int | None = None
         self._series_max: dict[int, int] = {}  # newest timestamp per series, across head and blocks
         self._series_labels: dict[int, tuple[SeriesKind, Labels]] = {}
+        self._label_cache: dict[tuple[SeriesKind, Labels], tuple[int, Labels]] = {}
         self._head = Head()
         self._state = _State((self._head,), ())
         self._wal: walmod.WAL | None = None
@@ -341,20 +342,32 @@ class Database:
         return None
 
     def _series_for(self, labels: Labels, kind: SeriesKind, n: int, txn: "_Txn") -> HeadSeries | None:
-        """Find or make the head series, queueing its WAL series record once per segment."""
-        labels = tuple(labels)
-        if any(labels[i][0] >= labels[i + 1][0] for i in range(len(labels) - 1)):
-            labels = tuple(sorted(labels))
-        problem = self._check_labels(labels, kind)
-        if problem is not None:
-            txn.result.rejected.append(Rejection(labels, kind, -1, n, problem[0], problem[1]))
-            return None
-        fp = fingerprint(labels, kind)
-        known = self._series_labels.get(fp)
-        if known is not None and known != (kind, labels):
-            msg = f"fingerprint collision between {format_labels(labels)} and {format_labels(known[1])}"
-            txn.result.rejected.append(Rejection(labels, kind, -1, n, RejectReason.INVALID_LABELS, msg))
-            return None
+        """Find or make the head series, queueing its WAL series record once per segment.
+
+        Label sets seen before skip sorting, validation and hashing through a cache keyed by
+        the caller's tuple, as Prometheus' series refs let scrapes skip them.
+        """
+        key = (kind, labels if isinstance(labels, tuple) else tuple(labels))
+        cached = self._label_cache.get(key)
+        if cached is not None:
+            fp, labels = cached
+        else:
+            labels = tuple(labels)
+            if any(labels[i][0] >= labels[i + 1][0] for i in range(len(labels) - 1)):
+                labels = tuple(sorted(labels))
+            problem = self._check_labels(labels, kind)
+            if problem is not None:
+                txn.result.rejected.append(Rejection(labels, kind, -1, n, problem[0], problem[1]))
+                return None
+            fp = fingerprint(labels, kind)
+            known = self._series_labels.get(fp)
+            if known is not None and known != (kind, labels):
+                msg = f"fingerprint collision between {format_labels(labels)} and {format_labels(known[1])}"
+                txn.result.rejected.append(Rejection(labels, kind, -1, n, RejectReason.INVALID_LABELS, msg))
+                return None
+            if len(self._label_cache) > 2 * self.options.max_active_series:
+                self._label_cache.clear()
+            self._label_cache[key] = (fp, labels)
         series = self._head.series.get(fp) or txn.created.get(fp)
         if series is None:
             if len(self._head.series) + len(txn.created) >= self.options.max_active_series:
@@ -374,9 +387,23 @@ class Database:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Returns (keep mask, mask of entries not newer than everything before them)."""
         newest = self._series_max.get(fp, _INT64_MIN)
-        before = np.empty(len(ts), dtype=np.int64)
+        n = len(ts)
+        first = int(ts[0])
+        if first > newest and first >= oldest:
+            # The common case: an in-order batch newer than the series. Only equal neighbours
+            # can be duplicates, and nothing is too old.
+            if n == 1:
+                return np.ones(1, dtype=bool), np.zeros(1, dtype=bool)
+            step = ts[1:] - ts[:-1]
+            if int(step.min()) > 0:
+                return np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+            if int(step.min()) == 0:
+                cand = np.zeros(n, dtype=bool)
+                cand[1:] = step == 0
+                return np.ones(n, dtype=bool), cand
+        before = np.empty(n, dtype=np.int64)
         before[0] = newest
-        if len(ts) > 1:
+        if n > 1:
             np.maximum.accumulate(ts[:-1], out=before[1:])
             np.maximum(before[1:], newest, out=before[1:])
         limit = np.where(before == _INT64_MIN, _INT64_MIN, before - window)

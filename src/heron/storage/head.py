@@ -31,7 +31,7 @@ _INT64_MIN = np.iinfo(np.int64).min
 _INT64_MAX = np.iinfo(np.int64).max
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClosedChunk:
     min_t: int
     max_t: int
@@ -65,7 +65,7 @@ class _OpenSamples:
 class HeadSeries:
     """One series in the head. `state` is (closed chunks tuple, open buffer), replaced whole."""
 
-    __slots__ = ("fp", "labels", "kind", "state", "min_t", "max_t", "raw_bytes")
+    __slots__ = ("fp", "labels", "kind", "state", "min_t", "max_t", "raw_bytes", "closed_bytes")
 
     def __init__(self, fp: int, labels: Labels, kind: SeriesKind):
         self.fp = fp
@@ -78,12 +78,21 @@ class HeadSeries:
         self.min_t = _INT64_MAX
         self.max_t = _INT64_MIN
         self.raw_bytes = 0
+        self.closed_bytes = 0  # encoded size of closed chunks
+
+    def nbytes(self) -> int:
+        """Memory the series' data holds: encoded chunks plus the open buffer's raw columns."""
+        _, op = self.state
+        if isinstance(op, _OpenLog):
+            return self.closed_bytes + len(op.data) + len(op.meta) + 24 * len(op.ts)
+        return self.closed_bytes + 16 * len(op.ts)
 
     # -- writer side -----------------------------------------------------------------------
     def append_logs(
         self, ts: np.ndarray, lens: np.ndarray, data: bytes, mlens: np.ndarray, meta: bytes
     ) -> int:
-        """Append entries (already validated). Returns bytes added to the head."""
+        """Append entries (already validated). Returns the change in the head's memory."""
+        before = self.nbytes()
         closed, op = self.state
         assert isinstance(op, _OpenLog)
         n = len(ts)
@@ -106,16 +115,16 @@ class HeadSeries:
         self.raw_bytes += len(data)
         if len(op.data) >= TARGET_CHUNK_BYTES:
             self.cut()
-        return len(data) + len(meta) + 24 * n
+        return self.nbytes() - before
 
     def append_samples(self, ts: np.ndarray, vals: np.ndarray) -> int:
+        before = self.nbytes()
         closed, op = self.state
         assert isinstance(op, _OpenSamples)
         n = len(ts)
         if n == 0:
             return 0
         ts = np.ascontiguousarray(ts, dtype=np.int64)
-        added = 0
         # Fill the open chunk up to SAMPLES_PER_CHUNK, cutting as it fills.
         i = 0
         while i < n:
@@ -132,13 +141,12 @@ class HeadSeries:
             op.max_t = max(op.max_t, int(part_ts.max()))
             op.vals.frombytes(part_v.tobytes())
             op.ts.frombytes(part_ts.tobytes())
-            added += 16 * len(part_ts)
             i += len(part_ts)
             if len(op.ts) >= SAMPLES_PER_CHUNK:
                 self.cut()
         self.min_t = min(self.min_t, int(ts.min()))
         self.max_t = max(self.max_t, int(ts.max()))
-        return added
+        return self.nbytes() - before
 
     def cut(self) -> None:
         """Turn the open buffer into a closed chunk and publish a fresh open buffer."""
@@ -150,10 +158,12 @@ class HeadSeries:
             chunk = ClosedChunk(
                 int(cols.timestamps[0]), int(cols.timestamps[-1]), len(cols), encode_log_chunk(cols)
             )
+            self.closed_bytes += len(chunk.data) + 64
             self.state = (closed + (chunk,), _OpenLog())
         else:
             ts, vals = _open_samples(op)
             chunk = ClosedChunk(int(ts[0]), int(ts[-1]), len(ts), encode_samples(ts, vals))
+            self.closed_bytes += len(chunk.data) + 64
             self.state = (closed + (chunk,), _OpenSamples())
 
     # -- reader side -----------------------------------------------------------------------

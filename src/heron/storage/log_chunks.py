@@ -31,6 +31,7 @@ __all__ = [
     "encode_log_chunk",
     "decode_log_chunk",
     "chunk_time_range",
+    "chunk_raw_size",
     "encoded_size",
     "find_substring",
 ]
@@ -299,6 +300,11 @@ def encoded_size(buf: bytes | memoryview) -> int:
     """Total size of the chunk that starts at `buf[0]`, from its header alone (for readers that
     know where a chunk starts but not how long it is)."""
     return _read_header(buf)[7]
+
+
+def chunk_raw_size(buf: bytes | memoryview) -> int:
+    """Uncompressed payload size (timestamps, lengths, lines, metadata) from the header alone."""
+    return _read_header(buf)[4]
 
 
 def chunk_time_range(buf: bytes | memoryview) -> tuple[int, int, int]:

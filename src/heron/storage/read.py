@@ -17,13 +17,21 @@ import numpy as np
 
 from heron.logsetup import log_fields
 from heron.model import Labels, Matcher, SeriesKind
-from heron.storage.block import Block, BlockSeries
-from heron.storage.head import Head, HeadSeries, clip_log_columns, clip_samples, merge_samples
+from heron.storage.block import Block, BlockSeries, ChunkRef
+from heron.storage.compact import dedup_log_columns
+from heron.storage.head import (
+    Head,
+    HeadSeries,
+    clip_log_columns,
+    clip_samples,
+    merge_samples,
+    sort_log_columns,
+)
 from heron.storage.index import select
 from heron.storage.log_chunks import LogColumns
 from heron.storage.types import CorruptionError, Direction, LogEntries, SeriesInfo, StorageError
 
-__all__ = ["Snapshot", "SeriesRef", "encode_cursor", "decode_cursor"]
+__all__ = ["Snapshot", "SeriesRef", "LogSource", "encode_cursor", "decode_cursor"]
 
 log = logging.getLogger("heron.storage.read")
 _NS = 1_000_000
@@ -62,13 +70,16 @@ def decode_cursor(cursor: bytes) -> tuple[int, int, bytes]:
 
 
 @dataclass
-class _Source:
-    """One chunk (or head buffer) of one series, loaded on demand."""
+class LogSource:
+    """One chunk (or head buffer) of one series, loaded on demand, clipped to the query range."""
 
     min_t: int
     max_t: int
     sidx: int
     load: Callable[[], Iterator[LogColumns]]
+
+
+_Source = LogSource
 
 
 class Snapshot:
@@ -169,6 +180,37 @@ class Snapshot:
                 assert isinstance(part, HeadSeries)
                 yield from part.log_columns(start, end)
 
+    def log_sources(self, ref: SeriesRef, sidx: int, start: int, end: int) -> list[LogSource]:
+        """The series' chunks overlapping [start, end] ns, each loadable on its own, so a
+        limited query can visit them newest (or oldest) first and stop early."""
+        out: list[LogSource] = []
+        for owner, part in ref.parts:
+            if isinstance(owner, Block):
+                assert isinstance(part, BlockSeries)
+                for cref in part.chunks:
+                    if cref.max_t >= start and cref.min_t <= end:
+                        out.append(
+                            LogSource(
+                                cref.min_t, cref.max_t, sidx, self._block_loader(owner, cref, start, end)
+                            )
+                        )
+            else:
+                assert isinstance(part, HeadSeries)
+                out.append(
+                    LogSource(
+                        part.min_t, part.max_t, sidx, lambda p=part, s=start, e=end: p.log_columns(s, e)
+                    )
+                )
+        return out
+
+    def series_log_columns(self, ref: SeriesRef, start: int, end: int) -> LogColumns:
+        """Every entry of a series in [start, end] ns: sorted, duplicates removed."""
+        parts = [c for c in self.log_columns(ref, start, end) if len(c)]
+        if not parts:
+            return LogColumns.from_lists([], [])
+        cols = parts[0] if len(parts) == 1 else sort_log_columns(LogColumns.concat(parts))
+        return dedup_log_columns(cols)
+
     def series_samples(self, ref: SeriesRef, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """All samples of a series in [start, end] ms, sorted, one per timestamp."""
         parts: list[tuple[np.ndarray, np.ndarray]] = []
@@ -267,11 +309,13 @@ class Snapshot:
                 bound = int(np.partition(all_ts, k)[k]) if forward else int(-np.partition(-all_ts, k)[k])
         return self._page(refs, fps, got_cols, forward, limit, cur)
 
-    def _block_loader(self, block: Block, cref) -> Callable[[], Iterator[LogColumns]]:  # type: ignore[no-untyped-def]
+    def _block_loader(
+        self, block: Block, cref: ChunkRef, start: int | None = None, end: int | None = None
+    ) -> Callable[[], Iterator[LogColumns]]:
         def load() -> Iterator[LogColumns]:
             cols = self._read_block(block, lambda: block.read_log_chunk(cref))
             if cols is not None:
-                yield cols
+                yield cols if start is None or end is None else clip_log_columns(cols, start, end)
 
         return load
 
@@ -360,3 +404,28 @@ def _after(
         line = line_of(i)
     key = (ts, fp, line)
     return key > cur if forward else key < cur
+
+
+def _index_stats(snapshot: Snapshot, matchers: Sequence[Matcher], start: int, end: int) -> dict[str, int]:
+    """Loki's /index/stats: streams, chunks, entries and raw bytes overlapping [start, end] ns."""
+    refs = snapshot.select(matchers, SeriesKind.LOG, start, end)
+    chunks = entries = nbytes = 0
+    for ref in refs:
+        for owner, part in ref.parts:
+            if isinstance(owner, Block):
+                assert isinstance(part, BlockSeries)
+                for cref in part.chunks:
+                    if cref.max_t >= start and cref.min_t <= end:
+                        chunks += 1
+                        entries += cref.count
+                        nbytes += cref.raw_bytes
+            else:
+                assert isinstance(part, HeadSeries)
+                for cols in part.log_columns(start, end):
+                    chunks += 1
+                    entries += len(cols)
+                    nbytes += int(cols.ends[-1]) if len(cols) else 0
+    return {"streams": len(refs), "chunks": chunks, "entries": entries, "bytes": nbytes}
+
+
+Snapshot.index_stats = _index_stats  # type: ignore[attr-defined]
