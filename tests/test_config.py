@@ -117,6 +117,12 @@ CASES: dict[str, tuple[str, object, str]] = {
     "max_active_series": ("1000", 1000, "lots"),
     "head_max_size": ("128MiB", 128 * 1024**2, "1.5"),
     "block_duration": ("1h", 3600.0, "0s"),
+    "max_entries_per_query": ("100", 100, "0"),
+    "max_series_per_query": ("20", 20, "many"),
+    "query_timeout": ("30s", 30.0, "0"),
+    "max_push_size": ("1MiB", 1024**2, "0"),
+    "ingestion_rate": ("4MB", 4 * 1000**2, "fast"),
+    "ingestion_burst": ("8MB", 8 * 1000**2, "-1"),
 }
 
 

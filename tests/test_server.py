@@ -49,5 +49,5 @@ def test_server_refuses_a_data_dir_in_use(tmp_path):
             env=dict(os.environ),
         )
     assert res.returncode == 1
-    last = res.stderr.strip().splitlines()[-1]
-    assert last.startswith("heron: ") and "in use by another process" in last
+    errors = [line for line in res.stderr.splitlines() if line.startswith("heron: ")]
+    assert len(errors) == 1 and "in use by another process" in errors[0], res.stderr

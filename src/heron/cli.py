@@ -14,10 +14,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
-from types import FrameType
 
 from heron import __version__
 from heron.config import SETTINGS, ConfigError, Settings, load_settings
@@ -101,49 +98,14 @@ def _server(args: argparse.Namespace) -> int:
     log.info("starting heron server", extra=started)
     log.debug("effective settings", extra=log_fields(**_settings_fields(settings)))
 
-    # Handlers go in before storage opens, so a SIGTERM during a long WAL replay still ends in
-    # a clean close instead of the default abrupt exit.
-    stop = threading.Event()
-    received: list[int] = []
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        return _serve(settings, stop, received)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-
-def _serve(settings: Settings, stop: threading.Event, received: list[int]) -> int:
-    # Imported here, not at the top: see the module docstring.
-    from heron.storage import Database
-    from heron.storage.types import StorageError
+    # Imported here, not at the top: `heron --help` must not pay for the server's imports.
+    from heron.server import run_server
 
     try:
-        db = Database.open(str(settings.data_dir), settings.storage_options())
-    except (StorageError, OSError) as exc:
-        _error(f"cannot open storage in {settings.data_dir}: {exc}")
+        return run_server(settings)
+    except OSError as exc:  # e.g. the listen address is taken
+        _error(f"cannot serve on {settings.listen}: {exc}")
         return EXIT_FAILURE
-    log.info("storage open", extra=log_fields(data_dir=str(settings.data_dir)))
-
-    stop.wait()
-    name = signal.Signals(received[0]).name if received else "unknown"
-    # A second SIGTERM/SIGINT while closing kills the process at once: the WAL already holds
-    # everything acknowledged, so an impatient operator loses nothing by insisting.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, signal.SIG_DFL)
-    log.info("shutting down", extra=log_fields(signal=name))
-    try:
-        db.close()
-    except (StorageError, OSError) as exc:
-        _error(f"error closing storage in {settings.data_dir}: {exc}")
-        return EXIT_FAILURE
-    log.info("stopped")
-    return EXIT_OK
 
 
 def _settings_fields(settings: Settings) -> dict[str, object]:

@@ -305,6 +305,20 @@ SETTINGS: tuple[Setting, ...] = (
         "cut the head into a block when it spans this much time",
         "DURATION",
     ),
+    Setting("max_entries_per_query", _integer(1), "5000", "most log entries one query may return", "N"),
+    Setting("max_series_per_query", _integer(1), "500", "most series one query may touch", "N"),
+    Setting(
+        "query_timeout", _duration(_POSITIVE), "2m", "cancel a query that runs longer than this", "DURATION"
+    ),
+    Setting("max_push_size", _size(1), "64MiB", "largest push request body accepted", "SIZE"),
+    Setting(
+        "ingestion_rate",
+        _size(1),
+        "64MiB",
+        "sustained log bytes per second accepted by push; more gets HTTP 429",
+        "SIZE",
+    ),
+    Setting("ingestion_burst", _size(1), "128MiB", "log bytes a push burst may use above the rate", "SIZE"),
 )
 
 _BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -331,6 +345,12 @@ class Settings:
     max_active_series: int
     head_max_size: int
     block_duration: float
+    max_entries_per_query: int
+    max_series_per_query: int
+    query_timeout: float
+    max_push_size: int
+    ingestion_rate: int
+    ingestion_burst: int
 
     @property
     def listen_address(self) -> tuple[str, int]:

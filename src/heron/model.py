@@ -29,6 +29,7 @@ __all__ = [
     "LABEL_NAME_RE",
     "METRIC_NAME_RE",
     "valid_label_name",
+    "parse_label_set",
 ]
 
 Labels = tuple[tuple[str, str], ...]
@@ -138,3 +139,33 @@ class Matcher:
 
     def __str__(self) -> str:
         return f'{self.name}{self.op.value}"{_escape(self.value)}"'
+
+
+_LABEL_PAIR_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|\Z)', re.S)
+_UNESCAPE_RE = re.compile(r"\\(.)", re.S)
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\", '"': '"'}
+
+
+def parse_label_set(text: str) -> Labels:
+    """Parse the Prometheus/Loki text form `{a="1", b="2"}` (as Loki push sends stream labels).
+
+    Raises ValueError naming the problem; only `=` pairs are allowed, values are Go-escaped.
+    """
+    s = text.strip()
+    if not (s.startswith("{") and s.endswith("}")):
+        raise ValueError(f"invalid label set {text!r}: must be enclosed in braces")
+    body = s[1:-1]
+    pos = 0
+    pairs: dict[str, str] = {}
+    while pos < len(body):
+        if not body[pos:].strip():
+            break
+        m = _LABEL_PAIR_RE.match(body, pos)
+        if m is None:
+            raise ValueError(f"invalid label set {text!r} at offset {pos + 1}")
+        name = m.group(1)
+        if name in pairs:
+            raise ValueError(f"invalid label set {text!r}: duplicate label name {name!r}")
+        pairs[name] = _UNESCAPE_RE.sub(lambda e: _ESCAPES.get(e.group(1), "\\" + e.group(1)), m.group(2))
+        pos = m.end()
+    return labels_from(pairs)

@@ -227,6 +227,10 @@ class Snapshot:
                 parts.extend(part.sample_arrays(start, end))
         return merge_samples(parts)
 
+    def index_stats(self, matchers: Sequence[Matcher], start: int, end: int) -> dict[str, int]:
+        """Loki's /index/stats for log streams overlapping [start, end] ns."""
+        return _index_stats(self, matchers, start, end)
+
     def samples(
         self, matchers: Sequence[Matcher], start: int, end: int
     ) -> list[tuple[Labels, np.ndarray, np.ndarray]]:
@@ -427,5 +431,3 @@ def _index_stats(snapshot: Snapshot, matchers: Sequence[Matcher], start: int, en
                     nbytes += int(cols.ends[-1]) if len(cols) else 0
     return {"streams": len(refs), "chunks": chunks, "entries": entries, "bytes": nbytes}
 
-
-Snapshot.index_stats = _index_stats  # type: ignore[attr-defined]

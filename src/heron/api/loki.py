@@ -1,0 +1,320 @@
+"""Loki's HTTP API: push, query, query_range, labels, label values, series, index stats, tail.
+
+Handlers are thin: parse parameters the way Loki's loghttp package does, call storage or the
+LogQL engine in a worker thread, and render Loki's exact JSON shapes. Errors are plain text
+with a 4xx/5xx status, as Loki answers them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from heron.api.params import (
+    ParamError,
+    now_ns,
+    parse_duration_param_ns,
+    parse_int,
+    parse_step_ns,
+    parse_time_ns,
+)
+from heron.api.render import render_query_result
+from heron.api.state import AppState
+from heron.api.tail import tail_endpoint
+from heron.logql.result import QueryError, QueryLimitError, QueryTimeoutError
+from heron.logql.syntax import ParseError, parse_log_selector
+from heron.model import SeriesKind
+from heron.receive.loki_push import PushError, decode_push
+from heron.storage import Database, Direction, RejectReason
+
+__all__ = ["routes", "HOUR_NS"]
+
+HOUR_NS = 3600 * 1_000_000_000
+_MAX_LISTED_REJECTIONS = 10
+
+
+def _state(request: Request) -> AppState:
+    return request.app.state.heron
+
+
+def error(status: int, message: str) -> PlainTextResponse:
+    return PlainTextResponse(message.rstrip("\n") + "\n", status_code=status)
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    """Query string merged with a form body (Grafana POSTs form-encoded queries)."""
+    params: dict[str, Any] = {k: v for k, v in request.query_params.items()}
+    params["match[]"] = request.query_params.getlist("match[]") + request.query_params.getlist("match")
+    if request.method == "POST" and request.headers.get("content-type", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        body = await request.body()
+        for k, v in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+            if k in ("match[]", "match"):
+                params["match[]"].append(v)
+            else:
+                params[k] = v
+    return params
+
+
+def _not_ready(state: AppState) -> Response | None:
+    if not state.ready or state.db is None:
+        return error(503, "storage is not ready yet (WAL replay in progress)")
+    return None
+
+
+# -- push --------------------------------------------------------------------------------
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def push(request: Request) -> Response:
+    state = _state(request)
+    resp = _not_ready(state) or await _push(request, state)
+    state.push_requests.inc(1, "loki", str(resp.status_code))
+    return resp
+
+
+async def _push(request: Request, state: AppState) -> Response:
+    assert state.db is not None
+    body = await _read_body(request, state.limits.max_push_body_bytes)
+    if body is None:
+        return error(413, f"request body too large: limit is {state.limits.max_push_body_bytes} bytes")
+    try:
+        batches = await run_in_threadpool(
+            decode_push,
+            body,
+            request.headers.get("content-type", ""),
+            request.headers.get("content-encoding", ""),
+        )
+    except PushError as exc:
+        return error(400, str(exc))
+    nbytes = sum(len(line) for b in batches for line in b.lines)
+    nlines = sum(len(b.lines) for b in batches)
+    if not state.bucket.take(nbytes):
+        rate = int(state.limits.ingestion_rate_bytes)
+        return error(
+            429,
+            f"Ingestion rate limit exceeded (limit: {rate} bytes/sec) while attempting to ingest "
+            f"'{nlines}' lines totaling '{nbytes}' bytes, reduce log volume or raise the limit",
+        )
+    result = await run_in_threadpool(state.db.append, batches)
+    if not result.rejected:
+        return Response(status_code=204)
+    status = 429 if any(r.reason is RejectReason.SERIES_LIMIT for r in result.rejected) else 400
+    lines = [r.message for r in result.rejected[:_MAX_LISTED_REJECTIONS]]
+    lines.append(f"total ignored: {result.rejected_count} out of {nlines}")
+    return error(status, "\n".join(lines))
+
+
+# -- queries -----------------------------------------------------------------------------
+def _direction(value: str | None) -> Direction:
+    if value is None or value == "":
+        return Direction.BACKWARD
+    try:
+        return Direction(value.lower())
+    except ValueError:
+        raise ParamError(f'invalid parameter "direction": "{value}" is not "forward" or "backward"') from None
+
+
+def _limit(params: dict[str, Any], state: AppState) -> int:
+    limit = parse_int(params.get("limit"), 100, "limit")
+    if limit <= 0:
+        raise ParamError("limit must be a positive value")
+    mx = state.limits.max_entries_per_query
+    if limit > mx:
+        raise QueryLimitError(
+            f"max entries limit per query exceeded, limit > max_entries_limit ({limit} > {mx})"
+        )
+    return limit
+
+
+def _range(params: dict[str, Any], default_span_ns: int) -> tuple[int, int]:
+    end = parse_time_ns(params.get("end"), now_ns(), "end")
+    since = params.get("since")
+    span = parse_duration_param_ns(since, "since") if since else default_span_ns
+    start = parse_time_ns(params.get("start"), end - span, "start")
+    if end < start:
+        raise ParamError("end timestamp must not be before or equal to start time")
+    return start, end
+
+
+async def _run_query(request: Request, endpoint: str, instant: bool) -> Response:
+    state = _state(request)
+    not_ready = _not_ready(state)
+    if not_ready is not None:
+        return not_ready
+    assert state.engine is not None
+    t0 = time.perf_counter()
+    outcome = "error"
+    try:
+        params = await _params(request)
+        query = params.get("query")
+        if not query:
+            raise ParamError("query must be supplied")
+        limit = _limit(params, state)
+        direction = _direction(params.get("direction"))
+        deadline = time.monotonic() + state.limits.query_timeout_seconds
+        if instant:
+            ts = parse_time_ns(params.get("time"), now_ns(), "time")
+            result = await run_in_threadpool(
+                state.engine.query_instant, query, ts, limit=limit, direction=direction, deadline=deadline
+            )
+        else:
+            start, end = _range(params, HOUR_NS)
+            step = parse_step_ns(params.get("step"), start, end)
+            interval = params.get("interval")
+            interval_ns = parse_duration_param_ns(interval, "interval") if interval else 0
+            result = await run_in_threadpool(
+                state.engine.query_range,
+                query,
+                start,
+                end,
+                step,
+                limit=limit,
+                direction=direction,
+                interval_ns=interval_ns,
+                deadline=deadline,
+            )
+        outcome = "success"
+    except (ParseError, ParamError, QueryError) as exc:
+        return error(400, str(exc))
+    except QueryTimeoutError as exc:
+        outcome = "timeout"
+        return error(504, f"query timed out: {exc}")
+    finally:
+        state.queries.inc(1, endpoint, outcome)
+        state.query_seconds.observe(time.perf_counter() - t0, endpoint)
+    result.stats.exec_seconds = time.perf_counter() - t0
+    categorize = "categorize-labels" in request.headers.get("x-loki-response-encoding-flags", "")
+    return JSONResponse(render_query_result(result, categorize))
+
+
+async def query(request: Request) -> Response:
+    return await _run_query(request, "query", instant=True)
+
+
+async def query_range(request: Request) -> Response:
+    return await _run_query(request, "query_range", instant=False)
+
+
+# -- metadata ----------------------------------------------------------------------------
+def _matchers(params: dict[str, Any], key: str = "query") -> list[Any]:
+    text = params.get(key)
+    if not text:
+        return []
+    return list(parse_log_selector(text).matchers)
+
+
+@dataclass
+class _Meta:
+    """A metadata request, parsed: the database, the time range and the other parameters."""
+
+    db: Database
+    params: dict[str, Any]
+    start: int
+    end: int
+
+
+async def _metadata(request: Request, default_span_ns: int) -> _Meta | Response:
+    state = _state(request)
+    not_ready = _not_ready(state)
+    if not_ready is not None:
+        return not_ready
+    assert state.db is not None
+    try:
+        params = await _params(request)
+        start, end = _range(params, default_span_ns)
+    except ParamError as exc:
+        return error(400, str(exc))
+    return _Meta(state.db, params, start, end)
+
+
+async def labels(request: Request) -> Response:
+    m = await _metadata(request, 6 * HOUR_NS)
+    if isinstance(m, Response):
+        return m
+    try:
+        matchers = _matchers(m.params)
+    except ParseError as exc:
+        return error(400, str(exc))
+    names = await run_in_threadpool(m.db.label_names, SeriesKind.LOG, m.start, m.end, matchers)
+    return JSONResponse({"status": "success", "data": names})
+
+
+async def label_values(request: Request) -> Response:
+    m = await _metadata(request, 6 * HOUR_NS)
+    if isinstance(m, Response):
+        return m
+    try:
+        matchers = _matchers(m.params)
+    except ParseError as exc:
+        return error(400, str(exc))
+    name = request.path_params["name"]
+    values = await run_in_threadpool(m.db.label_values, name, SeriesKind.LOG, m.start, m.end, matchers)
+    return JSONResponse({"status": "success", "data": values})
+
+
+async def series(request: Request) -> Response:
+    m = await _metadata(request, 6 * HOUR_NS)
+    if isinstance(m, Response):
+        return m
+    selectors = m.params.get("match[]") or []
+    if not selectors:
+        return error(400, "0 matcher groups supplied: at least one match[] parameter is required")
+    try:
+        groups = [list(parse_log_selector(s).matchers) for s in selectors]
+    except ParseError as exc:
+        return error(400, str(exc))
+    seen: dict[tuple[tuple[str, str], ...], None] = {}
+    for matchers in groups:
+        infos = await run_in_threadpool(m.db.select_series, matchers, SeriesKind.LOG, m.start, m.end)
+        for info in infos:
+            seen.setdefault(info.labels, None)
+    return JSONResponse({"status": "success", "data": [dict(lab) for lab in seen]})
+
+
+async def index_stats(request: Request) -> Response:
+    m = await _metadata(request, HOUR_NS)
+    if isinstance(m, Response):
+        return m
+    try:
+        matchers = _matchers(m.params)
+    except ParseError as exc:
+        return error(400, str(exc))
+    if not matchers:
+        return error(400, "query must be supplied")
+    stats = await run_in_threadpool(m.db.snapshot().index_stats, matchers, m.start, m.end)
+    return JSONResponse(stats)
+
+
+def routes() -> list[Route | WebSocketRoute]:
+    return [
+        Route("/loki/api/v1/push", push, methods=["POST"]),
+        Route("/api/prom/push", push, methods=["POST"]),
+        Route("/loki/api/v1/query", query, methods=["GET", "POST"]),
+        Route("/loki/api/v1/query_range", query_range, methods=["GET", "POST"]),
+        Route("/loki/api/v1/labels", labels, methods=["GET", "POST"]),
+        Route("/loki/api/v1/label", labels, methods=["GET", "POST"]),
+        Route("/loki/api/v1/label/{name}/values", label_values, methods=["GET", "POST"]),
+        Route("/loki/api/v1/series", series, methods=["GET", "POST"]),
+        Route("/loki/api/v1/index/stats", index_stats, methods=["GET", "POST"]),
+        WebSocketRoute("/loki/api/v1/tail", tail_endpoint),
+    ]

@@ -1,0 +1,133 @@
+"""Loki's JSON response shapes for query results (resultType streams, matrix, vector, scalar)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from heron.logql.result import QueryResult, QueryStats, ResultType
+
+__all__ = ["render_query_result", "render_stats", "format_sample_value", "format_ts_seconds"]
+
+
+def format_sample_value(v: float) -> str:
+    """Go's strconv.FormatFloat(v, 'f', -1, 64), which Loki and Prometheus use for values."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    return np.format_float_positional(v, trim="-")
+
+
+def format_ts_seconds(ts_ns: int) -> float | int:
+    """Unix seconds with millisecond precision, as a JSON number (Prometheus' model.Time)."""
+    ms = ts_ns // 1_000_000
+    return ms // 1000 if ms % 1000 == 0 else ms / 1000
+
+
+def render_stats(s: QueryStats) -> dict[str, Any]:
+    exec_time = max(s.exec_seconds, 1e-9)
+    store = {
+        "totalChunksRef": s.chunks_decoded,
+        "totalChunksDownloaded": s.chunks_decoded,
+        "chunksDownloadTime": 0,
+        "queryReferencedStructuredMetadata": s.structured_metadata_bytes > 0,
+        "chunk": {
+            "headChunkBytes": 0,
+            "headChunkLines": 0,
+            "decompressedBytes": s.bytes_processed,
+            "decompressedLines": s.lines_processed,
+            "compressedBytes": 0,
+            "totalDuplicates": 0,
+            "postFilterLines": s.post_filter_lines,
+            "headChunkStructuredMetadataBytes": 0,
+            "decompressedStructuredMetadataBytes": s.structured_metadata_bytes,
+        },
+    }
+    return {
+        "summary": {
+            "bytesProcessedPerSecond": int(s.bytes_processed / exec_time),
+            "linesProcessedPerSecond": int(s.lines_processed / exec_time),
+            "totalBytesProcessed": s.bytes_processed,
+            "totalLinesProcessed": s.lines_processed,
+            "execTime": s.exec_seconds,
+            "queueTime": 0,
+            "subqueries": 0,
+            "totalEntriesReturned": s.entries_returned,
+            "splits": 0,
+            "shards": 0,
+            "totalPostFilterLines": s.post_filter_lines,
+            "totalStructuredMetadataBytesProcessed": s.structured_metadata_bytes,
+        },
+        "querier": {"store": store},
+        "ingester": {
+            "totalReached": 0,
+            "totalChunksMatched": 0,
+            "totalBatches": 0,
+            "totalLinesSent": 0,
+            "store": store,
+        },
+        "cache": {},
+    }
+
+
+def _streams(result: QueryResult, categorize: bool) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for st in result.streams:
+        if categorize:
+            values: list[list[Any]] = []
+            for i, (t, line) in enumerate(zip(st.timestamps, st.lines)):
+                extra: dict[str, Any] = {}
+                if st.metadata is not None and st.metadata[i]:
+                    extra["structuredMetadata"] = st.metadata[i]
+                if st.parsed is not None and st.parsed[i]:
+                    extra["parsed"] = st.parsed[i]
+                values.append([str(t), line, extra] if extra else [str(t), line])
+            out.append({"stream": st.labels, "values": values})
+            continue
+        if st.metadata is None or not any(st.metadata):
+            out.append(
+                {"stream": st.labels, "values": [[str(t), line] for t, line in zip(st.timestamps, st.lines)]}
+            )
+            continue
+        # Without categorize-labels, Loki folds structured metadata into the stream's labels.
+        groups: dict[tuple[tuple[str, str], ...], list[list[str]]] = {}
+        for t, line, md in zip(st.timestamps, st.lines, st.metadata):
+            key = tuple(sorted({**st.labels, **md}.items()))
+            groups.setdefault(key, []).append([str(t), line])
+        for key, vals in groups.items():
+            out.append({"stream": dict(key), "values": vals})
+    return out
+
+
+def render_query_result(result: QueryResult, categorize: bool = False) -> dict[str, Any]:
+    rt = result.result_type
+    data: dict[str, Any] = {"resultType": rt.value}
+    if rt is ResultType.STREAMS:
+        data["result"] = _streams(result, categorize)
+        if categorize:
+            data["encodingFlags"] = ["categorize-labels"]
+    elif rt is ResultType.MATRIX:
+        data["result"] = [
+            {
+                "metric": s.labels,
+                "values": [
+                    [format_ts_seconds(int(t)), format_sample_value(float(v))]
+                    for t, v in zip(s.timestamps.tolist(), s.values.tolist())
+                ],
+            }
+            for s in result.matrix
+        ]
+    elif rt is ResultType.VECTOR:
+        data["result"] = [
+            {"metric": s.labels, "value": [format_ts_seconds(s.timestamp), format_sample_value(s.value)]}
+            for s in result.vector
+        ]
+    else:
+        assert result.scalar is not None
+        t, v = result.scalar
+        data["result"] = [format_ts_seconds(t), format_sample_value(v)]
+    data["stats"] = render_stats(result.stats)
+    return {"status": "success", "data": data}

@@ -1,0 +1,327 @@
+"""A log pipeline built from the AST's stages, run over one chunk's columns at a time.
+
+Line filters that come before any parser or formatter run over the whole chunk buffer in C
+(`linefilter.line_mask`); only the entries that survive them pay for per-line Python work
+(parsing, label filters, templates). A pipeline of nothing but such filters never touches a
+line in Python at all, and keeps the stream's labels without building a dict per entry.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from heron.logql import parsers
+from heron.logql.linefilter import compile_regex, line_mask
+from heron.logql.syntax import (
+    BytesLabelFilter,
+    Decolorize,
+    Drop,
+    DurationLabelFilter,
+    IPLabelFilter,
+    JSONParser,
+    Keep,
+    LabelFilter,
+    LabelFilterAnd,
+    LabelFilterOp,
+    LabelFilterOr,
+    LabelFormat,
+    LineFilter,
+    LineFilterOr,
+    LineFormat,
+    LineMatchType,
+    LogfmtParser,
+    NumericLabelFilter,
+    PatternParser,
+    RegexpParser,
+    StageExpr,
+    StringLabelFilter,
+    UnpackParser,
+    Unwrap,
+    UnwrapConversion,
+    parse_bytes,
+    parse_duration_ns,
+)
+from heron.logql.template import compile_template
+from heron.model import Matcher
+from heron.storage import LogColumns
+
+__all__ = ["Pipeline", "PipelineOutput", "ERROR_LABEL", "ERROR_DETAILS_LABEL"]
+
+ERROR_LABEL = "__error__"
+ERROR_DETAILS_LABEL = "__error_details__"
+_ANSI_RE = re.compile(r"\x1b\[[0-9;]*[a-zA-Z]")
+
+Labels = dict[str, str]
+_Step = Callable[[int, str, Labels], "tuple[str, Labels] | None"]
+
+
+@dataclass
+class PipelineOutput:
+    """Entries of one chunk that passed: indexes into the input, and what the stages made."""
+
+    index: np.ndarray  # int64 positions in the input columns
+    labels: list[Labels] | None  # per kept entry; None = the stream labels, unchanged
+    lines: list[str] | None  # per kept entry when the pipeline rewrote lines; None = unchanged
+    values: np.ndarray | None  # float64 per kept entry when the pipeline ends in unwrap
+
+
+def _pattern_to_regex(pattern: str) -> str:
+    """`|> "<_> error <_>"`: Loki's pattern line filter as an anchored regex."""
+    parts = re.split(r"<[a-zA-Z_][a-zA-Z0-9_]*>", pattern)
+    return "^" + "(?s:.*?)".join(re.escape(p) for p in parts) + "$"
+
+
+def _filter_values(stage: LineFilter | LineFilterOr) -> tuple[str, list[str]]:
+    filters = stage.filters if isinstance(stage, LineFilterOr) else (stage,)
+    op = filters[0].op
+    values = [f.value for f in filters]
+    if op in (LineMatchType.PATTERN, LineMatchType.NPATTERN):
+        return ("|~" if op is LineMatchType.PATTERN else "!~"), [_pattern_to_regex(v) for v in values]
+    return op.value, values
+
+
+def _compare(op: LabelFilterOp, a: float, b: float) -> bool:
+    if op is LabelFilterOp.EQ:
+        return a == b
+    if op is LabelFilterOp.NEQ:
+        return a != b
+    if op is LabelFilterOp.GT:
+        return a > b
+    if op is LabelFilterOp.GTE:
+        return a >= b
+    if op is LabelFilterOp.LT:
+        return a < b
+    return a <= b
+
+
+def _label_filter(f: LabelFilter) -> Callable[[Labels], bool]:
+    """A predicate that may also set __error__ on the labels (Loki keeps such lines)."""
+    if isinstance(f, LabelFilterAnd):
+        left, right = _label_filter(f.left), _label_filter(f.right)
+        return lambda lbs: left(lbs) and right(lbs)
+    if isinstance(f, LabelFilterOr):
+        left, right = _label_filter(f.left), _label_filter(f.right)
+        return lambda lbs: left(lbs) or right(lbs)
+    if isinstance(f, StringLabelFilter):
+        m: Matcher = f.matcher
+        return lambda lbs: m.matches(lbs.get(m.name, ""))
+    if isinstance(f, (NumericLabelFilter, DurationLabelFilter, BytesLabelFilter)):
+        name, op = f.name, f.op
+        if isinstance(f, NumericLabelFilter):
+            conv: Callable[[str], float] = float
+            target = float(f.value)
+        elif isinstance(f, DurationLabelFilter):
+            conv, target = (lambda v: float(parse_duration_ns(v))), float(f.value_ns)
+        else:
+            conv, target = (lambda v: float(parse_bytes(v))), float(f.value)
+
+        def numeric(lbs: Labels) -> bool:
+            if ERROR_LABEL in lbs:
+                return True
+            v = lbs.get(name)
+            if v is None:
+                return op is LabelFilterOp.NEQ
+            try:
+                x = conv(v)
+            except ValueError as exc:
+                lbs[ERROR_LABEL] = "LabelFilterErr"
+                lbs[ERROR_DETAILS_LABEL] = str(exc)
+                return True
+            return _compare(op, x, target)
+
+        return numeric
+    if isinstance(f, IPLabelFilter):
+        raise ValueError("ip() label filters are not supported")
+    raise ValueError(f"unsupported label filter {f}")
+
+
+def _step(stage: StageExpr) -> _Step:
+    """Each step takes (ts, line, labels) and returns the new (line, labels), or None to drop."""
+    if isinstance(stage, (LineFilter, LineFilterOr)):
+        op, values = _filter_values(stage)
+        if op in ("|~", "!~"):
+            regexes = [compile_regex(v) for v in values]
+            hit: Callable[[str], bool] = lambda line: any(r.search(line.encode()) for r in regexes)  # noqa: E731
+        else:
+            needles = values
+            hit = lambda line: any(n in line for n in needles)  # noqa: E731
+        negate = op in ("!=", "!~")
+        return lambda ts, line, lbs: (line, lbs) if hit(line) != negate else None
+    if isinstance(stage, JSONParser):
+        params = [(p.identifier, p.expression) for p in stage.params] or None
+        return _parser_step(lambda line: parsers.parse_json(line.encode(), params), "JSONParserErr")
+    if isinstance(stage, LogfmtParser):
+        params = [(p.identifier, p.expression) for p in stage.params] or None
+        strict, keep_empty = stage.strict, stage.keep_empty
+        return _parser_step(
+            lambda line: parsers.parse_logfmt(line.encode(), params, strict, keep_empty), "LogfmtParserErr"
+        )
+    if isinstance(stage, RegexpParser):
+        rp = parsers.compile_regexp_parser(stage.regex)
+        return _parser_step(lambda line: (rp.parse(line.encode()), None), "RegexpParserErr")
+    if isinstance(stage, PatternParser):
+        pp = parsers.compile_pattern(stage.pattern)
+        return _parser_step(lambda line: (pp.parse(line.encode()), None), "PatternParserErr")
+    if isinstance(stage, UnpackParser):
+
+        def unpack(ts: int, line: str, lbs: Labels) -> tuple[str, Labels]:
+            extracted, new_line, err = parsers.parse_unpack(line.encode())
+            lbs = parsers.merge_extracted(lbs, extracted)
+            if err:
+                lbs.setdefault(ERROR_LABEL, "UnpackParserErr")
+                lbs.setdefault(ERROR_DETAILS_LABEL, err)
+            return (new_line if new_line is not None else line), lbs
+
+        return unpack
+    if isinstance(stage, LabelFilter):
+        pred = _label_filter(stage)
+        return lambda ts, line, lbs: (line, lbs) if pred(lbs) else None
+    if isinstance(stage, LineFormat):
+        tmpl = compile_template(stage.template)
+        return lambda ts, line, lbs: (tmpl.render(lbs, line, ts), lbs)
+    if isinstance(stage, LabelFormat):
+        ops = [
+            (f.name, f.value, f.rename, None if f.rename else compile_template(f.value))
+            for f in stage.formats
+        ]
+
+        def label_format(ts: int, line: str, lbs: Labels) -> tuple[str, Labels]:
+            before = dict(lbs)
+            for name, value, rename, tmpl in ops:
+                if rename:
+                    if value in lbs:
+                        lbs[name] = lbs.pop(value)
+                else:
+                    assert tmpl is not None
+                    lbs[name] = tmpl.render(before, line, ts)
+            return line, {k: v for k, v in lbs.items() if v != ""}
+
+        return label_format
+    if isinstance(stage, Drop):
+        return lambda ts, line, lbs: (line, _drop(lbs, stage.labels))
+    if isinstance(stage, Keep):
+        return lambda ts, line, lbs: (line, _keep(lbs, stage.labels))
+    if isinstance(stage, Decolorize):
+        return lambda ts, line, lbs: (_ANSI_RE.sub("", line), lbs)
+    raise ValueError(f"unsupported pipeline stage {stage}")
+
+
+def _parser_step(parse: Callable[[str], tuple[Labels, str | None]], error_name: str) -> _Step:
+    def step(ts: int, line: str, lbs: Labels) -> tuple[str, Labels]:
+        extracted, err = parse(line)
+        lbs = parsers.merge_extracted(lbs, extracted)
+        if err:
+            lbs.setdefault(ERROR_LABEL, error_name)
+            lbs.setdefault(ERROR_DETAILS_LABEL, err)
+        return line, lbs
+
+    return step
+
+
+def _drop(lbs: Labels, items: tuple[str | Matcher, ...]) -> Labels:
+    for it in items:
+        if isinstance(it, str):
+            lbs.pop(it, None)
+        elif it.name in lbs and it.matches(lbs[it.name]):
+            del lbs[it.name]
+    return lbs
+
+
+def _keep(lbs: Labels, items: tuple[str | Matcher, ...]) -> Labels:
+    out: Labels = {}
+    for it in items:
+        if isinstance(it, str):
+            if it in lbs:
+                out[it] = lbs[it]
+        elif it.name in lbs and it.matches(lbs[it.name]):
+            out[it.name] = lbs[it.name]
+    return out
+
+
+def _unwrap_value(unwrap: Unwrap, lbs: Labels) -> float | None:
+    """The unwrapped sample value, or None after marking the entry with __error__."""
+    raw = lbs.get(unwrap.identifier)
+    try:
+        if raw is None:
+            raise ValueError(f"label {unwrap.identifier!r} not found")
+        if unwrap.conversion is None:
+            return float(raw)
+        if unwrap.conversion is UnwrapConversion.BYTES:
+            return float(parse_bytes(raw))
+        return parse_duration_ns(raw) / 1e9
+    except ValueError as exc:
+        lbs[ERROR_LABEL] = "SampleExtractionErr"
+        lbs[ERROR_DETAILS_LABEL] = str(exc)
+        return None
+
+
+class Pipeline:
+    """Compiled once per query; `process` is called for every chunk of every stream."""
+
+    def __init__(self, stages: tuple[StageExpr, ...], unwrap: Unwrap | None = None):
+        i = 0
+        self.vector_filters: list[tuple[str, list[str]]] = []
+        while i < len(stages) and isinstance(stages[i], (LineFilter, LineFilterOr)):
+            self.vector_filters.append(_filter_values(stages[i]))  # type: ignore[arg-type]
+            i += 1
+        for op, values in self.vector_filters:
+            if op in ("|~", "!~"):
+                for v in values:
+                    compile_regex(v)  # fail at compile time, not per chunk
+        self.steps = [_step(s) for s in stages[i:]]
+        self.unwrap = unwrap
+        self.post = [_label_filter(f) for f in unwrap.post_filters] if unwrap else []
+
+    @property
+    def per_line(self) -> bool:
+        return bool(self.steps) or self.unwrap is not None
+
+    def process(self, stream_labels: Labels, cols: LogColumns) -> PipelineOutput:
+        n = len(cols)
+        if self.vector_filters and n:
+            mask = np.ones(n, dtype=bool)
+            for op, values in self.vector_filters:
+                mask &= line_mask(cols, op, values)
+            index = np.nonzero(mask)[0]
+        else:
+            index = np.arange(n, dtype=np.int64)
+        if not self.per_line:
+            return PipelineOutput(index, None, None, None)
+        keep: list[int] = []
+        out_labels: list[Labels] = []
+        out_lines: list[str] = []
+        values: list[float] = []
+        ts_list = cols.timestamps[index].tolist()
+        data, ends = cols.data, cols.ends
+        for i, ts in zip(index.tolist(), ts_list):
+            start = int(ends[i - 1]) if i else 0
+            line = data[start : int(ends[i])].decode("utf-8", "replace")
+            lbs = dict(stream_labels)
+            ok = True
+            for step in self.steps:
+                got = step(ts, line, lbs)
+                if got is None:
+                    ok = False
+                    break
+                line, lbs = got
+            if not ok:
+                continue
+            if self.unwrap is not None:
+                v = _unwrap_value(self.unwrap, lbs)
+                lbs.pop(self.unwrap.identifier, None)
+                if not all(p(lbs) for p in self.post):
+                    continue
+                values.append(float("nan") if v is None else v)
+            keep.append(i)
+            out_labels.append(lbs)
+            out_lines.append(line)
+        return PipelineOutput(
+            np.array(keep, dtype=np.int64),
+            out_labels,
+            out_lines,
+            np.array(values, dtype=np.float64) if self.unwrap is not None else None,
+        )

@@ -1,0 +1,120 @@
+"""Protocol Buffers wire format: just enough to read and write the ecosystem's messages.
+
+Heron speaks a handful of fixed messages (Loki's PushRequest, Prometheus' WriteRequest, OTLP),
+so a small reader/writer over the wire format replaces generated code and the protobuf runtime.
+Field numbers live next to each message's decoder, like a .proto file would put them.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Iterator
+
+__all__ = [
+    "ProtoError",
+    "WIRE_VARINT",
+    "WIRE_I64",
+    "WIRE_LEN",
+    "WIRE_I32",
+    "read_varint",
+    "iter_fields",
+    "encode_varint",
+    "field_varint",
+    "field_bytes",
+    "field_double",
+    "field_fixed64",
+    "zigzag_decode",
+]
+
+WIRE_VARINT = 0
+WIRE_I64 = 1
+WIRE_LEN = 2
+WIRE_I32 = 5
+
+
+class ProtoError(ValueError):
+    """The bytes are not a valid encoding of the expected message."""
+
+
+def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
+    result = 0
+    shift = 0
+    while True:
+        if pos >= len(buf):
+            raise ProtoError("truncated varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, pos
+        shift += 7
+        if shift >= 70:
+            raise ProtoError("varint too long")
+
+
+def zigzag_decode(n: int) -> int:
+    return (n >> 1) ^ -(n & 1)
+
+
+def iter_fields(
+    buf: bytes | memoryview, start: int = 0, end: int | None = None
+) -> Iterator[tuple[int, int, object]]:
+    """Yield (field number, wire type, value); LEN values are (start, end) offsets into buf."""
+    pos = start
+    end = len(buf) if end is None else end
+    while pos < end:
+        key, pos = read_varint(buf, pos)
+        num, wt = key >> 3, key & 7
+        if num == 0:
+            raise ProtoError("field number 0")
+        if wt == WIRE_VARINT:
+            val, pos = read_varint(buf, pos)
+            yield num, wt, val
+        elif wt == WIRE_LEN:
+            n, pos = read_varint(buf, pos)
+            if pos + n > end:
+                raise ProtoError("length-delimited field runs past the end of its message")
+            yield num, wt, (pos, pos + n)
+            pos += n
+        elif wt == WIRE_I64:
+            if pos + 8 > end:
+                raise ProtoError("truncated fixed64")
+            yield num, wt, bytes(buf[pos : pos + 8])
+            pos += 8
+        elif wt == WIRE_I32:
+            if pos + 4 > end:
+                raise ProtoError("truncated fixed32")
+            yield num, wt, bytes(buf[pos : pos + 4])
+            pos += 4
+        else:
+            raise ProtoError(f"unsupported wire type {wt}")
+
+
+def encode_varint(n: int) -> bytes:
+    if n < 0:
+        n += 1 << 64
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def field_varint(num: int, value: int) -> bytes:
+    return encode_varint(num << 3 | WIRE_VARINT) + encode_varint(value)
+
+
+def field_bytes(num: int, value: bytes) -> bytes:
+    return encode_varint(num << 3 | WIRE_LEN) + encode_varint(len(value)) + value
+
+
+def field_double(num: int, value: float) -> bytes:
+    return encode_varint(num << 3 | WIRE_I64) + struct.pack("<d", value)
+
+
+def field_fixed64(num: int, value: int) -> bytes:
+    return encode_varint(num << 3 | WIRE_I64) + struct.pack("<Q", value)

@@ -1,0 +1,207 @@
+"""Loki push bodies (JSON or snappy-compressed protobuf `logproto.PushRequest`) -> LogBatches.
+
+Decoding is all-or-nothing: any malformed part raises PushError and nothing of the request is
+stored, which is what Loki does for a body it cannot parse.
+
+Structured metadata (Loki's optional third element per entry) is kept as compact JSON bytes
+of a name -> value object, sorted by name; an entry without metadata stores no bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from typing import Any
+
+import cramjam
+
+from heron.model import Labels, labels_from, parse_label_set
+from heron.protowire import ProtoError, iter_fields, read_varint
+from heron.storage import LogBatch
+
+__all__ = ["PushError", "decode_push", "decode_push_json", "decode_push_protobuf", "encode_metadata"]
+
+
+class PushError(ValueError):
+    """The push body is malformed; the message says where."""
+
+
+def encode_metadata(pairs: dict[str, str]) -> bytes:
+    if not pairs:
+        return b""
+    return json.dumps(dict(sorted(pairs.items())), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode_push(body: bytes, content_type: str, content_encoding: str = "") -> list[LogBatch]:
+    """Dispatch on headers as Loki does: protobuf unless the content type says JSON."""
+    enc = content_encoding.strip().lower()
+    if enc in ("gzip", "x-gzip"):
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise PushError(f"invalid gzip body: {exc}") from None
+    elif enc == "deflate":
+        try:
+            body = zlib.decompress(body)
+        except zlib.error as exc:
+            raise PushError(f"invalid deflate body: {exc}") from None
+    elif enc not in ("", "identity", "snappy"):
+        raise PushError(f"unsupported Content-Encoding {content_encoding!r}")
+    ctype = content_type.split(";")[0].strip().lower()
+    if ctype == "application/json":
+        return decode_push_json(body)
+    if ctype in ("application/x-protobuf", "application/protobuf", ""):
+        try:
+            raw = bytes(cramjam.snappy.decompress_raw(body))
+        except Exception as exc:  # cramjam raises its own DecompressionError
+            raise PushError(f"invalid snappy block: {exc}") from None
+        return decode_push_protobuf(raw)
+    raise PushError(
+        f"unsupported Content-Type {content_type!r}: use application/json or application/x-protobuf"
+    )
+
+
+def _stream_labels(obj: Any, where: str) -> Labels:
+    if not isinstance(obj, dict):
+        raise PushError(f"{where}: 'stream' must be an object of label names to values")
+    for k, v in obj.items():
+        if not isinstance(v, str):
+            raise PushError(f"{where}: label {k!r} value must be a string")
+    return labels_from(obj)
+
+
+def _timestamp(value: Any, where: str) -> int:
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise PushError(f"{where}: timestamp {value!r} is not an integer of nanoseconds") from None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise PushError(f"{where}: timestamp must be a string of nanoseconds")
+
+
+def decode_push_json(body: bytes) -> list[LogBatch]:
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PushError(f"invalid JSON body: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("streams"), list):
+        raise PushError("invalid push body: expected an object with a 'streams' array")
+    out: list[LogBatch] = []
+    for si, stream in enumerate(doc["streams"]):
+        where = f"streams[{si}]"
+        if not isinstance(stream, dict):
+            raise PushError(f"{where}: must be an object")
+        labels = _stream_labels(stream.get("stream", stream.get("labels")), where)
+        values = stream.get("values")
+        if not isinstance(values, list):
+            raise PushError(f"{where}: 'values' must be an array")
+        ts: list[int] = []
+        lines: list[bytes] = []
+        metas: list[bytes] = []
+        has_meta = False
+        for vi, entry in enumerate(values):
+            w = f"{where}.values[{vi}]"
+            if not isinstance(entry, list) or len(entry) not in (2, 3):
+                raise PushError(f'{w}: must be ["<ns timestamp>", "<line>"] with optional metadata')
+            ts.append(_timestamp(entry[0], w))
+            if not isinstance(entry[1], str):
+                raise PushError(f"{w}: log line must be a string")
+            lines.append(entry[1].encode("utf-8", "surrogateescape"))
+            meta = b""
+            if len(entry) == 3:
+                md = entry[2]
+                if not isinstance(md, dict) or not all(isinstance(v, str) for v in md.values()):
+                    raise PushError(f"{w}: structured metadata must be an object of strings")
+                meta = encode_metadata(md)
+                has_meta = has_meta or bool(meta)
+            metas.append(meta)
+        out.append(LogBatch(labels, ts, lines, metas if has_meta else None))
+    return out
+
+
+# logproto field numbers
+_PUSH_STREAMS = 1
+_STREAM_LABELS, _STREAM_ENTRIES = 1, 2
+_ENTRY_TS, _ENTRY_LINE, _ENTRY_META = 1, 2, 3
+_TS_SECONDS, _TS_NANOS = 1, 2
+
+
+def decode_push_protobuf(raw: bytes) -> list[LogBatch]:
+    mv = memoryview(raw)
+    out: list[LogBatch] = []
+    try:
+        for num, wt, val in iter_fields(mv):
+            if num != _PUSH_STREAMS or wt != 2:
+                continue
+            s, e = val  # type: ignore[misc]
+            out.append(_decode_stream(mv, s, e))
+    except ProtoError as exc:
+        raise PushError(f"invalid protobuf PushRequest: {exc}") from None
+    return out
+
+
+def _decode_stream(mv: memoryview, start: int, end: int) -> LogBatch:
+    labels_text: str | None = None
+    ts: list[int] = []
+    lines: list[bytes] = []
+    metas: list[bytes] = []
+    has_meta = False
+    for num, wt, val in iter_fields(mv, start, end):
+        if wt != 2:
+            continue
+        s, e = val  # type: ignore[misc]
+        if num == _STREAM_LABELS:
+            try:
+                labels_text = bytes(mv[s:e]).decode()
+            except UnicodeDecodeError:
+                raise PushError("stream labels are not valid UTF-8") from None
+        elif num == _STREAM_ENTRIES:
+            t, line, meta = _decode_entry(mv, s, e)
+            ts.append(t)
+            lines.append(line)
+            metas.append(meta)
+            has_meta = has_meta or bool(meta)
+    if labels_text is None:
+        raise PushError("stream without labels")
+    try:
+        labels = parse_label_set(labels_text)
+    except ValueError as exc:
+        raise PushError(str(exc)) from None
+    return LogBatch(labels, ts, lines, metas if has_meta else None)
+
+
+def _decode_entry(mv: memoryview, start: int, end: int) -> tuple[int, bytes, bytes]:
+    seconds = nanos = 0
+    line = b""
+    meta: dict[str, str] = {}
+    for num, wt, val in iter_fields(mv, start, end):
+        if num == _ENTRY_TS and wt == 2:
+            s, e = val  # type: ignore[misc]
+            pos = s
+            while pos < e:
+                key, pos = read_varint(mv, pos)
+                v, pos = read_varint(mv, pos)
+                if key >> 3 == _TS_SECONDS:
+                    seconds = v - (1 << 64) if v >= 1 << 63 else v
+                elif key >> 3 == _TS_NANOS:
+                    nanos = v - (1 << 64) if v >= 1 << 63 else v
+        elif num == _ENTRY_LINE and wt == 2:
+            s, e = val  # type: ignore[misc]
+            line = bytes(mv[s:e])
+        elif num == _ENTRY_META and wt == 2:
+            s, e = val  # type: ignore[misc]
+            name = value = ""
+            for n2, w2, v2 in iter_fields(mv, s, e):
+                if w2 == 2:
+                    a, b = v2  # type: ignore[misc]
+                    text = bytes(mv[a:b]).decode("utf-8", "replace")
+                    if n2 == 1:
+                        name = text
+                    elif n2 == 2:
+                        value = text
+            if name:
+                meta[name] = value
+    return seconds * 1_000_000_000 + nanos, line, encode_metadata(meta)
