@@ -37,19 +37,25 @@ class ProtoError(ValueError):
 
 
 def read_varint(buf: bytes | memoryview, pos: int) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        if pos >= len(buf):
-            raise ProtoError("truncated varint")
+    """Decode a base-128 varint at pos; returns (value, next position). Hot: keep it lean."""
+    try:
         b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
         if b < 0x80:
-            return result, pos
-        shift += 7
-        if shift >= 70:
-            raise ProtoError("varint too long")
+            return b, pos + 1
+        result = b & 0x7F
+        shift = 7
+        pos += 1
+        while True:
+            b = buf[pos]
+            pos += 1
+            result |= (b & 0x7F) << shift
+            if b < 0x80:
+                return result, pos
+            shift += 7
+            if shift >= 70:
+                raise ProtoError("varint too long")
+    except IndexError:
+        raise ProtoError("truncated varint") from None
 
 
 def zigzag_decode(n: int) -> int:

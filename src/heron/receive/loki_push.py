@@ -130,36 +130,56 @@ _TS_SECONDS, _TS_NANOS = 1, 2
 
 
 def decode_push_protobuf(raw: bytes) -> list[LogBatch]:
-    mv = memoryview(raw)
     out: list[LogBatch] = []
     try:
-        for num, wt, val in iter_fields(mv):
+        for num, wt, val in iter_fields(raw):
             if num != _PUSH_STREAMS or wt != 2:
                 continue
             s, e = val  # type: ignore[misc]
-            out.append(_decode_stream(mv, s, e))
-    except ProtoError as exc:
+            out.append(_decode_stream(raw, s, e))
+    except (ProtoError, IndexError) as exc:
         raise PushError(f"invalid protobuf PushRequest: {exc}") from None
     return out
 
 
-def _decode_stream(mv: memoryview, start: int, end: int) -> LogBatch:
+def _decode_stream(buf: bytes, start: int, end: int) -> LogBatch:
     labels_text: str | None = None
     ts: list[int] = []
     lines: list[bytes] = []
     metas: list[bytes] = []
     has_meta = False
-    for num, wt, val in iter_fields(mv, start, end):
+    pos = start
+    while pos < end:
+        key = buf[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = read_varint(buf, pos)
+        num, wt = key >> 3, key & 7
         if wt != 2:
-            continue
-        s, e = val  # type: ignore[misc]
+            if wt == 0:
+                _, pos = read_varint(buf, pos)
+                continue
+            if wt in (1, 5):
+                pos += 8 if wt == 1 else 4
+                continue
+            raise ProtoError(f"unsupported wire type {wt}")
+        n = buf[pos]
+        if n < 0x80:
+            pos += 1
+        else:
+            n, pos = read_varint(buf, pos)
+        s, e = pos, pos + n
+        if e > end:
+            raise ProtoError("stream field runs past the end of its stream")
+        pos = e
         if num == _STREAM_LABELS:
             try:
-                labels_text = bytes(mv[s:e]).decode()
+                labels_text = buf[s:e].decode()
             except UnicodeDecodeError:
                 raise PushError("stream labels are not valid UTF-8") from None
         elif num == _STREAM_ENTRIES:
-            t, line, meta = _decode_entry(mv, s, e)
+            t, line, meta = _decode_entry(buf, s, e)
             ts.append(t)
             lines.append(line)
             metas.append(meta)
@@ -173,35 +193,67 @@ def _decode_stream(mv: memoryview, start: int, end: int) -> LogBatch:
     return LogBatch(labels, ts, lines, metas if has_meta else None)
 
 
-def _decode_entry(mv: memoryview, start: int, end: int) -> tuple[int, bytes, bytes]:
+def _decode_entry(buf: bytes, pos: int, end: int) -> tuple[int, bytes, bytes]:
+    """One EntryAdapter. The hot loop of protobuf push: one-byte keys and lengths are read
+    inline, everything else goes through the generic varint reader."""
     seconds = nanos = 0
     line = b""
-    meta: dict[str, str] = {}
-    for num, wt, val in iter_fields(mv, start, end):
-        if num == _ENTRY_TS and wt == 2:
-            s, e = val  # type: ignore[misc]
-            pos = s
-            while pos < e:
-                key, pos = read_varint(mv, pos)
-                v, pos = read_varint(mv, pos)
-                if key >> 3 == _TS_SECONDS:
-                    seconds = v - (1 << 64) if v >= 1 << 63 else v
-                elif key >> 3 == _TS_NANOS:
-                    nanos = v - (1 << 64) if v >= 1 << 63 else v
-        elif num == _ENTRY_LINE and wt == 2:
-            s, e = val  # type: ignore[misc]
-            line = bytes(mv[s:e])
-        elif num == _ENTRY_META and wt == 2:
-            s, e = val  # type: ignore[misc]
-            name = value = ""
-            for n2, w2, v2 in iter_fields(mv, s, e):
-                if w2 == 2:
-                    a, b = v2  # type: ignore[misc]
-                    text = bytes(mv[a:b]).decode("utf-8", "replace")
-                    if n2 == 1:
-                        name = text
-                    elif n2 == 2:
-                        value = text
-            if name:
-                meta[name] = value
-    return seconds * 1_000_000_000 + nanos, line, encode_metadata(meta)
+    meta: dict[str, str] | None = None
+    while pos < end:
+        key = buf[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = read_varint(buf, pos)
+        wt = key & 7
+        if wt == 2:
+            n = buf[pos]
+            if n < 0x80:
+                pos += 1
+            else:
+                n, pos = read_varint(buf, pos)
+            stop = pos + n
+            if stop > end:
+                raise ProtoError("entry field runs past the end of its entry")
+            field = key >> 3
+            if field == _ENTRY_LINE:
+                line = buf[pos:stop]
+            elif field == _ENTRY_TS:
+                p = pos
+                while p < stop:
+                    k = buf[p]
+                    if k < 0x80:
+                        p += 1
+                    else:
+                        k, p = read_varint(buf, p)
+                    v, p = read_varint(buf, p)
+                    if k == 0x08:
+                        seconds = v - (1 << 64) if v >= 1 << 63 else v
+                    elif k == 0x10:
+                        nanos = v - (1 << 64) if v >= 1 << 63 else v
+            elif field == _ENTRY_META:
+                name = value = ""
+                for n2, w2, v2 in iter_fields(buf, pos, stop):
+                    if w2 == 2:
+                        a, b = v2  # type: ignore[misc]
+                        text = buf[a:b].decode("utf-8", "replace")
+                        if n2 == 1:
+                            name = text
+                        elif n2 == 2:
+                            value = text
+                if name:
+                    if meta is None:
+                        meta = {}
+                    meta[name] = value
+            pos = stop
+        elif wt == 0:
+            _, pos = read_varint(buf, pos)
+        elif wt == 1:
+            pos += 8
+        elif wt == 5:
+            pos += 4
+        else:
+            raise ProtoError(f"unsupported wire type {wt}")
+    if pos != end:
+        raise ProtoError("entry fields run past the end of the entry")
+    return seconds * 1_000_000_000 + nanos, line, encode_metadata(meta) if meta else b""
