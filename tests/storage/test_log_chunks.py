@@ -15,6 +15,7 @@ from heron.storage.log_chunks import (
     LogColumns,
     chunk_time_range,
     decode_log_chunk,
+    decode_log_chunk_times,
     encode_log_chunk,
     encoded_size,
     find_substring,
@@ -225,3 +226,15 @@ def test_garbage_raises_only_corruption_error(junk: bytes) -> None:
     for candidate in (junk, b"HLOG\x01" + junk):
         with pytest.raises(CorruptionError):
             decode_log_chunk(candidate)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(-(2**40), 2**40), st.binary(max_size=300)), max_size=200))
+def test_times_only_decode_matches_full_decode(entries: list[tuple[int, bytes]]) -> None:
+    entries.sort(key=lambda e: e[0])
+    cols = LogColumns.from_lists([t for t, _ in entries], [line for _, line in entries])
+    buf = encode_log_chunk(cols)
+    ts, lens = decode_log_chunk_times(buf)
+    full = decode_log_chunk(buf)
+    assert ts.tolist() == full.timestamps.tolist()
+    assert lens.tolist() == [len(line) for _, line in entries]

@@ -298,8 +298,19 @@ class Engine:
         # Output series: labels key -> lists of per-chunk arrays
         acc: dict[_LABELS_KEY, tuple[dict[str, str], list[np.ndarray], list[np.ndarray]]] = {}
         grouping = expr.grouping
+        times_only = not pipeline.per_line and not pipeline.vector_filters and op in _NO_VALUES_OPS
         for ref in refs:
             ctx.check()
+            if times_only:
+                # No stage looks at lines: timestamps and lengths come from the chunks' index
+                # frames, and the line bytes are never decompressed.
+                ts, lens = snap.series_log_times(ref, lo, hi)
+                ctx.stats.chunks_decoded += 1
+                ctx.stats.lines_processed += len(ts)
+                ctx.stats.bytes_processed += int(lens.sum())
+                ctx.stats.post_filter_lines += len(ts)
+                self._add(acc, self._group(dict(ref.labels), grouping), ts, lens.astype(np.float64))
+                continue
             cols = snap.series_log_columns(ref, lo, hi)
             if not len(cols):
                 continue

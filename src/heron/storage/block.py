@@ -25,7 +25,7 @@ import zstandard
 
 from heron.model import Labels, SeriesKind
 from heron.storage.index import Postings
-from heron.storage.log_chunks import LogColumns, chunk_raw_size, decode_log_chunk
+from heron.storage.log_chunks import LogColumns, chunk_raw_size, decode_log_chunk, decode_log_chunk_times
 from heron.storage.metric_chunks import decode_frame, encode_frame
 from heron.storage.types import CorruptionError
 
@@ -251,6 +251,13 @@ class Block:
     def read_log_chunk(self, ref: ChunkRef) -> LogColumns:
         try:
             return decode_log_chunk(self.read_raw(ref))
+        except CorruptionError as exc:
+            raise CorruptionError(f"block {self.path}: log chunk at {ref.offset}: {exc}") from exc
+
+    def read_log_times(self, ref: ChunkRef) -> tuple[np.ndarray, np.ndarray]:
+        """Timestamps and line lengths of a log chunk, without decompressing its lines."""
+        try:
+            return decode_log_chunk_times(self.read_raw(ref))
         except CorruptionError as exc:
             raise CorruptionError(f"block {self.path}: log chunk at {ref.offset}: {exc}") from exc
 

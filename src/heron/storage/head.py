@@ -21,7 +21,13 @@ import numpy as np
 
 from heron.model import Labels, SeriesKind
 from heron.storage.index import Postings
-from heron.storage.log_chunks import TARGET_CHUNK_BYTES, LogColumns, decode_log_chunk, encode_log_chunk
+from heron.storage.log_chunks import (
+    TARGET_CHUNK_BYTES,
+    LogColumns,
+    decode_log_chunk,
+    decode_log_chunk_times,
+    encode_log_chunk,
+)
 from heron.storage.metric_chunks import decode_samples, encode_samples
 
 __all__ = ["Head", "HeadSeries", "ClosedChunk", "SAMPLES_PER_CHUNK"]
@@ -177,6 +183,19 @@ class HeadSeries:
             cols = _open_log_columns(op)
             if len(cols):
                 yield clip_log_columns(cols, start, end)
+
+    def log_times(self, start: int, end: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(timestamps, line lengths) per chunk overlapping [start, end], clipped to it."""
+        closed, op = self.state
+        for c in closed:
+            if c.max_t >= start and c.min_t <= end:
+                ts, lens = decode_log_chunk_times(c.data)
+                lo = int(np.searchsorted(ts, start, side="left"))
+                hi = int(np.searchsorted(ts, end, side="right"))
+                yield ts[lo:hi], lens[lo:hi]
+        if isinstance(op, _OpenLog) and len(op.ts):
+            cols = clip_log_columns(_open_log_columns(op), start, end)
+            yield cols.timestamps, np.diff(cols.ends, prepend=0) if len(cols) else cols.ends
 
     def sample_arrays(self, start: int, end: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         closed, op = self.state

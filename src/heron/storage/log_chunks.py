@@ -1,8 +1,9 @@
 """Log chunks: the on-disk unit of one log series' entries (~256 KiB of raw lines).
 
-A chunk is a 40-byte header followed by ONE zstd frame holding the columns: timestamp deltas,
-line lengths, metadata lengths, line bytes, metadata bytes. The byte layout, what the CRC covers
-and the versioning rule are in docs/format/log-chunk.md.
+A chunk is a 44-byte header followed by TWO zstd frames: the index frame (timestamp deltas,
+line lengths, metadata lengths) and the data frame (line bytes, metadata bytes). Keeping them
+apart lets count/rate/bytes queries decode timestamps and lengths without decompressing lines.
+The byte layout, what the CRC covers and the versioning rule are in docs/format/log-chunk.md.
 
 Everything is columnar (`LogColumns`): one `bytes` object with every line concatenated plus an
 int64 array of end offsets. That keeps encode/decode to a handful of C calls (zstd, numpy,
@@ -30,6 +31,7 @@ __all__ = [
     "LogColumns",
     "encode_log_chunk",
     "decode_log_chunk",
+    "decode_log_chunk_times",
     "chunk_time_range",
     "chunk_raw_size",
     "encoded_size",
@@ -43,9 +45,10 @@ repetition in log lines, small enough that a query reading one entry decompresse
 MAGIC = b"HLOG"
 VERSION = 1
 
-# magic, version, flags, reserved, count, min_t, max_t, raw (decompressed) size, zstd size, crc32
-_HEADER = struct.Struct("<4sBBHIqqIII")
-HEADER_SIZE = _HEADER.size  # 40
+# magic, version, flags, reserved, count, min_t, max_t, raw (decompressed) size, zstd size of
+# both frames, zstd size of the index frame, crc32
+_HEADER = struct.Struct("<4sBBHIqqIIII")
+HEADER_SIZE = _HEADER.size  # 44
 _CRC_OFFSET = HEADER_SIZE - 4
 
 _FLAG_WIDTH_MASK = 0x03  # bits 0-1: timestamp delta width code (1, 2, 4, 8 bytes)
@@ -247,22 +250,23 @@ def encode_log_chunk(cols: LogColumns, level: int = 3) -> bytes:
         wcode = 0 if biggest <= 0xFF else 1 if biggest <= 0xFFFF else 2 if biggest <= _U32_MAX else 3
         delta_bytes = deltas.astype(_DELTA_DTYPES[wcode]).tobytes()
 
-    parts: list[bytes | memoryview] = [delta_bytes, line_lens.tobytes()]
+    index_parts: list[bytes] = [delta_bytes, line_lens.tobytes()]
     if meta_lens is not None:
-        parts.append(meta_lens.tobytes())
-    parts.append(cols.data)
-    if has_meta:
-        parts.append(cols.meta)
-    raw = b"".join(parts)
-    if len(raw) > _U32_MAX:
+        index_parts.append(meta_lens.tobytes())
+    index_raw = b"".join(index_parts)
+    data_raw = cols.data + cols.meta if has_meta else cols.data
+    raw_size = len(index_raw) + len(data_raw)
+    if raw_size > _U32_MAX:
         raise ValueError("log chunk too large (raw size must fit in 32 bits)")
-    payload = _codecs.compressor(level).compress(raw)
+    compressor = _codecs.compressor(level)
+    zindex = compressor.compress(index_raw)
+    payload = zindex + compressor.compress(data_raw)
     if len(payload) > _U32_MAX:
         raise ValueError("log chunk too large (compressed size must fit in 32 bits)")
 
     flags = wcode | (_FLAG_HAS_META if has_meta else 0)
     min_t, max_t = (int(ts[0]), int(ts[-1])) if n else (0, 0)
-    head = _HEADER.pack(MAGIC, VERSION, flags, 0, n, min_t, max_t, len(raw), len(payload), 0)
+    head = _HEADER.pack(MAGIC, VERSION, flags, 0, n, min_t, max_t, raw_size, len(payload), len(zindex), 0)
     crc = zlib.crc32(payload, zlib.crc32(head[:_CRC_OFFSET]))
     return b"".join((head[:_CRC_OFFSET], crc.to_bytes(4, "little"), payload))
 
@@ -280,11 +284,13 @@ def _lengths(ends: np.ndarray, total: int, what: str) -> np.ndarray:
     return lens.astype(_LEN_DTYPE)
 
 
-def _read_header(buf: bytes | memoryview) -> tuple[int, int, int, int, int, int, int, int]:
+def _read_header(buf: bytes | memoryview) -> tuple[int, int, int, int, int, int, int, int, int]:
     """Validate the fixed header (not the CRC) and return its fields."""
     if len(buf) < HEADER_SIZE:
         raise CorruptionError(f"log chunk truncated: {len(buf)} bytes, header needs {HEADER_SIZE}")
-    magic, version, flags, reserved, count, min_t, max_t, raw_size, zsize, crc = _HEADER.unpack_from(buf)
+    magic, version, flags, reserved, count, min_t, max_t, raw_size, zsize, izsize, crc = _HEADER.unpack_from(
+        buf
+    )
     if magic != MAGIC:
         raise CorruptionError(f"not a log chunk (magic {bytes(magic)!r})")
     if version != VERSION:
@@ -293,7 +299,9 @@ def _read_header(buf: bytes | memoryview) -> tuple[int, int, int, int, int, int,
         raise CorruptionError("log chunk header has unknown flag bits set")
     if min_t > max_t:
         raise CorruptionError("log chunk header min_t > max_t")
-    return flags, count, min_t, max_t, raw_size, zsize, crc, HEADER_SIZE + zsize
+    if izsize > zsize:
+        raise CorruptionError("log chunk index frame is larger than the payload")
+    return flags, count, min_t, max_t, raw_size, zsize, crc, HEADER_SIZE + zsize, izsize
 
 
 def encoded_size(buf: bytes | memoryview) -> int:
@@ -313,43 +321,76 @@ def chunk_time_range(buf: bytes | memoryview) -> tuple[int, int, int]:
     return min_t, max_t, count
 
 
-def decode_log_chunk(buf: bytes | memoryview) -> LogColumns:
-    """Parse a chunk written by `encode_log_chunk`.
-
-    The CRC is checked before zstd sees a byte, so damaged input raises CorruptionError and
-    never decodes into plausible-looking wrong lines.
-    """
-    flags, n, min_t, max_t, raw_size, zsize, crc, total = _read_header(buf)
+def _checked_payload(buf: bytes | memoryview) -> tuple[memoryview, tuple[int, ...]]:
+    """The payload after the header, once the CRC proved it intact."""
+    header = _read_header(buf)
+    crc, total = header[6], header[7]
     if len(buf) != total:
         raise CorruptionError(f"log chunk is {len(buf)} bytes, header says {total}")
     mv = memoryview(buf)
     payload = mv[HEADER_SIZE:total]
     if zlib.crc32(payload, zlib.crc32(mv[:_CRC_OFFSET])) != crc:
         raise CorruptionError("log chunk CRC mismatch")
+    return payload, header
+
+
+def decode_log_chunk(buf: bytes | memoryview) -> LogColumns:
+    """Parse a chunk written by `encode_log_chunk`.
+
+    The CRC is checked before zstd sees a byte, so damaged input raises CorruptionError and
+    never decodes into plausible-looking wrong lines.
+    """
+    payload, (flags, n, min_t, max_t, raw_size, _, _, _, izsize) = _checked_payload(buf)
     try:
-        return _decode_payload(payload, flags, n, min_t, max_t, raw_size)
+        timestamps, ends, meta_ends, index_size = _decode_index(
+            payload[:izsize], flags, n, min_t, max_t, raw_size
+        )
+        data_size = raw_size - index_size
+        line_total = int(ends[-1]) if n else 0
+        meta_total = int(meta_ends[-1]) if n else 0
+        if line_total + meta_total != data_size:
+            raise CorruptionError("log chunk lengths disagree with the payload size")
+        raw = _codecs.decompressor.decompress(payload[izsize:], max_output_size=max(data_size, 1))
+        if len(raw) != data_size:
+            raise CorruptionError("log chunk data frame decompressed to the wrong size")
+        if meta_total:
+            return LogColumns(timestamps, ends, raw[:line_total], meta_ends, raw[line_total:])
+        return LogColumns(timestamps, ends, raw, meta_ends, b"")
     except CorruptionError:
         raise
     except (zstandard.ZstdError, ValueError, IndexError, OverflowError, TypeError) as exc:
         raise CorruptionError(f"malformed log chunk: {exc}") from exc
 
 
-def _decode_payload(
-    payload: memoryview, flags: int, n: int, min_t: int, max_t: int, raw_size: int
-) -> LogColumns:
-    raw = _codecs.decompressor.decompress(payload, max_output_size=raw_size)
-    if len(raw) != raw_size:
-        raise CorruptionError("log chunk decompressed to the wrong size")
+def decode_log_chunk_times(buf: bytes | memoryview) -> tuple[np.ndarray, np.ndarray]:
+    """(timestamps, line lengths) only: what count, rate and bytes queries need. The data
+    frame, which holds nearly all the bytes, is never decompressed."""
+    payload, (flags, n, min_t, max_t, raw_size, _, _, _, izsize) = _checked_payload(buf)
+    try:
+        timestamps, ends, _, _ = _decode_index(payload[:izsize], flags, n, min_t, max_t, raw_size)
+    except CorruptionError:
+        raise
+    except (zstandard.ZstdError, ValueError, IndexError, OverflowError, TypeError) as exc:
+        raise CorruptionError(f"malformed log chunk: {exc}") from exc
+    return timestamps, np.diff(ends, prepend=0)
+
+
+def _decode_index(
+    zindex: memoryview, flags: int, n: int, min_t: int, max_t: int, raw_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Timestamps, line ends and metadata ends from the index frame, plus its raw size."""
     if n == 0:
         if raw_size or min_t or max_t:
             raise CorruptionError("empty log chunk with a payload")
-        return LogColumns.empty()
+        return _EMPTY_I64.copy(), _EMPTY_I64.copy(), _EMPTY_I64.copy(), 0
     dt = _DELTA_DTYPES[flags & _FLAG_WIDTH_MASK]
     has_meta = bool(flags & _FLAG_HAS_META)
-    fixed = (n - 1) * dt.itemsize + n * 4 * (2 if has_meta else 1)
-    if fixed > raw_size:
+    index_size = (n - 1) * dt.itemsize + n * 4 * (2 if has_meta else 1)
+    if index_size > raw_size:
         raise CorruptionError("log chunk payload too short for its entry count")
-
+    raw = _codecs.decompressor.decompress(zindex, max_output_size=index_size)
+    if len(raw) != index_size:
+        raise CorruptionError("log chunk index frame decompressed to the wrong size")
     ts = np.empty(n, dtype=np.uint64)
     ts[0] = 0
     np.cumsum(np.frombuffer(raw, dtype=dt, count=n - 1), dtype=np.uint64, out=ts[1:])
@@ -357,22 +398,14 @@ def _decode_payload(
     timestamps = ts.view(np.int64)
     if int(timestamps[-1]) != max_t:
         raise CorruptionError("log chunk timestamps disagree with the header")
-
     off = (n - 1) * dt.itemsize
     ends = np.cumsum(np.frombuffer(raw, dtype=_LEN_DTYPE, count=n, offset=off), dtype=np.int64)
     off += 4 * n
     if has_meta:
         meta_ends = np.cumsum(np.frombuffer(raw, dtype=_LEN_DTYPE, count=n, offset=off), dtype=np.int64)
-        off += 4 * n
     else:
         meta_ends = np.zeros(n, dtype=np.int64)
-    line_total = int(ends[-1])
-    meta_total = int(meta_ends[-1])
-    if off + line_total + meta_total != raw_size:
-        raise CorruptionError("log chunk lengths disagree with the payload size")
-    data = raw[off : off + line_total]
-    meta = raw[off + line_total :] if has_meta else b""
-    return LogColumns(timestamps, ends, data, meta_ends, meta)
+    return timestamps, ends, meta_ends, index_size
 
 
 _SWITCH_TO_BISECT = 8  # hits after which a Python list of ends beats np.searchsorted per hit

@@ -211,6 +211,50 @@ class Snapshot:
         cols = parts[0] if len(parts) == 1 else sort_log_columns(LogColumns.concat(parts))
         return dedup_log_columns(cols)
 
+    def series_log_times(self, ref: SeriesRef, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """Sorted timestamps and line lengths of a series in [start, end] ns, one per entry.
+
+        Reads only the chunks' index frames. Duplicates can only hide where chunks overlap in
+        time (a retry that crossed a head cut, before compaction); then the lines are needed to
+        tell them apart, so that case decodes whole chunks.
+        """
+        ranges: list[tuple[int, int]] = []
+        for owner, part in ref.parts:
+            if isinstance(owner, Block):
+                assert isinstance(part, BlockSeries)
+                ranges += [(c.min_t, c.max_t) for c in part.chunks if c.max_t >= start and c.min_t <= end]
+            else:
+                assert isinstance(part, HeadSeries)
+                ranges.append((part.min_t, part.max_t))
+        ranges.sort()
+        if any(b[0] <= a[1] for a, b in zip(ranges, ranges[1:])):
+            cols = self.series_log_columns(ref, start, end)
+            return cols.timestamps, np.diff(cols.ends, prepend=0) if len(cols) else cols.ends
+        parts: list[tuple[np.ndarray, np.ndarray]] = []
+        for owner, part in ref.parts:
+            if isinstance(owner, Block):
+                assert isinstance(part, BlockSeries)
+                for cref in part.chunks:
+                    if cref.max_t >= start and cref.min_t <= end:
+                        got = self._read_block(owner, lambda o=owner, c=cref: o.read_log_times(c))
+                        if got is not None:
+                            ts, lens = got
+                            lo = int(np.searchsorted(ts, start, side="left"))
+                            hi = int(np.searchsorted(ts, end, side="right"))
+                            parts.append((ts[lo:hi], lens[lo:hi]))
+            else:
+                assert isinstance(part, HeadSeries)
+                parts.extend(part.log_times(start, end))
+        parts = [p for p in parts if len(p[0])]
+        if not parts:
+            return np.empty(0, np.int64), np.empty(0, np.int64)
+        ts = np.concatenate([p[0] for p in parts])
+        lens = np.concatenate([p[1] for p in parts])
+        if len(parts) > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
+            order = np.argsort(ts, kind="stable")
+            ts, lens = ts[order], lens[order]
+        return ts, lens
+
     def series_samples(self, ref: SeriesRef, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """All samples of a series in [start, end] ms, sorted, one per timestamp."""
         parts: list[tuple[np.ndarray, np.ndarray]] = []
@@ -430,4 +474,3 @@ def _index_stats(snapshot: Snapshot, matchers: Sequence[Matcher], start: int, en
                     entries += len(cols)
                     nbytes += int(cols.ends[-1]) if len(cols) else 0
     return {"streams": len(refs), "chunks": chunks, "entries": entries, "bytes": nbytes}
-
