@@ -368,3 +368,9 @@ def test_stats_count_work(engine):
     )
     assert res.stats.bytes_processed == sum(len(r.line.encode()) for r in RECS if r.labels["app"] == "web")
     assert math.isclose(res.stats.entries_returned, res.stats.post_filter_lines)
+
+
+def test_template_errors_mark_entries_instead_of_failing(engine):
+    got = log_query(engine, '{app="web"} | line_format "{{ eq .app 200 }}"')
+    assert got and all(dict(lbs).get("__error__") == "TemplateFormatErr" for _, _, lbs in got)
+    assert log_query(engine, '{app="web"} | line_format "{{ eq .app 200 }}" | __error__=""') == []

@@ -8,7 +8,7 @@ import re2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from heron.logql.linefilter import compile_regex, filter_contains, filter_regex, line_mask
+from heron.logql.linefilter import _required_literal, compile_regex, filter_contains, filter_regex, line_mask
 from heron.storage.log_chunks import LogColumns
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -94,6 +94,11 @@ PATTERNS = [
     "ÿ",
     r"\W",
     "(?U)a+",
+    "ab.*x",
+    "x[^a]*ab",
+    "(a|b)xab",
+    r"ab\b",
+    "é.*a",
     "^a.*b$",
     "a.*b",
     "bx|xa",
@@ -212,3 +217,31 @@ def test_unknown_operator_and_no_values() -> None:
 def test_mask_is_numpy_bool() -> None:
     m = line_mask(cols_of([b"a", b"b"]), "|=", ["a"])
     assert isinstance(m, np.ndarray) and m.dtype == np.bool_
+
+
+@pytest.mark.parametrize(
+    ("pattern", "literal"),
+    [
+        ("err.*timeout", b"timeout"),
+        ("timeout", b"timeout"),
+        ("a|b", None),  # a top-level alternative: nothing is required
+        ("(foo|bar)baz", b"baz"),
+        ("abc*d", b"ab"),  # c may be absent
+        (r"status=5\d\d", b"status=5"),
+        ("(?i)error", None),  # case-insensitive: bytes.find cannot help
+        (r"\x{263a}abc", b"abc"),
+        ("^GET /api", b"GET /api"),
+        ("[]a]bcd", b"bcd"),
+        ("[[:alpha:]]xyz", b"xyz"),
+        ("\\Qa.b\\E", None),
+    ],
+)
+def test_required_literal(pattern: str, literal: bytes | None) -> None:
+    assert _required_literal(pattern) == literal
+
+
+def test_candidate_and_pure_literal_paths() -> None:
+    lines = [b"x" * 50 + (b" timeout after err" if i % 50 == 0 else b" err") for i in range(2000)]
+    lines[100] = b"err then timeout"
+    for pattern in ["err.*timeout", "timeout", "^x+ timeout", "(e|t)imeout after"]:
+        assert filter_regex(cols_of(lines), pattern).tolist() == ref_regex(lines, pattern), pattern

@@ -546,3 +546,45 @@ def test_merge_extracted() -> None:
 )
 def test_sanitize_label_key(key: str, want: str) -> None:
     assert sanitize_label_key(key) == want
+
+
+logfmt_fragments = st.sampled_from(
+    [
+        b"a",
+        b"key",
+        b"=",
+        b'"',
+        b"\\",
+        b'\\"',
+        b" ",
+        b"\t",
+        b"\n",
+        b"v1",
+        b"x y",
+        b"\xff",
+        b"\xc3\xa9",
+        b"\\u00e9",
+        b"\x00",
+    ]
+)
+
+
+@FAST
+@given(st.lists(logfmt_fragments, max_size=14).map(b"".join))
+def test_logfmt_fast_path_agrees_with_scanner(line: bytes) -> None:
+    """The one-regex-per-pair path may only answer for lines the exact scanner reads cleanly."""
+    fast = P._logfmt_fast(line)
+    pairs, errors, pos = [], [], 0
+    while pos < len(line):
+        ok, key, value, pos, err = P._logfmt_scan(line, pos)
+        if err is not None:
+            errors.append(err)
+        if ok:
+            pairs.append((key, value))
+    if fast is not None:
+        assert errors == [] and fast == pairs
+    for strict in (False, True):
+        for keep_empty in (False, True):
+            parse_logfmt(line, strict=strict, keep_empty=keep_empty)  # never raises
+    parse_json(line)
+    parse_unpack(line)

@@ -2,8 +2,9 @@
 
 This is the hot path of every log query, so nothing here loops over lines in Python when it can
 avoid it: a substring filter is one `bytes.find` scan of the chunk (`find_substring`), and a regex
-filter is one RE2 scan of the chunk buffer with the lines separated by `\\n`. Python only runs per
-*matching* line (to jump to the next line), never per line scanned.
+filter is one RE2 scan of the chunk (raw, or with the lines joined by `\\n`; see filter_regex),
+or a `bytes.find` for a literal every match needs followed by RE2 on just those lines. Python
+runs per *matching* (or candidate) line, to jump to the next line, never per line scanned.
 
 Semantics follow Loki (pkg/logql/log/filter.go):
 
@@ -17,7 +18,7 @@ Semantics follow Loki (pkg/logql/log/filter.go):
   simple case folding differs from `unicode.ToLower` (e.g. U+017F), where we follow RE2.
 * Go's regexp reads invalid UTF-8 as U+FFFD, one per bad byte, so `.` and negated classes match
   it; RE2 in C++ does not. A chunk with invalid UTF-8 is therefore searched with every bad byte
-  replaced by U+FFFD, which gives Go's answer.
+  replaced by U+FFFD, which gives Go's answer. `\\C` (any byte) is rejected, as Go rejects it.
 """
 
 from __future__ import annotations
@@ -103,6 +104,8 @@ class _Plan(NamedTuple):
     raw_scan: bool  # context-free and short: scan the raw chunk bytes first
     matches_empty: bool  # context-free and matches "": every line matches
     joined: Any | None  # "(?m)" + pattern with never_nl, for the `\n`-joined buffer
+    literal: bytes | None  # bytes every match contains, to find candidate lines with bytes.find
+    pure_literal: bool  # the pattern is that literal and nothing else
 
 
 @functools.lru_cache(maxsize=512)
@@ -114,7 +117,115 @@ def _plan(pattern: str) -> _Plan:
     matches_empty = context_free and single.search(b"") is not None
     raw_scan = context_free and not _UNBOUNDED.search(bare)
     joined = None if _NEEDS_SINGLE_LINE.search(pattern) else _compile("(?m)" + pattern, _JOINED_OPTIONS)
-    return _Plan(single, raw_scan, matches_empty, joined)
+    literal = _required_literal(pattern)
+    pure = literal is not None and literal == pattern.encode("utf-8")
+    return _Plan(single, raw_scan, matches_empty, joined, literal, pure)
+
+
+_CASE_FOLD_FLAG = re.compile(r"\(\?[a-zA-Z-]*i")
+_REPEAT = re.compile(r"\{[0-9]*(?:,[0-9]*)?\}")
+
+
+def _required_literal(pattern: str) -> bytes | None:
+    """The longest run of plain characters that every match must contain, or None.
+
+    Conservative on purpose: only top-level concatenation counts (groups and classes are
+    skipped whole, a top-level `|` gives up), a character followed by a quantifier is dropped,
+    and case-insensitive or `\\Q` patterns give up. Used only to pick candidate lines, so a
+    missed literal costs speed, never correctness.
+    """
+    if _CASE_FOLD_FLAG.search(pattern) or "\\Q" in pattern:
+        return None
+    best = ""
+    run: list[str] = []
+    i, n = 0, len(pattern)
+
+    def flush() -> None:
+        nonlocal best
+        if len("".join(run).encode()) > len(best.encode()):
+            best = "".join(run)
+        run.clear()
+
+    while i < n:
+        c = pattern[i]
+        if c == "\\":
+            flush()
+            i = _skip_escape(pattern, i)
+        elif c == "[":
+            flush()
+            i = _skip_class(pattern, i)
+        elif c == "(":
+            flush()
+            depth = 0
+            while i < n:
+                if pattern[i] == "\\":
+                    i = _skip_escape(pattern, i)
+                    continue
+                if pattern[i] == "[":
+                    i = _skip_class(pattern, i)
+                    continue
+                depth += {"(": 1, ")": -1}.get(pattern[i], 0)
+                i += 1
+                if depth == 0:
+                    break
+        elif c == "|" or c == ")":
+            return None
+        elif c in "*?+" or (c == "{" and _REPEAT.match(pattern, i)):
+            if run:
+                run.pop()  # the repeated character may be absent
+            flush()
+            m = _REPEAT.match(pattern, i) if c == "{" else None
+            i = m.end() if m else i + 1
+            if i < n and pattern[i] in "?+":
+                i += 1
+        elif c in ".^$":
+            flush()
+            i += 1
+        else:
+            run.append(c)
+            i += 1
+    flush()
+    return best.encode("utf-8") if best else None
+
+
+def _skip_escape(pattern: str, i: int) -> int:
+    """Index just after the escape sequence starting at pattern[i] (a backslash)."""
+    nxt = pattern[i + 1 : i + 2]
+    if nxt in ("p", "P", "x") and pattern[i + 2 : i + 3] == "{":
+        end = pattern.find("}", i + 3)
+        return len(pattern) if end < 0 else end + 1
+    if nxt == "x":
+        return i + 4
+    if nxt in ("p", "P"):
+        return i + 3
+    if nxt.isdigit():
+        j = i + 1
+        while j < len(pattern) and j < i + 4 and pattern[j].isdigit():
+            j += 1
+        return j
+    return i + 2
+
+
+def _skip_class(pattern: str, i: int) -> int:
+    """Index just after the character class starting at pattern[i] (a `[`)."""
+    n = len(pattern)
+    j = i + 1
+    if j < n and pattern[j] == "^":
+        j += 1
+    if j < n and pattern[j] == "]":
+        j += 1
+    while j < n:
+        c = pattern[j]
+        if c == "\\":
+            j = _skip_escape(pattern, j)
+        elif c == "[" and pattern[j + 1 : j + 2] == ":":
+            end = pattern.find(":]", j + 2)
+            j = n if end < 0 else end + 2
+        elif c == "]":
+            return j + 1
+        else:
+            j += 1
+    return n
 
 
 def filter_contains(cols: LogColumns, needle: bytes) -> np.ndarray:
@@ -127,7 +238,10 @@ def filter_contains(cols: LogColumns, needle: bytes) -> np.ndarray:
 def filter_regex(cols: LogColumns, pattern: str) -> np.ndarray:
     """Boolean mask of the lines in which the RE2 `pattern` finds a match (unanchored search).
 
-    Three strategies, cheapest first, each exact:
+    Four strategies, cheapest first, each exact:
+    0. When every match must contain some literal bytes (`err.*timeout` needs "timeout") and the
+       pattern cannot take strategy 1, lines holding them are found by `bytes.find` at memchr
+       speed, and if they are few only those lines are searched. A pure literal needs no regex.
     1. A context-free pattern without unbounded repetition is run over the raw chunk bytes. A hit
        that stays inside one line is that line's match, so a selective pattern costs one C scan
        plus a step per hit. Lines are only joined once a hit runs from one line into the next.
@@ -144,6 +258,18 @@ def filter_regex(cols: LogColumns, pattern: str) -> np.ndarray:
         mask[:] = True
         return mask
     data, ends = _go_utf8(cols.data, cols.ends)
+    if plan.literal is not None and (plan.pure_literal or not plan.raw_scan):
+        # (a raw-scan pattern gets nothing from this: its own scan is as cheap and exact)
+        fixed = cols
+        if data is not cols.data:
+            fixed = LogColumns(cols.timestamps, ends, data, cols.meta_ends, cols.meta)
+        cand = find_substring(fixed, plan.literal)
+        if plan.pure_literal:
+            mask[cand] = True
+            return mask
+        if cand.shape[0] * 4 <= n:  # few candidates: test just those lines
+            _search_some(plan.single, data, ends, cand, mask)
+            return mask
     e: list[int] = ends.tolist()
     hits: list[int] = []
     first = 0
@@ -265,6 +391,17 @@ def _joined(data: bytes, e: list[int], first: int, starts: list[int]) -> tuple[b
     _join_cache.key = (data, e, first)
     _join_cache.value = (buf, seps)
     return buf, seps
+
+
+def _search_some(single: Any, data: bytes, ends: np.ndarray, idx: np.ndarray, mask: np.ndarray) -> None:
+    """Search lines `idx` only, one RE2 call each on a zero-copy view."""
+    match = single._regexp.Match
+    mv = memoryview(data)
+    stops = ends[idx].tolist()
+    starts = np.where(idx > 0, ends[np.maximum(idx - 1, 0)], 0).tolist()
+    for i, a, b in zip(idx.tolist(), starts, stops):
+        if match(_UNANCHORED, mv[a:b], 0, b - a)[0][0] >= 0:
+            mask[i] = True
 
 
 def _search_lines(single: Any, data: bytes, e: list[int], first: int, hits: list[int]) -> None:

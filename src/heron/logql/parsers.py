@@ -42,6 +42,11 @@ Choices where Loki is unclear or buggy, made on purpose:
   even positions and panics at match time on the others.
 * With json/logfmt parameters, a path matching nothing gives an empty label unless `base` (the
   stream labels) already has that name, as Loki does; pass `base` to get that exactly.
+* JSON nested deeper than Python's recursion limit (about 1000 levels) is reported as
+  JSONParserErr ("nesting too deep") with the labels read so far; Go has no such limit.
+* With json parameters, malformed JSON is walked leniently as jsonparser.EachKey does, but by
+  path rather than by EachKey's single scan, so on broken input the two can differ; an error
+  is reported when the value at a requested path cannot be read.
 """
 
 from __future__ import annotations
@@ -593,7 +598,8 @@ def parse_json_path(expr: str) -> tuple[str | int, ...]:
     return tuple(path)
 
 
-def _compile_json_params(params: Sequence[tuple[str, str]]) -> list[tuple[str, tuple[str | int, ...]]]:
+@functools.lru_cache(maxsize=256)
+def _compile_json_params(params: tuple[tuple[str, str], ...]) -> list[tuple[str, tuple[str | int, ...]]]:
     out = []
     for name, expr in params:
         path = parse_json_path(expr)
@@ -606,7 +612,7 @@ def _parse_json_params(
     line: bytes, params: Sequence[tuple[str, str]], base: Mapping[str, str] | None
 ) -> tuple[Labels, str | None]:
     """Loki's JSONExpressionParser."""
-    compiled = _compile_json_params(params)
+    compiled = _compile_json_params(tuple((name, expr) for name, expr in params))
     if not line:
         return {}, None
     if line[:1] not in (b"{", b"[", b'"'):  # isValidJSONStart: no whitespace allowed first
@@ -893,6 +899,72 @@ def _logfmt_scan(line: bytes, pos: int) -> tuple[bool, bytes | None, str | None,
     return True, key, _decode(line[vstart:pos]), pos, None
 
 
+_LF_KEYC = rb'[^\x00-\x20="]'
+_LF_QUOTED_VALUE = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+_LF_END = rb"(?=[\x00-\x20]|\Z)"
+# A line the decoder reads without any error: pairs separated by bytes <= 0x20, where a bare key
+# or bare value must end at a separator and a quoted value may be followed by anything.
+_LF_CLEAN_LINE = re.compile(
+    rb"[\x00-\x20]*(?:(?:%s+=(?:%s|%s*%s)|%s+%s)[\x00-\x20]*)*\Z"
+    % (_LF_KEYC, _LF_QUOTED_VALUE, _LF_KEYC, _LF_END, _LF_KEYC, _LF_END),
+    re.S,
+)
+_LF_PAIR = re.compile(rb'(%s+)(?:=(?:"([^"\\]*(?:\\.[^"\\]*)*)"|(%s*)))?' % (_LF_KEYC, _LF_KEYC), re.S)
+
+
+# The same two expressions over str, for the common all-ASCII line (no per-value decoding).
+_LF_CLEAN_LINE_STR = re.compile(_LF_CLEAN_LINE.pattern.decode("latin-1"), re.S)
+_LF_PAIR_STR = re.compile(_LF_PAIR.pattern.decode("latin-1"), re.S)
+_LF_NAMES: dict[str, str] = {}
+
+
+def _logfmt_ascii(line: bytes, keep_empty: bool) -> Labels | None:
+    """parse_logfmt without params for an ASCII line the decoder reads cleanly, else None."""
+    text = line.decode("ascii")
+    if _LF_CLEAN_LINE_STR.match(text) is None:
+        return None
+    out: Labels = {}
+    names = _LF_NAMES
+    for key, quoted, bare in _LF_PAIR_STR.findall(text):
+        name = names.get(key)
+        if name is None:
+            name = _sanitize(key, True)
+            if len(names) < 4096:
+                names[key] = name
+        if quoted:
+            if "\\" in quoted:
+                v = _logfmt_unquote(quoted.encode("ascii"))
+                if v is None:
+                    return None
+                v = _clean(v)
+            else:
+                v = quoted
+        else:
+            v = bare
+        if name and (v or keep_empty):
+            out[name] = v
+    return out
+
+
+def _logfmt_fast(line: bytes) -> list[tuple[bytes, str | None]] | None:
+    """All (key, value) pairs of a line the decoder reads without any error, found by two C
+    regex calls; None when anything would be an error, so the exact scanner takes over."""
+    if _LF_CLEAN_LINE.match(line) is None:
+        return None
+    out: list[tuple[bytes, str | None]] = []
+    for key, quoted, bare in _LF_PAIR.findall(line):
+        if not key.isascii() and _bad_key(key):
+            return None
+        if quoted:
+            value = _logfmt_unquote(quoted) if b"\\" in quoted else _decode(quoted)
+            if value is None:
+                return None
+        else:
+            value = _decode(bare) if bare else None
+        out.append((key, value))
+    return out
+
+
 def _logfmt_unquote(body: bytes) -> str | None:
     """go-logfmt's unquoteBytes (encoding/json rules plus `\\'`); None if it fails."""
     s = _decode(body)
@@ -930,6 +1002,27 @@ def _logfmt_unquote(body: bytes) -> str | None:
             out.append(chr(r))
         else:
             return None
+
+
+def _logfmt_pairs(line: bytes, strict: bool) -> Iterator[tuple[bytes | _LogfmtError, str | None]]:
+    """The decoder's key/value pairs; in strict mode the first error ends them (yielded in the
+    key position). Non-strict mode skips malformed pairs silently, as Loki does."""
+    fast = _logfmt_fast(line)
+    if fast is not None:
+        yield from fast
+        return
+    n = len(line)
+    pos = 0
+    while pos < n:
+        ok, key, value, pos, err = _logfmt_scan(line, pos)
+        if not ok:
+            if strict:
+                if err is not None:
+                    yield err, None
+                return
+            continue
+        assert key is not None
+        yield key, value
 
 
 @functools.lru_cache(maxsize=1024)
@@ -973,18 +1066,15 @@ def parse_logfmt(
             if base is None or name not in base:
                 out[name] = ""
         names = {name for name, _ in params or ()}
-    n = len(line)
-    pos = 0
+    if wanted is None and line.isascii():
+        fast = _logfmt_ascii(line, keep_empty)
+        if fast is not None:
+            return fast, None
     error: _LogfmtError | None = None
-    while pos < n:
-        ok, key, value, pos, err = _logfmt_scan(line, pos)
-        if err is not None:
-            error = err
-        if not ok:
-            if strict:
-                break
-            continue
-        assert key is not None
+    for key, value in _logfmt_pairs(line, strict):
+        if isinstance(key, _LogfmtError):
+            error = key
+            break
         name = _sanitize(key.decode("utf-8", "surrogateescape"), True)
         if not name:
             continue

@@ -45,7 +45,7 @@ from heron.logql.syntax import (
     parse_bytes,
     parse_duration_ns,
 )
-from heron.logql.template import compile_template
+from heron.logql.template import TemplateExecError, compile_template
 from heron.model import Matcher
 from heron.storage import LogColumns
 
@@ -172,8 +172,7 @@ def _step(stage: StageExpr) -> _Step:
             extracted, new_line, err = parsers.parse_unpack(line.encode())
             lbs = parsers.merge_extracted(lbs, extracted)
             if err:
-                lbs.setdefault(ERROR_LABEL, "UnpackParserErr")
-                lbs.setdefault(ERROR_DETAILS_LABEL, err)
+                lbs.setdefault(ERROR_LABEL, err)
             return (new_line if new_line is not None else line), lbs
 
         return unpack
@@ -182,7 +181,16 @@ def _step(stage: StageExpr) -> _Step:
         return lambda ts, line, lbs: (line, lbs) if pred(lbs) else None
     if isinstance(stage, LineFormat):
         tmpl = compile_template(stage.template)
-        return lambda ts, line, lbs: (tmpl.render(lbs, line, ts), lbs)
+
+        def line_format(ts: int, line: str, lbs: Labels) -> tuple[str, Labels]:
+            try:
+                return tmpl.render(lbs, line, ts), lbs
+            except TemplateExecError as exc:
+                lbs.setdefault(ERROR_LABEL, "TemplateFormatErr")
+                lbs.setdefault(ERROR_DETAILS_LABEL, str(exc))
+                return line, lbs
+
+        return line_format
     if isinstance(stage, LabelFormat):
         ops = [
             (f.name, f.value, f.rename, None if f.rename else compile_template(f.value))
@@ -197,7 +205,11 @@ def _step(stage: StageExpr) -> _Step:
                         lbs[name] = lbs.pop(value)
                 else:
                     assert tmpl is not None
-                    lbs[name] = tmpl.render(before, line, ts)
+                    try:
+                        lbs[name] = tmpl.render(before, line, ts)
+                    except TemplateExecError as exc:
+                        lbs.setdefault(ERROR_LABEL, "TemplateFormatErr")
+                        lbs.setdefault(ERROR_DETAILS_LABEL, str(exc))
             return line, {k: v for k, v in lbs.items() if v != ""}
 
         return label_format
@@ -215,8 +227,7 @@ def _parser_step(parse: Callable[[str], tuple[Labels, str | None]], error_name: 
         extracted, err = parse(line)
         lbs = parsers.merge_extracted(lbs, extracted)
         if err:
-            lbs.setdefault(ERROR_LABEL, error_name)
-            lbs.setdefault(ERROR_DETAILS_LABEL, err)
+            lbs.setdefault(ERROR_LABEL, err or error_name)
         return line, lbs
 
     return step

@@ -29,7 +29,8 @@ Semantics follow Go where it is observable: argument types are checked like text
 decimal arithmetic (`addf 0.1 0.2` is 0.3). Choices: Go's distinct integer kinds (int, int64)
 are one kind here, so a Sprig int64 result is accepted where Go wants an int; `trunc` and
 `substr` count runes (the versions defined in Loki's fmt.go) rather than Sprig's bytes; the
-server's local time zone is UTC.
+server's local time zone is UTC; time layouts support Go's elements (2006 01 Jan January 02 _2
+002 15 03 3 04 05 PM pm MST -0700 -07:00 Z07:00 .000 .999 Mon Monday) for format and parse.
 
 Render errors raise TemplateExecError; Loki then sets `__error__=TemplateFormatErr` and
 `__error_details__` to the message and keeps the line unchanged.
@@ -52,13 +53,17 @@ import re2
 from heron.logql.linefilter import compile_regex
 
 __all__ = [
+    "FUNCTIONS",
     "TEMPLATE_FORMAT_ERR",
+    "GoTime",
     "Template",
     "TemplateError",
     "TemplateExecError",
     "compile_template",
+    "format_time",
     "go_format_float",
     "go_sprintf",
+    "parse_time",
 ]
 
 TEMPLATE_FORMAT_ERR = "TemplateFormatErr"
