@@ -287,9 +287,9 @@ class Database:
         c = self.counters
         for series, args in txn.applies:
             if series.kind is SeriesKind.LOG:
-                ts, lens, data, mlens, meta = args
-                head.bytes += series.append_logs(ts, lens, data, mlens, meta)
-                lo, hi = int(ts.min()), int(ts.max())
+                ts, lens, data, mlens, meta, sorted_range = args
+                head.bytes += series.append_logs(ts, lens, data, mlens, meta, sorted_range)
+                lo, hi = sorted_range if sorted_range is not None else (int(ts.min()), int(ts.max()))
                 head.note_range(lo, hi, len(ts))
                 c.log_entries += len(ts)
                 c.log_bytes += len(data)
@@ -384,8 +384,9 @@ class Database:
 
     def _time_checks(
         self, fp: int, ts: np.ndarray, window: int, oldest: int, labels: Labels, kind: SeriesKind, txn: "_Txn"
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Returns (keep mask, mask of entries not newer than everything before them)."""
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Returns (keep mask, mask of entries not newer than everything before them, whether
+        the batch is sorted and newer than the series, so every entry is kept)."""
         newest = self._series_max.get(fp, _INT64_MIN)
         n = len(ts)
         first = int(ts[0])
@@ -393,14 +394,15 @@ class Database:
             # The common case: an in-order batch newer than the series. Only equal neighbours
             # can be duplicates, and nothing is too old.
             if n == 1:
-                return np.ones(1, dtype=bool), np.zeros(1, dtype=bool)
+                return np.ones(1, dtype=bool), np.zeros(1, dtype=bool), True
             step = ts[1:] - ts[:-1]
-            if int(step.min()) > 0:
-                return np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
-            if int(step.min()) == 0:
+            smallest = int(step.min())
+            if smallest > 0:
+                return np.ones(n, dtype=bool), np.zeros(n, dtype=bool), True
+            if smallest == 0:
                 cand = np.zeros(n, dtype=bool)
                 cand[1:] = step == 0
-                return np.ones(n, dtype=bool), cand
+                return np.ones(n, dtype=bool), cand, True
         before = np.empty(n, dtype=np.int64)
         before[0] = newest
         if n > 1:
@@ -420,7 +422,7 @@ class Database:
                 txn.reject(
                     labels, kind, i, reason, f"entry with timestamp {t} for {format_labels(labels)} {why}"
                 )
-        return keep, keep & (ts <= before)
+        return keep, keep & (ts <= before), False
 
     def _prepare_logs(self, b: LogBatch, txn: "_Txn") -> None:
         n = len(b.lines)
@@ -435,7 +437,7 @@ class Database:
         ts = np.asarray(b.timestamps, dtype=np.int64)
         lens = np.fromiter(map(len, b.lines), dtype=np.int64, count=n)
         oldest = time.time_ns() - int(o.retention_seconds * 1e9)
-        keep, candidates = self._time_checks(
+        keep, candidates, in_order = self._time_checks(
             series.fp, ts, int(o.ooo_window_seconds * 1e9), oldest, series.labels, SeriesKind.LOG, txn
         )
         too_long = lens > o.max_line_bytes
@@ -465,7 +467,8 @@ class Database:
         else:
             mlens, meta = np.fromiter(map(len, metas), dtype=np.int64, count=len(metas)), b"".join(metas)
         txn.blobs.append(walmod.encode_logs(series.fp, kts, klens, mlens, data, meta))
-        txn.applies.append((series, (kts, klens, data, mlens, meta)))
+        sorted_range = (int(kts[0]), int(kts[-1])) if in_order else None
+        txn.applies.append((series, (kts, klens, data, mlens, meta, sorted_range)))
         txn.result.accepted += len(kts)
 
     def _log_duplicates(
@@ -516,7 +519,7 @@ class Database:
         ts = np.asarray(b.timestamps, dtype=np.int64)
         vals = np.asarray(b.values, dtype=np.float64)
         oldest = int(time.time() * 1000) - int(o.retention_seconds * 1000)
-        keep, candidates = self._time_checks(
+        keep, candidates, _ = self._time_checks(
             series.fp, ts, int(o.ooo_window_seconds * 1000), oldest, series.labels, SeriesKind.METRIC, txn
         )
         if bool(candidates.any()):

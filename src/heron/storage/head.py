@@ -95,15 +95,25 @@ class HeadSeries:
 
     # -- writer side -----------------------------------------------------------------------
     def append_logs(
-        self, ts: np.ndarray, lens: np.ndarray, data: bytes, mlens: np.ndarray, meta: bytes
+        self,
+        ts: np.ndarray,
+        lens: np.ndarray,
+        data: bytes,
+        mlens: np.ndarray,
+        meta: bytes,
+        sorted_range: tuple[int, int] | None = None,
     ) -> int:
-        """Append entries (already validated). Returns the change in the head's memory."""
-        before = self.nbytes()
+        """Append entries (already validated). Returns the change in the head's memory.
+
+        `sorted_range` = (first, last) when the caller already knows the batch is sorted; it
+        saves the reductions that dominate small batches.
+        """
         closed, op = self.state
         assert isinstance(op, _OpenLog)
         n = len(ts)
         if n == 0:
             return 0
+        before = self.closed_bytes + len(op.data) + len(op.meta) + 24 * len(op.ts)
         ts = np.ascontiguousarray(ts, dtype=np.int64)
         base = len(op.data)
         mbase = len(op.meta)
@@ -111,9 +121,14 @@ class HeadSeries:
         op.ends.frombytes((np.cumsum(lens, dtype=np.int64) + base).tobytes())
         op.meta += meta
         op.mends.frombytes((np.cumsum(mlens, dtype=np.int64) + mbase).tobytes())
-        tmin, tmax = int(ts.min()), int(ts.max())
-        if op.in_order and (tmin < op.max_t or (n > 1 and bool(np.any(ts[1:] < ts[:-1])))):
-            op.in_order = False
+        if sorted_range is not None:
+            tmin, tmax = sorted_range
+            if tmin < op.max_t:
+                op.in_order = False
+        else:
+            tmin, tmax = int(ts.min()), int(ts.max())
+            if op.in_order and (tmin < op.max_t or (n > 1 and bool(np.any(ts[1:] < ts[:-1])))):
+                op.in_order = False
         op.max_t = max(op.max_t, tmax)
         op.ts.frombytes(ts.tobytes())  # last: publishes the entries to readers
         self.min_t = min(self.min_t, tmin)
