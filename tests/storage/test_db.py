@@ -438,3 +438,39 @@ def test_reads_during_writes_see_consistent_prefixes(tmp_path):
         assert not errors, errors
         assert len(all_logs(db, eq("app", "rw"))) == i
         assert db.counters.head_cuts >= 1
+
+
+def test_scrape_columns_fast_path_and_replay(tmp_path):
+    from heron.storage import SampleColumns
+
+    path = str(tmp_path / "d")
+    names = [L(__name__="m", i=str(i)) for i in range(50)]
+    with Database.open(path, opts(), background=False) as db:
+        for k in range(300):  # crosses the 120-sample chunk cut twice
+            res = db.append(
+                columns=SampleColumns(names, [NOW_MS + k * 15_000] * 50, [float(k + i) for i in range(50)])
+            )
+            assert res.accepted == 50 and not res.rejected
+        # a retry of the last scrape is acknowledged and stored once; a conflicting value is refused
+        res = db.append(columns=SampleColumns(names[:2], [NOW_MS + 299 * 15_000] * 2, [299.0, 0.5]))
+        assert res.duplicates == 1 and [r.reason for r in res.rejected] == [RejectReason.DUPLICATE_TIMESTAMP]
+        # invalid and new series take the general path inside the same call
+        res = db.append(
+            columns=SampleColumns([L(i="no-name"), L(__name__="new")], [NOW_MS, NOW_MS], [1.0, 2.0])
+        )
+        assert res.accepted == 1 and res.rejected[0].reason is RejectReason.INVALID_LABELS
+    with Database.open(path, opts(), background=False) as db:
+        got = {
+            dict(lab)["i"]: (ts, vals) for lab, ts, vals in db.query_samples([eq("__name__", "m")], 0, 2**62)
+        }
+        assert len(got) == 50
+        ts, vals = got["7"]
+        assert ts.tolist() == [NOW_MS + k * 15_000 for k in range(300)]
+        assert vals.tolist() == [float(k + 7) for k in range(300)]
+        assert db.query_samples([eq("__name__", "new")], 0, 2**62)[0][2].tolist() == [2.0]
+        # after the restart the first scrape writes series records again, then the fast path resumes
+        db.append(columns=SampleColumns(names, [NOW_MS + 300 * 15_000] * 50, [1.0] * 50))
+        db.append(columns=SampleColumns(names, [NOW_MS + 301 * 15_000] * 50, [2.0] * 50))
+    with Database.open(path, opts(), background=False) as db:
+        [(_, ts, vals)] = db.query_samples([eq("i", "3")], NOW_MS + 300 * 15_000, 2**62)
+        assert vals.tolist() == [1.0, 2.0]

@@ -46,6 +46,7 @@ from heron.storage.types import (
     Rejection,
     RejectReason,
     SampleBatch,
+    SampleColumns,
     SeriesInfo,
     StorageError,
     StorageOptions,
@@ -96,6 +97,9 @@ class Database:
         self._series_max: dict[int, int] = {}  # newest timestamp per series, across head and blocks
         self._series_labels: dict[int, tuple[SeriesKind, Labels]] = {}
         self._label_cache: dict[tuple[SeriesKind, Labels], tuple[int, Labels]] = {}
+        # label set -> head series whose WAL series record is in the current segment: lets a
+        # scrape skip validation, hashing and the WAL series check. Cleared at every head cut.
+        self._scrape_cache: dict[Labels, HeadSeries] = {}
         self._head = Head()
         self._state = _State((self._head,), ())
         self._wal: walmod.WAL | None = None
@@ -199,6 +203,9 @@ class Database:
             if isinstance(rec, walmod.WalSeries):
                 known[rec.fp] = (rec.kind, rec.labels)
                 continue
+            if isinstance(rec, walmod.WalSampleColumns):
+                self._replay_columns(rec, known)
+                continue
             kl = known.get(rec.fp)
             if kl is None:
                 log.warning("wal data record for unknown series skipped", extra=log_fields(fp=rec.fp))
@@ -221,6 +228,25 @@ class Database:
                 records=n_records, series=len(head.series), seconds=round(time.perf_counter() - t0, 3)
             ),
         )
+
+    def _replay_columns(
+        self, rec: walmod.WalSampleColumns, known: dict[int, tuple[SeriesKind, Labels]]
+    ) -> None:
+        head = self._head
+        for fp, t, v in zip(rec.fps.tolist(), rec.timestamps.tolist(), rec.values.tolist()):
+            kl = known.get(fp)
+            if kl is None:
+                log.warning("wal data record for unknown series skipped", extra=log_fields(fp=fp))
+                continue
+            s = head.get_or_create(fp, kl[1], kl[0])
+            self._series_labels[fp] = kl
+            if t > s.max_t:
+                head.bytes += s.append_one(t, v)
+            else:
+                head.bytes += s.append_samples(np.array([t], dtype=np.int64), np.array([v]))
+            head.note_range(t * 1_000_000, t * 1_000_000, 1)
+            if t > self._series_max.get(fp, _INT64_MIN):
+                self._series_max[fp] = t
 
     def close(self) -> None:
         """Stop background work and close the WAL; the head is rebuilt from it on next open."""
@@ -250,7 +276,12 @@ class Database:
 
     # ------------------------------------------------------------------------------------
     # writing
-    def append(self, logs: Sequence[LogBatch] = (), samples: Sequence[SampleBatch] = ()) -> AppendResult:
+    def append(
+        self,
+        logs: Sequence[LogBatch] = (),
+        samples: Sequence[SampleBatch] = (),
+        columns: SampleColumns | None = None,
+    ) -> AppendResult:
         """Store a batch across many series. Returns after the accepted part is in the WAL.
 
         Entries that break a limit are refused one by one and the rest is kept, as Loki does.
@@ -266,6 +297,7 @@ class Database:
                 self._prepare_logs(lb, txn)
             for sb in samples:
                 self._prepare_samples(sb, txn)
+            fast = self._prepare_columns(columns, txn) if columns is not None else None
             try:
                 self._wal.write(b"".join(txn.blobs))
             except OSError as exc:
@@ -273,9 +305,75 @@ class Database:
             for fp in txn.wal_series:
                 self._wal.mark_series(fp)
             self._apply(txn)
+            if fast is not None:
+                self._apply_columns(*fast)
             if self._head_full():
                 self._cut_head_locked()
         return txn.result
+
+    def _prepare_columns(
+        self, cols: SampleColumns, txn: "_Txn"
+    ) -> tuple[list[HeadSeries], list[int], list[float]] | None:
+        """Split a scrape into samples that can take the fast path (known series in the head,
+        newer than its newest sample) and the rest, which go through the general checks one
+        sample at a time. The fast part becomes one WAL record of three arrays."""
+        n = len(cols.labels)
+        if len(cols.timestamps) != n or len(cols.values) != n:
+            raise StorageError("sample columns differ in length")
+        ts_list = (
+            cols.timestamps.tolist() if isinstance(cols.timestamps, np.ndarray) else list(cols.timestamps)
+        )
+        vals_list = cols.values.tolist() if isinstance(cols.values, np.ndarray) else list(cols.values)
+        assert self._wal is not None
+        scrape = self._scrape_cache
+        cache = self._label_cache
+        head_series = self._head.series
+        newest = self._series_max
+        needs_series = self._wal.needs_series
+        oldest = int(time.time() * 1000) - int(self.options.retention_seconds * 1000)
+        kind = SeriesKind.METRIC
+        fast_series: list[HeadSeries] = []
+        fast_ts: list[int] = []
+        fast_vals: list[float] = []
+        taken: set[int] = set()
+        for lab, t, v in zip(cols.labels, ts_list, vals_list):
+            s = scrape.get(lab)
+            if s is None:
+                hit = cache.get((kind, lab))
+                s = head_series.get(hit[0]) if hit is not None else None
+                if s is not None and not needs_series(s.fp):
+                    scrape[lab] = s  # valid until the next head cut starts a new WAL segment
+                else:
+                    s = None
+            if s is None or t <= newest.get(s.fp, _INT64_MIN) or t < oldest or s.fp in taken:
+                self._prepare_samples(SampleBatch(lab, [t], [v]), txn)
+                continue
+            taken.add(s.fp)
+            fast_series.append(s)
+            fast_ts.append(t)
+            fast_vals.append(v)
+        if not fast_series:
+            return None
+        txn.blobs.append(
+            walmod.encode_sample_columns(
+                np.array([s.fp for s in fast_series], dtype=np.uint64),
+                np.array(fast_ts, dtype=np.int64),
+                np.array(fast_vals, dtype=np.float64),
+            )
+        )
+        txn.result.accepted += len(fast_series)
+        return fast_series, fast_ts, fast_vals
+
+    def _apply_columns(self, series: list[HeadSeries], ts: list[int], vals: list[float]) -> None:
+        head = self._head
+        newest = self._series_max
+        added = 0
+        for s, t, v in zip(series, ts, vals):
+            added += s.append_one(t, v)
+            newest[s.fp] = t
+        head.bytes += added
+        head.note_range(min(ts) * 1_000_000, max(ts) * 1_000_000, len(ts))
+        self.counters.samples += len(ts)
 
     def _apply(self, txn: "_Txn") -> None:
         head = self._head
@@ -581,6 +679,7 @@ class Database:
         assert self._wal is not None
         t0 = time.perf_counter()
         seg = self._wal.rotate()
+        self._scrape_cache.clear()
         frozen = self._head
         self._head = Head()
         self._state = _State((self._head, frozen), self._state.blocks)

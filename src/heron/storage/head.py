@@ -169,6 +169,23 @@ class HeadSeries:
         self.max_t = max(self.max_t, int(ts.max()))
         return self.nbytes() - before
 
+    def append_one(self, t: int, v: float) -> int:
+        """One sample newer than everything in the series: the scrape path, no numpy.
+        Returns the change in the head's memory."""
+        op = self.state[1]
+        assert isinstance(op, _OpenSamples)
+        op.vals.append(v)
+        op.ts.append(t)  # last: publishes the sample to readers
+        op.max_t = t
+        if t < self.min_t:
+            self.min_t = t
+        self.max_t = t
+        if len(op.ts) >= SAMPLES_PER_CHUNK:
+            before = self.closed_bytes
+            self.cut()
+            return self.closed_bytes - before - 16 * (SAMPLES_PER_CHUNK - 1)
+        return 16
+
     def cut(self) -> None:
         """Turn the open buffer into a closed chunk and publish a fresh open buffer."""
         closed, op = self.state

@@ -18,6 +18,7 @@ __all__ = [
     "StorageOptions",
     "LogBatch",
     "SampleBatch",
+    "SampleColumns",
     "RejectReason",
     "Rejection",
     "AppendResult",
@@ -76,6 +77,17 @@ class SampleBatch:
     """Samples for one metric series; `timestamps` are Unix milliseconds."""
 
     labels: Labels
+    timestamps: Sequence[int] | np.ndarray
+    values: Sequence[float] | np.ndarray
+
+
+@dataclass
+class SampleColumns:
+    """Many series with a few samples each, column-wise: the shape of a scrape or a
+    remote-write request (one sample per series). `labels[i]` owns `timestamps[i]` (ms) and
+    `values[i]`; a series may appear more than once, in time order."""
+
+    labels: Sequence[Labels]
     timestamps: Sequence[int] | np.ndarray
     values: Sequence[float] | np.ndarray
 

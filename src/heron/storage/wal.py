@@ -32,6 +32,8 @@ __all__ = [
     "WalSeries",
     "WalLogs",
     "WalSamples",
+    "WalSampleColumns",
+    "encode_sample_columns",
     "WalRecord",
     "encode_series",
     "encode_logs",
@@ -44,6 +46,7 @@ log = logging.getLogger("heron.storage.wal")
 REC_SERIES = 1
 REC_LOGS = 2
 REC_SAMPLES = 3
+REC_SAMPLE_COLUMNS = 4
 
 _HEADER = struct.Struct("<IIB")  # payload length, crc32(type byte + payload), type
 _MAX_RECORD = 1 << 30
@@ -74,7 +77,16 @@ class WalSamples:
     values: np.ndarray  # float64
 
 
-WalRecord = WalSeries | WalLogs | WalSamples
+@dataclass(frozen=True)
+class WalSampleColumns:
+    """One sample each for many series (a scrape), already validated."""
+
+    fps: np.ndarray  # uint64
+    timestamps: np.ndarray  # int64 ms
+    values: np.ndarray  # float64
+
+
+WalRecord = WalSeries | WalLogs | WalSamples | WalSampleColumns
 
 
 def _frame(rtype: int, payload: bytes) -> bytes:
@@ -121,6 +133,19 @@ def encode_samples(fp: int, timestamps: np.ndarray, values: np.ndarray) -> bytes
     return _frame(REC_SAMPLES, payload)
 
 
+def encode_sample_columns(fps: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> bytes:
+    n = len(fps)
+    payload = b"".join(
+        (
+            struct.pack("<I", n),
+            np.ascontiguousarray(fps, dtype="<u8").tobytes(),
+            np.ascontiguousarray(timestamps, dtype="<i8").tobytes(),
+            np.ascontiguousarray(values, dtype="<f8").tobytes(),
+        )
+    )
+    return _frame(REC_SAMPLE_COLUMNS, payload)
+
+
 class _BadRecord(Exception):
     pass
 
@@ -163,6 +188,14 @@ def _decode(rtype: int, p: memoryview) -> WalRecord:
         ts = np.frombuffer(p, dtype="<i8", count=n, offset=12).astype(np.int64)
         vals = np.frombuffer(p, dtype="<f8", count=n, offset=12 + 8 * n).astype(np.float64)
         return WalSamples(fp, ts, vals)
+    if rtype == REC_SAMPLE_COLUMNS:
+        (n,) = struct.unpack_from("<I", p, 0)
+        if 4 + 24 * n != len(p):
+            raise _BadRecord("sample columns record length mismatch")
+        fps = np.frombuffer(p, dtype="<u8", count=n, offset=4).astype(np.uint64)
+        ts = np.frombuffer(p, dtype="<i8", count=n, offset=4 + 8 * n).astype(np.int64)
+        vals = np.frombuffer(p, dtype="<f8", count=n, offset=4 + 16 * n).astype(np.float64)
+        return WalSampleColumns(fps, ts, vals)
     raise _BadRecord(f"unknown record type {rtype}")
 
 
