@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import bisect
 import struct
-import threading
 import zlib
 from dataclasses import dataclass
 from typing import Sequence
@@ -23,6 +22,7 @@ from typing import Sequence
 import numpy as np
 import zstandard
 
+from heron.storage._zstd import codecs
 from heron.storage.types import CorruptionError
 
 __all__ = [
@@ -207,23 +207,6 @@ def _gather(buf: bytes, ends: np.ndarray, idx: np.ndarray) -> tuple[bytes, np.nd
     return b"".join([mv[a:b] for a, b in zip(rs.tolist(), re_.tolist())]), new_ends
 
 
-class _Codecs(threading.local):
-    """zstd contexts are costly to create and not thread-safe, so each thread keeps its own."""
-
-    def __init__(self) -> None:
-        self.compressors: dict[int, zstandard.ZstdCompressor] = {}
-        self.decompressor = zstandard.ZstdDecompressor()
-
-    def compressor(self, level: int) -> zstandard.ZstdCompressor:
-        c = self.compressors.get(level)
-        if c is None:
-            c = self.compressors[level] = zstandard.ZstdCompressor(level=level)
-        return c
-
-
-_codecs = _Codecs()
-
-
 def encode_log_chunk(cols: LogColumns, level: int = 3) -> bytes:
     """Serialise `cols` (which must be sorted by timestamp) into one self-checking chunk."""
     n = len(cols)
@@ -258,7 +241,7 @@ def encode_log_chunk(cols: LogColumns, level: int = 3) -> bytes:
     raw_size = len(index_raw) + len(data_raw)
     if raw_size > _U32_MAX:
         raise ValueError("log chunk too large (raw size must fit in 32 bits)")
-    compressor = _codecs.compressor(level)
+    compressor = codecs.compressor(level)
     zindex = compressor.compress(index_raw)
     payload = zindex + compressor.compress(data_raw)
     if len(payload) > _U32_MAX:
@@ -350,7 +333,7 @@ def decode_log_chunk(buf: bytes | memoryview) -> LogColumns:
         meta_total = int(meta_ends[-1]) if n else 0
         if line_total + meta_total != data_size:
             raise CorruptionError("log chunk lengths disagree with the payload size")
-        raw = _codecs.decompressor.decompress(payload[izsize:], max_output_size=max(data_size, 1))
+        raw = codecs.decompressor.decompress(payload[izsize:], max_output_size=max(data_size, 1))
         if len(raw) != data_size:
             raise CorruptionError("log chunk data frame decompressed to the wrong size")
         if meta_total:
@@ -388,7 +371,7 @@ def _decode_index(
     index_size = (n - 1) * dt.itemsize + n * 4 * (2 if has_meta else 1)
     if index_size > raw_size:
         raise CorruptionError("log chunk payload too short for its entry count")
-    raw = _codecs.decompressor.decompress(zindex, max_output_size=index_size)
+    raw = codecs.decompressor.decompress(zindex, max_output_size=index_size)
     if len(raw) != index_size:
         raise CorruptionError("log chunk index frame decompressed to the wrong size")
     ts = np.empty(n, dtype=np.uint64)

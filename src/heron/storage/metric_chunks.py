@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import struct
-import threading
 import zlib
 from dataclasses import dataclass
 from typing import Sequence
@@ -31,6 +30,7 @@ from typing import Sequence
 import numpy as np
 import zstandard
 
+from heron.storage._zstd import codecs
 from heron.storage.types import CorruptionError
 
 __all__ = [
@@ -518,23 +518,6 @@ def _decode_one(h: _SeriesHeader, buf: bytes, ts_off: int, val_off: int) -> tupl
 # frames: many series, column-wise, one zstd frame
 
 
-class _Codecs(threading.local):
-    """zstd contexts are costly to create and not thread-safe, so each thread keeps its own."""
-
-    def __init__(self) -> None:
-        self.compressors: dict[int, zstandard.ZstdCompressor] = {}
-        self.decompressor = zstandard.ZstdDecompressor()
-
-    def compressor(self, level: int) -> zstandard.ZstdCompressor:
-        c = self.compressors.get(level)
-        if c is None:
-            c = self.compressors[level] = zstandard.ZstdCompressor(level=level)
-        return c
-
-
-_codecs = _Codecs()
-
-
 def encode_frame(series: Sequence[tuple[np.ndarray, np.ndarray]], level: int = 3) -> bytes:
     """Many series' samples in one CRC-checked zstd frame, in the order given."""
     heads: list[bytes] = []
@@ -555,7 +538,7 @@ def encode_frame(series: Sequence[tuple[np.ndarray, np.ndarray]], level: int = 3
         raise ValueError("frame too large")
     # One zstd frame, but a block ends after each section, so records, timestamps and values
     # each get their own entropy tables (about 5% smaller on jittered scrapes than one block).
-    cobj = _codecs.compressor(level).compressobj(size=raw_size)
+    cobj = codecs.compressor(level).compressobj(size=raw_size)
     out: list[bytes] = []
     for i, section in enumerate(sections):
         out.append(cobj.compress(section))
@@ -603,7 +586,7 @@ def decode_frame(buf: bytes | memoryview) -> list[tuple[np.ndarray, np.ndarray]]
     if zlib.crc32(payload, zlib.crc32(mv[:_CRC_OFFSET])) != crc:
         raise CorruptionError("metric frame CRC mismatch")
     try:
-        raw = _codecs.decompressor.decompress(payload, max_output_size=raw_size)
+        raw = codecs.decompressor.decompress(payload, max_output_size=raw_size)
         if len(raw) != raw_size:
             raise CorruptionError("metric frame decompressed to the wrong size")
         heads: list[_SeriesHeader] = []

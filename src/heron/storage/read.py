@@ -79,9 +79,6 @@ class LogSource:
     load: Callable[[], Iterator[LogColumns]]
 
 
-_Source = LogSource
-
-
 class Snapshot:
     def __init__(
         self,
@@ -166,40 +163,45 @@ class Snapshot:
         return sorted(values)
 
     # -- raw access for the query engines --------------------------------------------------
-    def log_columns(self, ref: SeriesRef, start: int, end: int) -> Iterator[LogColumns]:
-        """Sorted, clipped columns chunk by chunk; chunks may overlap and hold duplicates."""
+    @staticmethod
+    def _chunks(
+        ref: SeriesRef, start: int, end: int
+    ) -> Iterator[tuple[Block, ChunkRef] | tuple[None, HeadSeries]]:
+        """Where a series' data in [start, end] lives: block chunks, then head series."""
         for owner, part in ref.parts:
             if isinstance(owner, Block):
                 assert isinstance(part, BlockSeries)
                 for cref in part.chunks:
                     if cref.max_t >= start and cref.min_t <= end:
-                        cols = self._read_block(owner, lambda o=owner, c=cref: o.read_log_chunk(c))
-                        if cols is not None:
-                            yield clip_log_columns(cols, start, end)
+                        yield owner, cref
             else:
                 assert isinstance(part, HeadSeries)
-                yield from part.log_columns(start, end)
+                yield None, part
+
+    def log_columns(self, ref: SeriesRef, start: int, end: int) -> Iterator[LogColumns]:
+        """Sorted, clipped columns chunk by chunk; chunks may overlap and hold duplicates."""
+        for block, where in self._chunks(ref, start, end):
+            if block is None:
+                assert isinstance(where, HeadSeries)
+                yield from where.log_columns(start, end)
+                continue
+            cols = self._read_block(block, lambda b=block, c=where: b.read_log_chunk(c))
+            if cols is not None:
+                yield clip_log_columns(cols, start, end)
 
     def log_sources(self, ref: SeriesRef, sidx: int, start: int, end: int) -> list[LogSource]:
         """The series' chunks overlapping [start, end] ns, each loadable on its own, so a
         limited query can visit them newest (or oldest) first and stop early."""
         out: list[LogSource] = []
-        for owner, part in ref.parts:
-            if isinstance(owner, Block):
-                assert isinstance(part, BlockSeries)
-                for cref in part.chunks:
-                    if cref.max_t >= start and cref.min_t <= end:
-                        out.append(
-                            LogSource(
-                                cref.min_t, cref.max_t, sidx, self._block_loader(owner, cref, start, end)
-                            )
-                        )
+        for block, where in self._chunks(ref, start, end):
+            if block is None:
+                assert isinstance(where, HeadSeries)
+                load = lambda h=where: h.log_columns(start, end)  # noqa: E731
+                out.append(LogSource(where.min_t, where.max_t, sidx, load))
             else:
-                assert isinstance(part, HeadSeries)
+                assert isinstance(where, ChunkRef)
                 out.append(
-                    LogSource(
-                        part.min_t, part.max_t, sidx, lambda p=part, s=start, e=end: p.log_columns(s, e)
-                    )
+                    LogSource(where.min_t, where.max_t, sidx, self._block_loader(block, where, start, end))
                 )
         return out
 
@@ -218,33 +220,23 @@ class Snapshot:
         time (a retry that crossed a head cut, before compaction); then the lines are needed to
         tell them apart, so that case decodes whole chunks.
         """
-        ranges: list[tuple[int, int]] = []
-        for owner, part in ref.parts:
-            if isinstance(owner, Block):
-                assert isinstance(part, BlockSeries)
-                ranges += [(c.min_t, c.max_t) for c in part.chunks if c.max_t >= start and c.min_t <= end]
-            else:
-                assert isinstance(part, HeadSeries)
-                ranges.append((part.min_t, part.max_t))
-        ranges.sort()
+        where_list = list(self._chunks(ref, start, end))
+        ranges = sorted((w.min_t, w.max_t) for _, w in where_list)
         if any(b[0] <= a[1] for a, b in zip(ranges, ranges[1:])):
             cols = self.series_log_columns(ref, start, end)
             return cols.timestamps, np.diff(cols.ends, prepend=0) if len(cols) else cols.ends
         parts: list[tuple[np.ndarray, np.ndarray]] = []
-        for owner, part in ref.parts:
-            if isinstance(owner, Block):
-                assert isinstance(part, BlockSeries)
-                for cref in part.chunks:
-                    if cref.max_t >= start and cref.min_t <= end:
-                        got = self._read_block(owner, lambda o=owner, c=cref: o.read_log_times(c))
-                        if got is not None:
-                            ts, lens = got
-                            lo = int(np.searchsorted(ts, start, side="left"))
-                            hi = int(np.searchsorted(ts, end, side="right"))
-                            parts.append((ts[lo:hi], lens[lo:hi]))
-            else:
-                assert isinstance(part, HeadSeries)
-                parts.extend(part.log_times(start, end))
+        for block, where in where_list:
+            if block is None:
+                assert isinstance(where, HeadSeries)
+                parts.extend(where.log_times(start, end))
+                continue
+            got = self._read_block(block, lambda b=block, c=where: b.read_log_times(c))
+            if got is not None:
+                ts, lens = got
+                lo = int(np.searchsorted(ts, start, side="left"))
+                hi = int(np.searchsorted(ts, end, side="right"))
+                parts.append((ts[lo:hi], lens[lo:hi]))
         parts = [p for p in parts if len(p[0])]
         if not parts:
             return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -258,17 +250,14 @@ class Snapshot:
     def series_samples(self, ref: SeriesRef, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """All samples of a series in [start, end] ms, sorted, one per timestamp."""
         parts: list[tuple[np.ndarray, np.ndarray]] = []
-        for owner, part in ref.parts:
-            if isinstance(owner, Block):
-                assert isinstance(part, BlockSeries)
-                for cref in part.chunks:
-                    if cref.max_t >= start and cref.min_t <= end:
-                        got = self._read_block(owner, lambda o=owner, c=cref: o.read_samples(c))
-                        if got is not None:
-                            parts.append(clip_samples(got[0], got[1], start, end))
-            else:
-                assert isinstance(part, HeadSeries)
-                parts.extend(part.sample_arrays(start, end))
+        for block, where in self._chunks(ref, start, end):
+            if block is None:
+                assert isinstance(where, HeadSeries)
+                parts.extend(where.sample_arrays(start, end))
+                continue
+            got = self._read_block(block, lambda b=block, c=where: b.read_samples(c))
+            if got is not None:
+                parts.append(clip_samples(got[0], got[1], start, end))
         return merge_samples(parts)
 
     def index_stats(self, matchers: Sequence[Matcher], start: int, end: int) -> dict[str, int]:
@@ -318,23 +307,9 @@ class Snapshot:
             else:
                 end = min(end, cur[0])
         fps = np.array([r.fp for r in refs], dtype=np.uint64)
-        sources: list[_Source] = []
+        sources: list[LogSource] = []
         for sidx, ref in enumerate(refs):
-            for owner, part in ref.parts:
-                if isinstance(owner, Block):
-                    assert isinstance(part, BlockSeries)
-                    for cref in part.chunks:
-                        if cref.max_t >= start and cref.min_t <= end:
-                            sources.append(
-                                _Source(cref.min_t, cref.max_t, sidx, self._block_loader(owner, cref))
-                            )
-                else:
-                    assert isinstance(part, HeadSeries)
-                    sources.append(
-                        _Source(
-                            part.min_t, part.max_t, sidx, lambda p=part, s=start, e=end: p.log_columns(s, e)
-                        )
-                    )
+            sources += self.log_sources(ref, sidx, start, end)
         forward = direction is Direction.FORWARD
         sources.sort(key=(lambda s: s.min_t) if forward else (lambda s: -s.max_t))
         got_ts: list[np.ndarray] = []
@@ -459,18 +434,16 @@ def _index_stats(snapshot: Snapshot, matchers: Sequence[Matcher], start: int, en
     refs = snapshot.select(matchers, SeriesKind.LOG, start, end)
     chunks = entries = nbytes = 0
     for ref in refs:
-        for owner, part in ref.parts:
-            if isinstance(owner, Block):
-                assert isinstance(part, BlockSeries)
-                for cref in part.chunks:
-                    if cref.max_t >= start and cref.min_t <= end:
-                        chunks += 1
-                        entries += cref.count
-                        nbytes += cref.raw_bytes
-            else:
-                assert isinstance(part, HeadSeries)
-                for cols in part.log_columns(start, end):
+        for block, where in Snapshot._chunks(ref, start, end):
+            if block is None:
+                assert isinstance(where, HeadSeries)
+                for cols in where.log_columns(start, end):
                     chunks += 1
                     entries += len(cols)
                     nbytes += int(cols.ends[-1]) if len(cols) else 0
+            else:
+                assert isinstance(where, ChunkRef)
+                chunks += 1
+                entries += where.count
+                nbytes += where.raw_bytes
     return {"streams": len(refs), "chunks": chunks, "entries": entries, "bytes": nbytes}
