@@ -374,3 +374,15 @@ def test_template_errors_mark_entries_instead_of_failing(engine):
     got = log_query(engine, '{app="web"} | line_format "{{ eq .app 200 }}"')
     assert got and all(dict(lbs).get("__error__") == "TemplateFormatErr" for _, _, lbs in got)
     assert log_query(engine, '{app="web"} | line_format "{{ eq .app 200 }}" | __error__=""') == []
+
+
+def test_unsupported_ip_filters_are_query_errors(engine):
+    with pytest.raises(QueryError, match="ip\\(\\) line filters are not supported"):
+        engine.query_range('{app="web"} |= ip("10.0.0.0/8")', START, END, STEP)
+    with pytest.raises(QueryError, match="ip\\(\\) label filters are not supported"):
+        engine.query_range('{app="web"} | logfmt | addr = ip("10.0.0.1")', START, END, STEP)
+
+
+def test_bad_template_is_a_query_error(engine):
+    with pytest.raises(QueryError):
+        engine.query_range('{app="web"} | line_format "{{ .app "', START, END, STEP)

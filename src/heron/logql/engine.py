@@ -154,7 +154,7 @@ class Engine:
             raise QueryLimitError(
                 f"max entries limit per query exceeded, limit > max_entries_limit ({limit} > {mx})"
             )
-        pipeline = Pipeline(expr.stages)
+        pipeline = _pipeline(expr.stages, None)
         snap = ctx.snapshot
         refs = snap.select(list(expr.matchers), SeriesKind.LOG, start, end - 1)
         sources = []
@@ -286,7 +286,7 @@ class Engine:
     def _range_aggregation(self, expr: RangeAggregation, ctx: _Ctx) -> vectorops.StepMatrix:
         lr = expr.log_range
         selector = lr.selector
-        pipeline = Pipeline(selector.stages, lr.unwrap)
+        pipeline = _pipeline(selector.stages, lr.unwrap)
         op = expr.op
         needs_values = op not in _NO_VALUES_OPS
         if needs_values and lr.unwrap is None:
@@ -438,6 +438,16 @@ class Engine:
             if present.any():
                 matrix.append(Series(lbs, steps[present], row[present]))
         return QueryResult(ResultType.MATRIX, matrix=matrix)
+
+
+def _pipeline(stages: tuple, unwrap: object) -> Pipeline:  # type: ignore[type-arg]
+    """Build a pipeline; a template or parser that fails to compile is the query's fault (400)."""
+    try:
+        return Pipeline(stages, unwrap)  # type: ignore[arg-type]
+    except QueryError:
+        raise
+    except ValueError as exc:
+        raise QueryError(str(exc)) from None
 
 
 def _fmt(labels: dict[str, str]) -> str:

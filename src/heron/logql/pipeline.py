@@ -16,6 +16,7 @@ import numpy as np
 
 from heron.logql import parsers
 from heron.logql.linefilter import compile_regex, line_mask
+from heron.logql.result import QueryError
 from heron.logql.syntax import (
     BytesLabelFilter,
     Decolorize,
@@ -77,6 +78,8 @@ def _pattern_to_regex(pattern: str) -> str:
 
 def _filter_values(stage: LineFilter | LineFilterOr) -> tuple[str, list[str]]:
     filters = stage.filters if isinstance(stage, LineFilterOr) else (stage,)
+    if any(f.ip for f in filters):
+        raise QueryError("ip() line filters are not supported by heron")
     op = filters[0].op
     values = [f.value for f in filters]
     if op in (LineMatchType.PATTERN, LineMatchType.NPATTERN):
@@ -135,8 +138,8 @@ def _label_filter(f: LabelFilter) -> Callable[[Labels], bool]:
 
         return numeric
     if isinstance(f, IPLabelFilter):
-        raise ValueError("ip() label filters are not supported")
-    raise ValueError(f"unsupported label filter {f}")
+        raise QueryError("ip() label filters are not supported by heron")
+    raise QueryError(f"unsupported label filter {f}")
 
 
 def _step(stage: StageExpr) -> _Step:
@@ -219,7 +222,7 @@ def _step(stage: StageExpr) -> _Step:
         return lambda ts, line, lbs: (line, _keep(lbs, stage.labels))
     if isinstance(stage, Decolorize):
         return lambda ts, line, lbs: (_ANSI_RE.sub("", line), lbs)
-    raise ValueError(f"unsupported pipeline stage {stage}")
+    raise QueryError(f"unsupported pipeline stage {stage}")
 
 
 def _parser_step(parse: Callable[[str], tuple[Labels, str | None]], error_name: str) -> _Step:
