@@ -1,0 +1,1 @@
+"""Collection: the node agent's readers of container logs and metrics."""

@@ -1,0 +1,1 @@
+"""Container log tailing for the node agent."""
