@@ -7,7 +7,8 @@ import time
 
 import httpx
 import logging_loki
-from conftest import ServerProc
+
+from serverproc import ServerProc
 
 
 def test_python_logging_loki_handler_roundtrip(server: ServerProc) -> None:

@@ -7,11 +7,11 @@ import json
 import time
 
 import httpx
-from conftest import ServerProc, start_server
 
 from heron.model import labels_from
 from heron.ship.loki_encode import encode_push_request
 from heron.storage import LogBatch
+from serverproc import ServerProc, start_server
 
 NOW = time.time_ns() - 60 * 10**9
 

@@ -8,7 +8,8 @@ import time
 from collections import Counter
 
 import httpx
-from conftest import start_server
+
+from serverproc import start_server
 
 NOW = time.time_ns() - 600 * 10**9
 

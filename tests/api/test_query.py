@@ -7,8 +7,9 @@ import time
 
 import httpx
 import pytest
-from conftest import ServerProc
 from websockets.sync.client import connect
+
+from serverproc import ServerProc
 
 S = 10**9
 NOW = (time.time_ns() // S - 120) * S
@@ -139,7 +140,7 @@ def test_query_errors(loaded: httpx.Client) -> None:
 
 
 def test_query_timeout_is_504(tmp_path) -> None:
-    from conftest import start_server
+    from serverproc import start_server
 
     s = start_server(tmp_path / "d", "--query-timeout", "1ms")
     try:
