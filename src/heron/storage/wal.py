@@ -147,7 +147,7 @@ def encode_sample_columns(fps: np.ndarray, timestamps: np.ndarray, values: np.nd
 
 
 class _BadRecord(Exception):
-    pass
+    """A record whose payload disagrees with its own counts; replay cuts the segment there."""
 
 
 def _decode(rtype: int, p: memoryview) -> WalRecord:
