@@ -474,3 +474,19 @@ def test_scrape_columns_fast_path_and_replay(tmp_path):
     with Database.open(path, opts(), background=False) as db:
         [(_, ts, vals)] = db.query_samples([eq("i", "3")], NOW_MS + 300 * 15_000, 2**62)
         assert vals.tolist() == [1.0, 2.0]
+
+
+def test_wal_segments_rotate_by_size_and_all_replay(tmp_path):
+    from heron.storage import SampleColumns
+
+    path = str(tmp_path / "d")
+    names = [L(__name__="m", i=str(i)) for i in range(20)]
+    with Database.open(path, opts(wal_segment_bytes=4096), background=False) as db:
+        for k in range(50):
+            db.append(logs=[LogBatch(L(app="seg"), [NOW_NS + k], [b"line %d " % k + b"x" * 200])])
+            db.append(columns=SampleColumns(names, [NOW_MS + k * 1000] * 20, [float(k)] * 20))
+        assert len(os.listdir(os.path.join(path, "wal"))) > 3
+    with Database.open(path, opts(), background=False) as db:
+        assert len(all_logs(db, eq("app", "seg"))) == 50
+        series = db.query_samples([eq("__name__", "m")], 0, 2**62)
+        assert len(series) == 20 and all(len(ts) == 50 for _, ts, _ in series)

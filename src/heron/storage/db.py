@@ -309,6 +309,11 @@ class Database:
                 self._apply_columns(*fast)
             if self._head_full():
                 self._cut_head_locked()
+            elif self._wal.current_size >= self.options.wal_segment_bytes:
+                # A long-lived head still gets bounded segment files; every segment starts
+                # with fresh series records, so the scrape cache must be rebuilt.
+                self._wal.rotate()
+                self._scrape_cache.clear()
         return txn.result
 
     def _prepare_columns(
