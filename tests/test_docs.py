@@ -42,3 +42,16 @@ def test_readme_quick_start_comes_first() -> None:
     quick = text.split("\n## Quick start\n", 1)[1].split("\n## ", 1)[0]
     commands = [line.split("#")[0].strip() for line in quick.splitlines() if line.startswith("make ")]
     assert commands == ["make run", "make test"]
+
+
+def test_every_http_route_is_documented_in_api_md() -> None:
+    """Datasette-style: a route nobody documented is a route nobody can rely on."""
+    from heron.api.app import create_app
+    from heron.api.state import AppState
+
+    api_md = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text()
+    app = create_app(AppState())
+    paths = [r.path for r in app.routes]  # type: ignore[attr-defined]
+    assert paths
+    missing = [p for p in paths if p.replace("{name}", "<name>") not in api_md]
+    assert not missing, f"routes missing from docs/api.md: {missing}"
