@@ -14,9 +14,20 @@ from heron.model import Labels, Matcher, MatchOp
 __all__ = ["Postings", "select"]
 
 
+_Ids = int | list[int]
+"""A label value's series: a bare fingerprint while there is one (values of `pod` and the like
+usually belong to a single series), then a list. A set costs ~70 bytes per member against 8
+for a list slot; series are added once per head, so the list never holds duplicates, and
+queries build sets only for the values they touch."""
+
+
+def _as_set(ids: _Ids) -> set[int]:
+    return {ids} if isinstance(ids, int) else set(ids)
+
+
 class Postings:
     def __init__(self) -> None:
-        self.by_label: dict[str, dict[str, set[int]]] = {}
+        self.by_label: dict[str, dict[str, _Ids]] = {}
         self.all: set[int] = set()
 
     def add(self, fp: int, labels: Labels) -> None:
@@ -27,9 +38,12 @@ class Postings:
                 values = self.by_label[name] = {}
             ids = values.get(value)
             if ids is None:
-                values[value] = {fp}
-            else:
-                ids.add(fp)
+                values[value] = fp
+            elif isinstance(ids, int):
+                if ids != fp:
+                    values[value] = [ids, fp]
+            elif fp not in ids[-1:]:
+                ids.append(fp)
 
     def remove(self, fp: int, labels: Labels) -> None:
         self.all.discard(fp)
@@ -38,8 +52,12 @@ class Postings:
             if values is None:
                 continue
             ids = values.get(value)
-            if ids is not None:
-                ids.discard(fp)
+            if isinstance(ids, int):
+                if ids == fp:
+                    del values[value]
+            elif ids is not None:
+                if fp in ids:
+                    ids.remove(fp)
                 if not ids:
                     del values[value]
             if not values:
@@ -58,18 +76,25 @@ def _matching(postings: Postings, m: Matcher) -> set[int]:
     if not values:
         return set()
     if m.op is MatchOp.EQ:
-        return set(values.get(m.value, ()))
+        ids = values.get(m.value)
+        return set() if ids is None else _as_set(ids)
     out: set[int] = set()
     for value, ids in list(values.items()):
         if m.matches(value):
-            out |= ids
+            if isinstance(ids, int):
+                out.add(ids)
+            else:
+                out.update(ids)
     return out
 
 
 def _with_label(postings: Postings, name: str) -> set[int]:
     out: set[int] = set()
     for ids in list(postings.by_label.get(name, {}).values()):
-        out |= ids
+        if isinstance(ids, int):
+            out.add(ids)
+        else:
+            out.update(ids)
     return out
 
 
