@@ -123,6 +123,13 @@ CASES: dict[str, tuple[str, object, str]] = {
     "max_push_size": ("1MiB", 1024**2, "0"),
     "ingestion_rate": ("4MB", 4 * 1000**2, "fast"),
     "ingestion_burst": ("8MB", 8 * 1000**2, "-1"),
+    "pods_dir": ("/var/log/pods", Path("/var/log/pods"), ""),
+    "state_dir": ("/var/lib/heron-agent", Path("/var/lib/heron-agent"), ""),
+    "server": ("http://heron:9500/", "http://heron:9500", "heron:9500"),
+    "node_name": ("node-1.example", "node-1.example", "Node_1!"),
+    "kube": ("none", "none", "sometimes"),
+    "bearer_token_file": (__file__, __file__, "/nonexistent/token"),
+    "agent_queue_size": ("1GiB", 1024**3, "0"),
 }
 
 

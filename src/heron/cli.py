@@ -48,18 +48,27 @@ def build_parser() -> argparse.ArgumentParser:
             "environment variables, then these flags (later wins)."
         ),
     )
-    server.add_argument("--config", metavar="FILE", default=None, help="YAML file of settings")
-    for setting in SETTINGS:
-        help_text = f"{setting.help} (default: {setting.default}; env {setting.env})"
-        # Values stay text here and are parsed by config.load_settings, so a bad flag gets the
-        # same one-line "config error" as a bad YAML key or env var.
-        server.add_argument(
-            setting.flag,
-            dest=setting.name,
-            metavar=setting.metavar,
-            default=None,
-            help=help_text.replace("%", "%%"),
-        )
+    agent = commands.add_parser(
+        "agent",
+        help="run the node agent: tail container logs under --pods-dir and push them to --server",
+        description=(
+            "Run the heron node agent. It reads the same settings as the server (defaults, "
+            "--config FILE, HERON_* variables, flags); the agent: settings apply to it."
+        ),
+    )
+    for sub in (server, agent):
+        sub.add_argument("--config", metavar="FILE", default=None, help="YAML file of settings")
+        for setting in SETTINGS:
+            help_text = f"{setting.help} (default: {setting.default}; env {setting.env})"
+            # Values stay text here and are parsed by config.load_settings, so a bad flag gets
+            # the same one-line "config error" as a bad YAML key or env var.
+            sub.add_argument(
+                setting.flag,
+                dest=setting.name,
+                metavar=setting.metavar,
+                default=None,
+                help=help_text.replace("%", "%%"),
+            )
     return parser
 
 
@@ -73,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "version":
         print(f"heron {__version__}")
         return EXIT_OK
-    if args.command == "server":
+    if args.command in ("server", "agent"):
         return _server(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it first
     return EXIT_USAGE  # pragma: no cover
@@ -95,10 +104,18 @@ def _server(args: argparse.Namespace) -> int:
     started = log_fields(version=__version__)
     if args.config is not None:
         started["fields"]["config"] = args.config
-    log.info("starting heron server", extra=started)
+    log.info(f"starting heron {args.command}", extra=started)
     log.debug("effective settings", extra=log_fields(**_settings_fields(settings)))
 
     # Imported here, not at the top: `heron --help` must not pay for the server's imports.
+    if args.command == "agent":
+        from heron.agent import run_agent
+
+        try:
+            return run_agent(settings)
+        except OSError as exc:  # e.g. an unreadable token file or state dir
+            _error(f"agent cannot start: {exc}")
+            return EXIT_FAILURE
     from heron.server import run_server
 
     try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -170,6 +171,35 @@ def _parse_path(text: str) -> Path:
     return Path(text)
 
 
+def _parse_url(text: str) -> str:
+    value = text.strip()
+    if not (value.startswith("http://") or value.startswith("https://")) or len(value) <= len("https://"):
+        raise ValueError(f"invalid URL {_quote(text)}: want http://host:port or https://host:port")
+    return value.rstrip("/")
+
+
+_NODE_NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+def _parse_node_name(text: str) -> str:
+    """Empty (find it at run time) or a Kubernetes node name: a DNS-1123 subdomain."""
+    value = text.strip()
+    if value and not _NODE_NAME_RE.fullmatch(value):
+        raise ValueError(f"invalid node name {_quote(text)}: lowercase letters, digits, '-' and '.'")
+    return value
+
+
+def _parse_token_file(text: str) -> str:
+    """Empty (no token) or a readable file, checked now so a typo fails at start-up."""
+    value = text.strip()
+    if value and not os.path.isfile(value):
+        raise ValueError(f"no such file {_quote(text)}")
+    return value
+
+
+KUBE_MODES = ("auto", "in-cluster", "kubeconfig", "none")
+
+
 def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
     def parse(text: str) -> str:
         value = text.strip().lower()
@@ -319,6 +349,31 @@ SETTINGS: tuple[Setting, ...] = (
         "SIZE",
     ),
     Setting("ingestion_burst", _size(1), "128MiB", "log bytes a push burst may use above the rate", "SIZE"),
+    Setting("pods_dir", _parse_path, "/var/log/pods", "agent: the kubelet's pod log directory", "DIR"),
+    Setting("state_dir", _parse_path, "./agent-state", "agent: checkpoints and the shipping queue", "DIR"),
+    Setting(
+        "server", _parse_url, "http://127.0.0.1:9500", "agent: the heron (or Loki) server to push to", "URL"
+    ),
+    Setting(
+        "node_name",
+        _parse_node_name,
+        "",
+        "agent: this node's name (empty = $NODE_NAME, then the hostname)",
+        "NAME",
+    ),
+    Setting(
+        "kube",
+        _choice(KUBE_MODES),
+        "auto",
+        "agent: pod metadata from auto|in-cluster|kubeconfig|none",
+        "MODE",
+    ),
+    Setting(
+        "bearer_token_file", _parse_token_file, "", "agent: file holding a bearer token for pushes", "FILE"
+    ),
+    Setting(
+        "agent_queue_size", _size(1), "256MiB", "agent: on-disk queue bound; reading pauses when full", "SIZE"
+    ),
 )
 
 _BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -351,6 +406,13 @@ class Settings:
     max_push_size: int
     ingestion_rate: int
     ingestion_burst: int
+    pods_dir: Path
+    state_dir: Path
+    server: str
+    node_name: str
+    kube: str
+    bearer_token_file: str
+    agent_queue_size: int
 
     @property
     def listen_address(self) -> tuple[str, int]:

@@ -152,3 +152,51 @@ def test_agent_killed_with_sigkill_loses_and_duplicates_nothing(tmp_path: Path) 
         assert lines == sorted(lines)
     finally:
         assert server.stop() == 0
+
+
+def test_heron_agent_command_ships_and_stops_cleanly(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    server = start_server(tmp_path / "data")
+    pods = tmp_path / "pods"
+    cdir = pods / "prod_web_0a1b2c" / "app"
+    cdir.mkdir(parents=True)
+    write_lines(cdir, 0, 50, time.time_ns() - 60 * 10**9, rotate_every=0)
+    agent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "heron",
+            "agent",
+            "--pods-dir",
+            str(pods),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--server",
+            server.url,
+            "--kube",
+            "none",
+            "--node-name",
+            "node-7",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while len(query_all(server.url)) < 50 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert query_all(server.url) == [f"line {i:06d}" for i in range(50)]
+        r = httpx.get(server.url + "/loki/api/v1/series", params={"match[]": '{pod="web"}'})
+        assert r.json()["data"][0]["node"] == "node-7"
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        assert agent.wait(timeout=30) == 0
+        assert agent.stderr is not None
+        err = agent.stderr.read()
+        agent.stderr.close()
+        assert server.stop() == 0
+    assert 'msg="agent stopped"' in err
+    assert (tmp_path / "state" / "checkpoints.json").exists()

@@ -102,6 +102,10 @@ class LokiPushClient:
             if self._stop.wait(delay):
                 return PushResult(PushOutcome.STOPPED, status, attempt, message)
 
+    def stop_retrying(self) -> None:
+        """Make a push that is waiting to retry give up (returns STOPPED); used at shutdown."""
+        self._stop.set()
+
     def close(self) -> None:
         self._stop.set()
         self._client.close()
