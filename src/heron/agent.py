@@ -12,14 +12,15 @@ import os
 import signal
 import socket
 import threading
+from typing import Callable
 
 from heron.collect.logs.agent import AgentOptions, LogAgent
 from heron.collect.logs.tail import PodLogPath
 from heron.config import Settings
 from heron.logsetup import log_fields
-from heron.ship.loki_client import LokiPushClient
+from heron.ship.loki_client import LokiPushClient, PushResult
 
-__all__ = ["run_agent", "node_name", "SHUTDOWN_GRACE_SECONDS"]
+__all__ = ["run_agent", "make_agent", "node_name", "SHUTDOWN_GRACE_SECONDS"]
 
 SHUTDOWN_GRACE_SECONDS = 10.0
 
@@ -45,12 +46,12 @@ def _metadata(settings: Settings, node: str):  # type: ignore[no-untyped-def]
     return meta
 
 
-def run_agent(settings: Settings) -> int:
+def make_agent(
+    settings: Settings, send: Callable[[bytes], PushResult]
+) -> tuple[LogAgent, Callable[[], None]]:
+    """The agent for these settings, pushing through `send`; call the second value to release
+    what it started (the metadata watch)."""
     node = node_name(settings)
-    token = None
-    if settings.bearer_token_file:
-        with open(settings.bearer_token_file) as f:
-            token = f.read().strip()
     meta = _metadata(settings, node)
 
     def labels_for(info: PodLogPath) -> dict[str, str] | None:
@@ -69,7 +70,20 @@ def run_agent(settings: Settings) -> int:
         node_name=node,
         queue_bytes=settings.agent_queue_size,
     )
+    log.info(
+        "agent started",
+        extra=log_fields(pods_dir=opts.pods_dir, state_dir=opts.state_dir, server=settings.server, node=node),
+    )
+    return LogAgent(opts, send, labels_for), (lambda: meta.stop() if meta is not None else None)
+
+
+def run_agent(settings: Settings) -> int:
+    token = None
+    if settings.bearer_token_file:
+        with open(settings.bearer_token_file) as f:
+            token = f.read().strip()
     client = LokiPushClient(settings.server, bearer_token=token)
+    agent, release = make_agent(settings, client.push)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -83,16 +97,10 @@ def run_agent(settings: Settings) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, on_signal)
-    log.info(
-        "agent started",
-        extra=log_fields(pods_dir=opts.pods_dir, state_dir=opts.state_dir, server=settings.server, node=node),
-    )
-    agent = LogAgent(opts, client.push, labels_for)
     try:
         agent.run(stop)
     finally:
         client.close()
-        if meta is not None:
-            meta.stop()
+        release()
     log.info("agent stopped", extra=log_fields(lines=agent.lines_read, batches=agent.batches_shipped))
     return 0

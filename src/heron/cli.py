@@ -56,7 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
             "--config FILE, HERON_* variables, flags); the agent: settings apply to it."
         ),
     )
-    for sub in (server, agent):
+    all_ = commands.add_parser(
+        "all",
+        help="run the server and the node agent in one process (single-node clusters, laptops)",
+        description="Run heron server and heron agent in one process; the agent ships by a function call.",
+    )
+    for sub in (server, agent, all_):
         sub.add_argument("--config", metavar="FILE", default=None, help="YAML file of settings")
         for setting in SETTINGS:
             help_text = f"{setting.help} (default: {setting.default}; env {setting.env})"
@@ -82,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "version":
         print(f"heron {__version__}")
         return EXIT_OK
-    if args.command in ("server", "agent"):
+    if args.command in ("server", "agent", "all"):
         return _server(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it first
     return EXIT_USAGE  # pragma: no cover
@@ -119,7 +124,7 @@ def _server(args: argparse.Namespace) -> int:
     from heron.server import run_server
 
     try:
-        return run_server(settings)
+        return run_server(settings, with_agent=args.command == "all")
     except OSError as exc:  # e.g. the listen address is taken
         _error(f"cannot serve on {settings.listen}: {exc}")
         return EXIT_FAILURE

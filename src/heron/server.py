@@ -12,7 +12,8 @@ import contextlib
 import logging
 import signal
 import sys
-from typing import AsyncIterator
+import threading
+from typing import AsyncIterator, Callable
 
 import uvicorn
 
@@ -20,6 +21,10 @@ from heron.api.app import create_app
 from heron.api.state import ApiLimits, AppState
 from heron.config import Settings
 from heron.logsetup import log_fields
+from heron.receive.loki_push import decode_push
+from heron.ship.loki_client import PushOutcome, PushResult
+from heron.ship.loki_encode import PROTOBUF_CONTENT_TYPE
+from heron.storage import Database
 
 __all__ = ["run_server", "build_state"]
 
@@ -39,13 +44,33 @@ def build_state(settings: Settings) -> AppState:
     )
 
 
-def run_server(settings: Settings) -> int:
+def _in_process_sink(db: Database) -> Callable[[bytes], PushResult]:
+    """`heron all` ships through a function call: decode the same push body the agent would
+    send over HTTP and append it. Refused entries are final, as a 400 would be."""
+
+    def send(body: bytes) -> PushResult:
+        result = db.append(decode_push(body, PROTOBUF_CONTENT_TYPE))
+        if result.rejected:
+            log.warning(
+                "agent entries refused by storage",
+                extra=log_fields(count=result.rejected_count, first=result.rejected[0].message),
+            )
+        return PushResult(PushOutcome.DELIVERED, 204, 1)
+
+    return send
+
+
+def run_server(settings: Settings, *, with_agent: bool = False) -> int:
+    """`heron server`, or with `with_agent` `heron all`: the agent runs in-process once storage
+    is open, and stops (after draining its queue into storage) before storage closes."""
     from heron.logql.engine import Engine
-    from heron.storage import Database, StorageError
+    from heron.storage import StorageError
 
     state = build_state(settings)
     exit_code = [0]
     server_box: list[uvicorn.Server] = []
+    agent_stop = threading.Event()
+    agent_threads: list[threading.Thread] = []
 
     async def open_storage() -> None:
         try:
@@ -63,6 +88,20 @@ def run_server(settings: Settings) -> int:
         )
         state.ready = True
         log.info("storage open", extra=log_fields(data_dir=str(settings.data_dir)))
+        if with_agent:
+            from heron.agent import make_agent
+
+            agent, release = make_agent(settings, _in_process_sink(db))
+
+            def run() -> None:
+                try:
+                    agent.run(agent_stop)
+                finally:
+                    release()
+
+            t = threading.Thread(target=run, name="heron-agent")
+            t.start()
+            agent_threads.append(t)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
@@ -71,6 +110,9 @@ def run_server(settings: Settings) -> int:
             yield
         finally:
             await task
+            agent_stop.set()
+            for t in agent_threads:
+                await asyncio.to_thread(t.join)
             if state.db is not None:
                 state.ready = False
                 await asyncio.to_thread(state.db.close)

@@ -200,3 +200,57 @@ def test_heron_agent_command_ships_and_stops_cleanly(tmp_path: Path) -> None:
         assert server.stop() == 0
     assert 'msg="agent stopped"' in err
     assert (tmp_path / "state" / "checkpoints.json").exists()
+
+
+def test_heron_all_runs_server_and_agent_in_one_process(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from serverproc import free_port
+
+    pods = tmp_path / "pods"
+    cdir = pods / "dev_api_9f8e7d" / "api"
+    cdir.mkdir(parents=True)
+    write_lines(cdir, 0, 120, time.time_ns() - 60 * 10**9, rotate_every=50)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "heron",
+            "all",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--pods-dir",
+            str(pods),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--kube",
+            "none",
+            "--node-name",
+            "laptop",
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        got: list[str] = []
+        deadline = time.monotonic() + 30
+        while len(got) < 120 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            try:
+                r = httpx.get(
+                    url + "/loki/api/v1/query_range",
+                    params={"query": '{pod="api"}', "since": "1h", "limit": "500", "direction": "forward"},
+                )
+            except httpx.TransportError:
+                continue
+            if r.status_code == 200:
+                got = [v[1] for s in r.json()["data"]["result"] for v in s["values"]]
+        assert got == [f"line {i:06d}" for i in range(120)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
