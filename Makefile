@@ -1,4 +1,4 @@
-# Developer entry points. `make run` starts a server on ./data; `make test` is what CI runs.
+# Developer entry points. `make run` starts `heron demo` (a simulated node, UI/API on :9500); `make test` is what CI runs.
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
@@ -33,7 +33,7 @@ deps:
 	fi
 
 run: venv
-	$(BIN)/heron server --data-dir ./data --listen 127.0.0.1:9500
+	$(BIN)/heron demo --listen 127.0.0.1:9500
 
 test: venv deps
 	$(BIN)/ruff check $(LINT_PATHS)

@@ -47,17 +47,18 @@ def _metadata(settings: Settings, node: str):  # type: ignore[no-untyped-def]
 
 
 def make_agent(
-    settings: Settings, send: Callable[[bytes], PushResult]
+    settings: Settings, send: Callable[[bytes], PushResult], metadata: object | None = None
 ) -> tuple[LogAgent, Callable[[], None]]:
     """The agent for these settings, pushing through `send`; call the second value to release
-    what it started (the metadata watch)."""
+    what it started (the metadata watch). `metadata` replaces the `kube` setting with a
+    started PodMetadata (the demo's fake API)."""
     node = node_name(settings)
-    meta = _metadata(settings, node)
+    meta = metadata if metadata is not None else _metadata(settings, node)
 
     def labels_for(info: PodLogPath) -> dict[str, str] | None:
         if meta is None:
             return {}
-        pod = meta.lookup(info.namespace, info.pod, info.uid)
+        pod = meta.lookup(info.namespace, info.pod, info.uid)  # type: ignore[attr-defined]
         if pod is None:
             return {}
         if pod.excluded:
@@ -74,7 +75,7 @@ def make_agent(
         "agent started",
         extra=log_fields(pods_dir=opts.pods_dir, state_dir=opts.state_dir, server=settings.server, node=node),
     )
-    return LogAgent(opts, send, labels_for), (lambda: meta.stop() if meta is not None else None)
+    return LogAgent(opts, send, labels_for), (lambda: meta.stop() if meta is not None else None)  # type: ignore[attr-defined]
 
 
 def run_agent(settings: Settings) -> int:

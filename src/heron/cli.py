@@ -61,7 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the server and the node agent in one process (single-node clusters, laptops)",
         description="Run heron server and heron agent in one process; the agent ships by a function call.",
     )
-    for sub in (server, agent, all_):
+    demo = commands.add_parser(
+        "demo",
+        help="run heron all on a simulated node (pods writing logs, a fake Kubernetes API)",
+        description="Heron on a simulated node in a temporary directory, for a first look.",
+    )
+    for sub in (server, agent, all_, demo):
         sub.add_argument("--config", metavar="FILE", default=None, help="YAML file of settings")
         for setting in SETTINGS:
             help_text = f"{setting.help} (default: {setting.default}; env {setting.env})"
@@ -87,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "version":
         print(f"heron {__version__}")
         return EXIT_OK
-    if args.command in ("server", "agent", "all"):
+    if args.command in ("server", "agent", "all", "demo"):
         return _server(args)
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse rejects it first
     return EXIT_USAGE  # pragma: no cover
@@ -121,6 +126,10 @@ def _server(args: argparse.Namespace) -> int:
         except OSError as exc:  # e.g. an unreadable token file or state dir
             _error(f"agent cannot start: {exc}")
             return EXIT_FAILURE
+    if args.command == "demo":
+        from heron.demo.run import run_demo
+
+        return run_demo(settings)
     from heron.server import run_server
 
     try:

@@ -60,7 +60,13 @@ def _in_process_sink(db: Database) -> Callable[[bytes], PushResult]:
     return send
 
 
-def run_server(settings: Settings, *, with_agent: bool = False) -> int:
+def run_server(
+    settings: Settings,
+    *,
+    with_agent: bool = False,
+    agent_metadata: object | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> int:
     """`heron server`, or with `with_agent` `heron all`: the agent runs in-process once storage
     is open, and stops (after draining its queue into storage) before storage closes."""
     from heron.logql.engine import Engine
@@ -91,7 +97,13 @@ def run_server(settings: Settings, *, with_agent: bool = False) -> int:
         if with_agent:
             from heron.agent import make_agent
 
-            agent, release = make_agent(settings, _in_process_sink(db))
+            try:
+                agent, release = make_agent(settings, _in_process_sink(db), agent_metadata)
+            except Exception:
+                log.exception("the in-process agent failed to start")
+                exit_code[0] = 1
+                server_box[0].should_exit = True
+                return
 
             def run() -> None:
                 try:
@@ -102,6 +114,8 @@ def run_server(settings: Settings, *, with_agent: bool = False) -> int:
             t = threading.Thread(target=run, name="heron-agent")
             t.start()
             agent_threads.append(t)
+        if on_ready is not None:
+            on_ready()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:

@@ -1,0 +1,219 @@
+"""A simulated node: pods writing realistic container logs the way the kubelet lays them out.
+
+Each container writes CRI or docker json-file lines to `<ns>_<pod>_<uid>/<container>/<n>.log`,
+rotates it kubelet-style (rename to `<n>.log.YYYYMMDD-HHMMSS`, create a fresh file, gzip the
+older rotated file, keep one), restarts now and then (`1.log` after `0.log`), and one batch pod
+comes and goes. Everything is bounded: files rotate at `rotate_bytes`, at most one rotated file
+is kept per container.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import random
+import shutil
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from heron.kubefake import FakeKubeAPI, make_pod
+
+__all__ = ["SimulatedNode", "PODS"]
+
+USERS = ["alice", "bob", "carol", "dave", "erin"]
+PATHS = ["/api/v1/orders", "/api/v1/users", "/healthz", "/api/v1/cart", "/login", "/static/app.js"]
+
+# (namespace, pod, app, container, format, style)
+PODS = [
+    ("web", "frontend-7d9f8-abcde", "frontend", "nginx", "cri", "access"),
+    ("web", "frontend-7d9f8-fghij", "frontend", "nginx", "cri", "access"),
+    ("api", "orders-5c6b7-klmno", "orders", "app", "cri", "json"),
+    ("api", "users-6d7e8-pqrst", "users", "app", "docker", "logfmt"),
+    ("api", "payments-8f9a0-uvwxy", "payments", "app", "cri", "java"),
+    ("worker", "mailer-4b5c6-zabcd", "mailer", "worker", "cri", "python"),
+    ("worker", "thumbnailer-3a4b5-efghi", "thumbnailer", "worker", "docker", "plain"),
+    ("worker", "database-0", "postgres", "postgres", "cri", "plain"),
+    ("worker", "noisy-batch-1a2b3-jklmn", "batch", "job", "cri", "json"),
+]
+
+
+def _ts(ns: int) -> str:
+    sec, frac = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
+
+
+def _lines(style: str, rng: random.Random) -> list[str]:
+    """One log event: usually one line, several for a stack trace."""
+    level = rng.choices(["info", "warn", "error"], weights=[85, 10, 5])[0]
+    user, path = rng.choice(USERS), rng.choice(PATHS)
+    ms = rng.randint(1, 900)
+    status = 500 if level == "error" else rng.choice([200, 200, 200, 201, 304, 404])
+    if style == "access":
+        return [
+            f'10.0.{rng.randint(0, 9)}.{rng.randint(1, 254)} - {user} "GET {path} HTTP/1.1" {status} '
+            f'{rng.randint(200, 9000)} "-" "Mozilla/5.0" {ms / 1000:.3f}'
+        ]
+    if style == "json":
+        return [
+            json.dumps(
+                {
+                    "level": level,
+                    "msg": "request handled",
+                    "path": path,
+                    "status": status,
+                    "duration_ms": ms,
+                    "user": user,
+                    "trace_id": uuid.UUID(int=rng.getrandbits(128)).hex,
+                }
+            )
+        ]
+    if style == "logfmt":
+        return [
+            f'level={level} msg="request handled" path={path} status={status} duration={ms}ms user={user}'
+        ]
+    if style == "java" and level == "error":
+        return [
+            "ERROR c.e.payments.ChargeService - charge failed for order " + str(rng.randint(1000, 9999)),
+            "java.lang.IllegalStateException: card declined",
+            "\tat com.example.payments.ChargeService.charge(ChargeService.java:88)",
+            "\tat com.example.payments.Api.post(Api.java:41)",
+        ]
+    if style == "python" and level == "error":
+        return [
+            "Traceback (most recent call last):",
+            '  File "/app/mailer.py", line 57, in send',
+            "    smtp.sendmail(sender, to, body)",
+            "ConnectionRefusedError: [Errno 111] Connection refused",
+        ]
+    return [f"{level.upper()} {path} handled for {user} in {ms}ms"]
+
+
+@dataclass
+class _Container:
+    dir: str
+    fmt: str
+    style: str
+    restart: int = 0
+    rotations: list[str] = field(default_factory=list)
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.dir, f"{self.restart}.log")
+
+
+class SimulatedNode:
+    def __init__(
+        self,
+        root: str,
+        node_name: str = "demo-node",
+        *,
+        rate: float = 50.0,
+        rotate_bytes: int = 256 * 1024,
+        seed: int = 1,
+    ):
+        self.pods_dir = os.path.join(root, "pods")
+        self.node_name = node_name
+        self.rate = rate
+        self.rotate_bytes = rotate_bytes
+        self.rng = random.Random(seed)
+        self.api = FakeKubeAPI()
+        self.containers: dict[tuple[str, str], _Container] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lines_written = 0
+
+    def start(self) -> None:
+        os.makedirs(self.pods_dir, exist_ok=True)
+        self.api.start()
+        for ns, pod, app, container, fmt, style in PODS:
+            if app != "batch":
+                self._create_pod(ns, pod, app, container, fmt, style)
+        self._thread = threading.Thread(target=self._run, name="heron-demo-node", daemon=True)
+        self._thread.start()
+
+    def _create_pod(self, ns: str, pod: str, app: str, container: str, fmt: str, style: str) -> None:
+        uid = str(uuid.UUID(int=self.rng.getrandbits(128)))
+        self.api.add_pod(
+            make_pod(
+                ns,
+                pod,
+                self.node_name,
+                uid=uid,
+                containers=(container,),
+                labels={"app.kubernetes.io/name": app, "tier": ns},
+            )
+        )
+        cdir = os.path.join(self.pods_dir, f"{ns}_{pod}_{uid}", container)
+        os.makedirs(cdir, exist_ok=True)
+        self.containers[(ns, pod)] = _Container(cdir, fmt, style)
+
+    def _delete_pod(self, ns: str, pod: str) -> None:
+        c = self.containers.pop((ns, pod), None)
+        if c is not None:
+            self.api.delete_pod(ns, pod)
+            shutil.rmtree(os.path.dirname(c.dir), ignore_errors=True)
+
+    def _write(self, c: _Container, lines: list[str]) -> None:
+        now = time.time_ns()
+        out = []
+        for i, line in enumerate(lines):
+            t = now + i
+            if c.fmt == "docker":
+                out.append(json.dumps({"log": line + "\n", "stream": "stdout", "time": _ts(t)}))
+            elif len(line) > 120 and self.rng.random() < 0.5:  # a long line split into P pieces
+                out.append(f"{_ts(t)} stdout P {line[:100]}")
+                out.append(f"{_ts(t)} stdout F {line[100:]}")
+            else:
+                out.append(f"{_ts(t)} {'stderr' if c.style in ('java', 'python') else 'stdout'} F {line}")
+        with open(c.path, "a") as f:
+            f.write("\n".join(out) + "\n")
+        self.lines_written += len(lines)
+        if os.path.getsize(c.path) >= self.rotate_bytes:
+            self._rotate(c)
+
+    def _rotate(self, c: _Container) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        rotated = f"{c.path}.{stamp}"
+        if os.path.exists(rotated):
+            return  # one rotation per second at most, as the kubelet does
+        os.rename(c.path, rotated)
+        open(c.path, "a").close()
+        c.rotations.append(rotated)
+        while len(c.rotations) > 1:  # gzip the older rotated file, then remove it
+            old = c.rotations.pop(0)
+            with open(old, "rb") as src, gzip.open(old + ".gz", "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            os.unlink(old)
+            os.unlink(old + ".gz")
+
+    def _run(self) -> None:
+        tick = 0
+        while not self._stop.wait(0.1):
+            tick += 1
+            budget = max(1, int(self.rate / 10))
+            for _ in range(budget):
+                if not self.containers:
+                    break
+                key = self.rng.choice(list(self.containers))
+                c = self.containers[key]
+                style = "json" if key[1].startswith("noisy") else c.style
+                self._write(c, _lines(style, self.rng))
+            if tick % 300 == 0:  # every ~30 s a container restarts
+                c = self.containers[self.rng.choice(list(self.containers))]
+                c.restart += 1
+                c.rotations = []
+            batch = next(p for p in PODS if p[2] == "batch")
+            if tick % 200 == 50:  # the batch pod comes ...
+                self._create_pod(*batch[:2], batch[2], batch[3], batch[4], batch[5])
+            if tick % 200 == 150:  # ... and goes
+                self._delete_pod(batch[0], batch[1])
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.api.stop()
