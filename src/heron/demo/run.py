@@ -37,7 +37,7 @@ def run_demo(settings: Settings) -> int:
         print(
             f"heron demo: a simulated node with {len(node.containers)} pods in 3 namespaces "
             "is writing logs.\n"
-            f"  API and UI: http://{host or '127.0.0.1'}:{port}\n"
+            f"  Loki API: http://{host or '127.0.0.1'}:{port}\n"
             f"  try: curl -s http://{host or '127.0.0.1'}:{port}/loki/api/v1/query_range "
             "--data-urlencode 'query=sum by (namespace) (count_over_time({node=\"demo-node\"}[1m]))'\n"
             f"  files under {root}; Ctrl-C stops the demo",
