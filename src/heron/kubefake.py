@@ -135,7 +135,7 @@ Matcher = Callable[[Pod], bool]
 
 
 class _BadRequest(Exception):
-    pass
+    """A request the real API server would answer with 400 Bad Request."""
 
 
 def _split_requirement(req: str) -> tuple[str, str, str]:

@@ -406,7 +406,7 @@ def _format_zone(std: str, offset: int) -> str:
 
 
 class _ParseError(Exception):
-    pass
+    """A template syntax error, turned into a Go-style TemplateError message."""
 
 
 def _getnum(value: str, fixed: bool) -> tuple[int, str]:

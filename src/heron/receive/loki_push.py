@@ -202,7 +202,9 @@ def _parse_labels_cached(text: str) -> Labels:
 
 def _decode_entry(buf: bytes, pos: int, end: int) -> tuple[int, bytes, bytes]:
     """One EntryAdapter. The hot loop of protobuf push: varints are decoded inline (a call
-    per varint cost more than the rest of the entry), one-byte keys are the common case."""
+    per varint cost more than the rest of the entry), one-byte keys are the common case.
+    The two inline varint loops below repeat `protowire.read_varint` on purpose; the profile
+    in bench/RESULTS.md (push figure) is why."""
     seconds = nanos = 0
     line = b""
     meta: dict[str, str] | None = None
