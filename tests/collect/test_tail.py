@@ -252,6 +252,30 @@ def test_copytruncate_copy_is_not_read_twice(root: Path) -> None:
         assert t.stats()["copies_skipped"] == 1
 
 
+def test_copytruncate_copy_seen_half_written_is_read_from_where_the_original_stopped(root: Path) -> None:
+    d = container_dir(root)
+    log = d / "0.log"
+    first = b"".join(cri(i) for i in range(50))
+    log.write_bytes(first)
+    with Tailer(str(root)) as t:
+        collect(t, len(first))
+        unread = b"".join(cri(i) for i in range(50, 60))
+        append(log, unread)
+        copy = d / "0.log.20240101-120000"
+        whole = log.read_bytes()
+        copy.write_bytes(whole[: len(first) // 2 + 7])  # logrotate is still copying: mid-line
+        with open(log, "r+b") as fh:
+            fh.truncate(0)
+        append(log, b"fresh\n")
+        got = b"".join(r.data for _ in range(3) for r in t.poll())
+        assert got == b"fresh\n"  # nothing from the copy yet, and no fragment of a line
+        with open(copy, "ab") as fh:
+            fh.write(whole[len(first) // 2 + 7 :])
+        got = b"".join(r.data for _ in range(3) for r in t.poll())
+        assert got == unread
+        assert t.stats()["copies_skipped"] == 1 and t.stats()["truncations"] == 1
+
+
 def test_inode_reuse_on_resume_is_a_new_file(root: Path) -> None:
     log = container_dir(root) / "0.log"
     log.write_bytes(b"".join(cri(i) for i in range(20)))

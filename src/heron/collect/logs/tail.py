@@ -183,6 +183,9 @@ class _File:
     last_mtime: int = -1
     # (fingerprint, fp_len, offset) from before a truncation, to recognise a copytruncate copy.
     prev: tuple[str, int, int] | None = None
+    # A copytruncate copy seen while still being written, shorter than what was read of the
+    # original: wait for it to reach `offset` instead of taking the shortfall for a truncation.
+    filling: bool = False
 
     @property
     def file_id(self) -> FileId:
@@ -346,6 +349,11 @@ class Tailer:
         poller = select.poll()
         poller.register(self._inotify.fileno(), select.POLLIN)
         return bool(poller.poll(int(remaining * 1000) + 1))
+
+    @property
+    def backlog(self) -> bool:
+        """True when the last poll left data unread (a budget was hit): poll again at once."""
+        return self._backlog
 
     def positions(self) -> dict[FileId, int]:
         """Offset delivered so far for every known file: the checkpoint to pass as `resume`."""
@@ -605,11 +613,13 @@ class Tailer:
         size = fst.st_size
         head = os.pread(fd, FINGERPRINT_BYTES, 0)
         offset = self._resume_offset(fst, head, path)
+        filling = False
         if offset is None and rank == 0:
             offset = self._copy_offset(c, head, size, path)
+            filling = offset is not None and offset > size
         if offset is None:
             offset = size if (self._initial and self._start_at == "end") else 0
-        if offset > size:
+        if offset > size and not filling:
             log.warning(
                 "file shorter than its checkpoint, reading from 0",
                 extra=log_fields(path=path, offset=offset, size=size),
@@ -632,6 +642,7 @@ class Tailer:
             last_growth=now,
             last_size=size,
             last_mtime=fst.st_mtime_ns,
+            filling=filling,
         )
         self._files[(f.dev, f.ino)] = f
         c.files.append(f)
@@ -660,9 +671,11 @@ class Tailer:
                     self._stats["copies_skipped"] += 1
                     log.info(
                         "rotated copy of a tailed file, skipping what was read",
-                        extra=log_fields(path=path, original=other.path, offset=min(off, size)),
+                        extra=log_fields(path=path, original=other.path, offset=off, size=size),
                     )
-                    return min(off, size)
+                    # `off` even when the copy is shorter: it is still being written, and
+                    # starting at its current end would start mid-line.
+                    return off
         return None
 
     # ------------------------------------------------------------------ reading
@@ -694,6 +707,10 @@ class Tailer:
         if size != f.last_size:
             f.last_growth = now
         f.last_size, f.last_mtime = size, st.st_mtime_ns
+        if f.filling:
+            if size < f.offset:
+                return False  # the copy is still being written up to where we were
+            f.filling = False
         if size < f.offset:
             self._stats["truncations"] += 1
             log.warning(
