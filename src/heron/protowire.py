@@ -10,6 +10,8 @@ from __future__ import annotations
 import struct
 from typing import Iterator
 
+import numpy as np
+
 __all__ = [
     "ProtoError",
     "WIRE_VARINT",
@@ -19,6 +21,7 @@ __all__ = [
     "read_varint",
     "iter_fields",
     "encode_varint",
+    "varint_matrix",
     "field_varint",
     "field_bytes",
     "field_double",
@@ -108,6 +111,22 @@ def encode_varint(n: int) -> bytes:
         else:
             out.append(b)
             return bytes(out)
+
+
+def varint_matrix(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Varints of many unsigned values at once: an (n, width) uint8 matrix and each one's length.
+
+    Row i's first `length[i]` bytes are the varint of `values[i]`; the rest is padding. `width`
+    must cover the largest value (10 covers any uint64).
+    """
+    v = values.astype(np.uint64, copy=False)
+    shifts = np.arange(0, 7 * width, 7, dtype=np.uint64)
+    groups = (v[:, None] >> shifts[None, :]) & np.uint64(0x7F)
+    length = np.ones(len(v), dtype=np.int64)
+    for k in range(1, width):
+        length += v >= np.uint64(1 << (7 * k))
+    more = np.arange(width)[None, :] < (length[:, None] - 1)
+    return (groups | (more * 0x80).astype(np.uint64)).astype(np.uint8), length
 
 
 def field_varint(num: int, value: int) -> bytes:

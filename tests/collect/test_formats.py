@@ -275,3 +275,95 @@ def test_property_cri_round_trip(entries: list[tuple[str, bytes]], data: st.Data
     assert not any(e.malformed for e in out)
     for stream in ("stdout", "stderr"):
         assert [e.line for e in out if e.stream == stream] == [m for s, m in entries if s == stream]
+
+
+# --- the vectorised CRI path must agree with the per-line parser -------------------------------
+
+_TIMES = [
+    "2024-01-01T12:00:00.123456789Z",  # containerd's fixed width: the fast path
+    "2024-02-29T23:59:59.000000000Z",  # leap day
+    "1999-12-31T00:00:00.999999999Z",
+    "0001-01-01T00:00:00.000000001Z",
+    "2023-02-29T00:00:00.000000000Z",  # not a date: malformed either way
+    "2024-13-01T00:00:00.000000000Z",
+    "2024-01-01T24:00:00.000000000Z",
+    "2016-12-31T23:59:60.000000000Z",  # a leap second: only the per-line path accepts it
+    "2024-01-01T12:00:00.1234567Z",  # containerd's RFC3339Nano: trailing zeros trimmed
+    "2024-01-01T12:00:00.1Z",
+    "2024-01-01T12:00:00Z",
+    "2024-01-01T12:00:00.Z",
+    "2024-01-01T12:00:00.1234567891Z",  # ten digits: truncated by the per-line path
+    "2024-01-01T12:00:00+02:00",
+    "2024-01-01T12:00:00.123456789-07:30",  # CRI-O with a zone
+    "2024-01-01T12:00:00.5+24:00",
+    "2024-01-01T12:00:00.5+01:60",
+    "2024-01-01T12:00:00.5+0100",
+    "2024-01-01t12:00:00z",
+    "2024-01-01T12:00:00.12345678aZ",
+]
+_cri_lines = st.tuples(
+    st.sampled_from(_TIMES),
+    st.sampled_from(["stdout", "stderr", "stdxxx"]),
+    st.sampled_from(["F", "P", "P:x", "X"]),
+    st.binary(max_size=60).map(lambda b: b.replace(b"\n", b"")),
+).map(lambda t: f"{t[0]} {t[1]} {t[2]} ".encode() + t[3] + b"\n")
+_odd_lines = st.sampled_from([b"\n", b"garbage\n", T0.encode() + b" stdout F\n", b"x" * 45 + b"\n"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lines=st.lists(st.one_of(_cri_lines, _cri_lines, _odd_lines), max_size=40),
+    tail=st.binary(max_size=20).map(lambda b: b.replace(b"\n", b"")),
+    cuts=st.lists(st.integers(min_value=0, max_value=4000), max_size=4),
+    max_entry=st.sampled_from([8, 40, 1000]),
+    final=st.booleans(),
+)
+def test_feed_spans_gives_exactly_the_entries_of_feed(
+    lines: list[bytes], tail: bytes, cuts: list[int], max_entry: int, final: bool
+) -> None:
+    data = b"".join(lines) + tail
+    slow, fast = LineParser(Format.CRI, max_entry), LineParser(Format.CRI, max_entry)
+    expected: list[Entry] = []
+    got: list[Entry] = []
+    pos = 0
+    for cut in [*sorted(cuts), len(data)]:  # the same feeds for both, each continuing the rest
+        chunk_end = max(pos, min(cut, len(data)))
+        last = chunk_end == len(data)
+        entries, used_slow = slow.feed(data[pos:chunk_end], NOW, final=final and last)
+        segments, used_fast = fast.feed_spans(data[pos:chunk_end], NOW, final=final and last)
+        assert used_fast == used_slow
+        expected += entries
+        for seg in segments:
+            got += seg.entries() if not isinstance(seg, list) else seg
+        pos += used_slow
+    assert got == expected
+    assert fast.state() == slow.state()
+
+
+def test_feed_spans_uses_spans_for_containerd_lines_and_lists_for_the_rest() -> None:
+    data = cri(b"a") + cri(b"b", "stderr") + cri(b"piece ", tag="P") + cri(b"end") + cri(b"c")
+    segments, used = LineParser().feed_spans(data, NOW)
+    assert used == len(data)
+    kinds = [type(s).__name__ for s in segments]
+    assert kinds == ["Spans", "list", "Spans"]
+    first = segments[0]
+    assert not isinstance(first, list)
+    assert [(e.stream, e.line, e.ts_ns) for e in first.entries()] == [
+        ("stdout", b"a", T0_NS),
+        ("stderr", b"b", T0_NS),
+    ]
+    assert [e.line for e in segments[1]] == [b"piece end"]  # type: ignore[union-attr]
+
+
+def test_feed_spans_on_docker_files_returns_entries() -> None:
+    segments, used = LineParser().feed_spans(docker("hi\n"), NOW)
+    assert used == len(docker("hi\n"))
+    assert segments == [[Entry(T0_NS, "stdout", b"hi")]]
+
+
+def test_feed_spans_takes_containerd_and_crio_timestamps_on_the_fast_path() -> None:
+    stamps = ["2024-01-01T12:00:00.5Z", "2024-01-01T12:00:00Z", "2024-01-01T13:30:00.123456789+01:30"]
+    data = b"".join(cri(b"m", ts=ts) for ts in stamps)
+    segments, _ = LineParser().feed_spans(data, NOW)
+    assert len(segments) == 1 and not isinstance(segments[0], list)
+    assert segments[0].ts.tolist() == [T0_NS - 123456789 + 500_000_000, T0_NS - 123456789, T0_NS]

@@ -22,9 +22,11 @@ Choices, and why:
   them into a small JSON-serialisable dict to checkpoint next to the file offset.
 * Memory is bounded by `max_entry_bytes`: an entry longer than that is cut into pieces of that
   size, each emitted as an entry with the same timestamp (the rest continues as a new entry).
-* Speed: the agent targets 100 MB/s, so the CRI hot loop does one `bytes.split` per buffer, one
-  `split(b" ", 3)` per line, and parses timestamps with a per-second cache (see
-  `parse_rfc3339_ns`) instead of `datetime.strptime` per line.
+* Speed: the agent targets 100 MB/s per core. `feed_spans` parses the common CRI line shape
+  for a whole buffer at once (`criscan`) and returns those lines as spans of the buffer, which
+  the shipper encodes without making a bytes object per line; only the other lines go through
+  the per-line loop, which does one `split(b" ", 3)` per line and parses timestamps with a
+  per-second cache (see `parse_rfc3339_ns`) instead of `datetime.strptime`.
 """
 
 from __future__ import annotations
@@ -38,7 +40,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Entry", "Format", "LineParser", "detect_format", "parse_rfc3339_ns"]
+import numpy as np
+
+from heron.collect.logs.criscan import scan_cri
+
+__all__ = ["Entry", "Format", "LineParser", "Spans", "detect_format", "parse_rfc3339_ns"]
 
 STATE_VERSION = 1
 DEFAULT_MAX_ENTRY_BYTES = 256 * 1024
@@ -55,6 +61,33 @@ class Entry:
     stream: str
     line: bytes
     malformed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Spans:
+    """Complete single-piece CRI lines of one buffer: entry i's message is `buf[start[i]:end[i]]`.
+
+    What `LineParser.feed_spans` returns for the lines its vectorised path parsed: no bytes
+    object per line is made unless someone asks for `entries()`.
+    """
+
+    buf: bytes
+    ts: np.ndarray  # int64 nanoseconds
+    stderr: np.ndarray  # bool: stream is stderr, else stdout
+    start: np.ndarray
+    end: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def entries(self) -> list[Entry]:
+        buf = self.buf
+        return [
+            Entry(t, "stderr" if err else "stdout", buf[a:b])
+            for t, err, a, b in zip(
+                self.ts.tolist(), self.stderr.tolist(), self.start.tolist(), self.end.tolist()
+            )
+        ]
 
 
 class Format(enum.Enum):
@@ -200,6 +233,72 @@ class LineParser:
         else:
             self._feed_docker(lines, now_ns, out)
         return out, end
+
+    def feed_spans(
+        self, data: bytes, now_ns: int, final: bool = False
+    ) -> tuple[list[Spans | list[Entry]], int]:
+        """`feed`, returning the same entries as ordered segments: `Spans` for lines the
+        vectorised CRI path parsed, lists of `Entry` for the rest (docker files, partial pieces,
+        malformed or unusual lines). Flattening the segments gives exactly `feed`'s entries."""
+        if self._fmt is not Format.CRI:
+            if self._fmt is None:
+                self._detect(data if final else data[: data.rfind(b"\n") + 1])
+            if self._fmt is not Format.CRI:
+                entries, consumed = self.feed(data, now_ns, final)
+                return ([entries] if entries else []), consumed
+        end = data.rfind(b"\n") + 1
+        segments: list[Spans | list[Entry]] = []
+        slow: list[Entry] = []
+        if end:
+            arr = np.frombuffer(data, dtype=np.uint8)
+            line_end = np.flatnonzero(arr[:end] == 10)
+            line_start = np.empty_like(line_end)
+            line_start[0] = 0
+            line_start[1:] = line_end[:-1] + 1
+            fast = scan_cri(arr, line_start, line_end, self._max)
+            bad = np.flatnonzero(~fast.ok).tolist()
+            starts, ends = line_start.tolist(), line_end.tolist()
+            n, i, b = len(starts), 0, 0
+            while i < n:
+                if self._pending:
+                    j = i + 1  # until the pending line's final piece: pieces are long, lines few
+                else:
+                    while b < len(bad) and bad[b] < i:
+                        b += 1
+                    nxt = bad[b] if b < len(bad) else n
+                    if nxt > i:
+                        if slow:
+                            segments.append(slow)
+                            slow = []
+                        segments.append(
+                            Spans(
+                                data,
+                                fast.ts[i:nxt],
+                                fast.stderr[i:nxt],
+                                fast.msg_start[i:nxt],
+                                line_end[i:nxt],
+                            )
+                        )
+                        i = nxt
+                        continue
+                    j = i + 1  # a run of consecutive slow lines
+                    while b + 1 < len(bad) and bad[b + 1] == j:
+                        b += 1
+                        j += 1
+                self._feed_cri(data[starts[i] : ends[j - 1]].split(b"\n"), now_ns, slow)
+                i = j
+        if final and end < len(data):
+            self._feed_cri([data[end:]], now_ns, slow)
+            end = len(data)
+        if slow:
+            segments.append(slow)
+        return segments, end
+
+    def _detect(self, data: bytes) -> None:
+        for ln in data.split(b"\n"):
+            if ln.strip():
+                self._fmt = detect_format(ln)
+                return
 
     def flush(self) -> list[Entry]:
         """Emit pending pieces as entries (the file ended without their final piece)."""
