@@ -110,6 +110,31 @@ def test_unknown_env_var_exits_2() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("mode", "where"),
+    [("kubeconfig", "absent-kubeconfig"), ("in-cluster", "/var/run/secrets/kubernetes.io/serviceaccount")],
+)
+def test_agent_without_the_kubernetes_config_it_was_told_to_use_exits_2(
+    tmp_path: Path, mode: str, where: str
+) -> None:
+    if mode == "in-cluster" and os.path.exists("/var/run/secrets/kubernetes.io/serviceaccount/token"):
+        pytest.skip("running inside a cluster")
+    result = run_heron(
+        "agent",
+        "--kube",
+        mode,
+        "--pods-dir",
+        str(tmp_path),
+        "--state-dir",
+        str(tmp_path / "state"),
+        env={"KUBECONFIG": str(tmp_path / "absent-kubeconfig")},
+    )
+    assert result.returncode == 2
+    last = result.stderr.splitlines()[-1]
+    assert last.startswith(f"heron: kube={mode}: cannot load the Kubernetes config from ")
+    assert where in last
+
+
 def test_main_returns_exit_codes_in_process(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["version"]) == 0
     assert capsys.readouterr().out == "heron 0.1.0\n"

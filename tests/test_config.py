@@ -130,7 +130,20 @@ CASES: dict[str, tuple[str, object, str]] = {
     "kube": ("none", "none", "sometimes"),
     "bearer_token_file": (__file__, __file__, "/nonexistent/token"),
     "agent_queue_size": ("1GiB", 1024**3, "0"),
+    "start_at": ("END", "end", "middle"),
+    "pod_label_allow": ("app, team*", ("app", "team*"), "a b"),
+    "pod_label_deny": ("", (), "x=y"),
+    "multiline_flush": ("500ms", 0.5, "0"),
+    "multiline_max_size": ("1MiB", 1024**2, "0"),
+    "demo_rate": ("2.5", 2.5, "-1"),
 }
+
+
+def test_default_label_deny_list_matches_the_collectors() -> None:
+    from heron.collect.logs.kube import DEFAULT_LABEL_DENY
+
+    defaults = config.load_settings(None, {}, {})
+    assert defaults.pod_label_deny == DEFAULT_LABEL_DENY
 
 
 def test_cases_cover_every_setting() -> None:

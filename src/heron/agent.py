@@ -15,14 +15,16 @@ import threading
 from typing import Callable
 
 from heron.collect.logs.agent import AgentOptions, LogAgent
+from heron.collect.logs.multiline import MultilineRule, parse_rule
 from heron.collect.logs.tail import PodLogPath
 from heron.config import Settings
 from heron.logsetup import log_fields
 from heron.ship.loki_client import LokiPushClient, PushResult
 
-__all__ = ["run_agent", "make_agent", "node_name", "SHUTDOWN_GRACE_SECONDS"]
+__all__ = ["AgentConfigError", "run_agent", "make_agent", "node_name", "SHUTDOWN_GRACE_SECONDS"]
 
 SHUTDOWN_GRACE_SECONDS = 10.0
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 log = logging.getLogger("heron.agent")
 
@@ -31,17 +33,50 @@ def node_name(settings: Settings) -> str:
     return settings.node_name or os.environ.get("NODE_NAME", "") or socket.gethostname()
 
 
+class AgentConfigError(ValueError):
+    """The agent cannot start with these settings (the CLI exits 2 with this message)."""
+
+
+def _kube_config(mode: str):  # type: ignore[no-untyped-def]
+    """The lightkube config for `kube` = in-cluster, kubeconfig or auto; None when auto finds none."""
+    from lightkube.config.kubeconfig import KubeConfig
+    from lightkube.core.exceptions import ConfigError
+
+    in_cluster = os.path.exists(os.path.join(SERVICE_ACCOUNT_DIR, "token"))
+    kubeconfig = (os.environ.get("KUBECONFIG") or "").split(os.pathsep)[0] or os.path.expanduser(
+        "~/.kube/config"
+    )
+    try:
+        if mode == "in-cluster" or (mode == "auto" and in_cluster):
+            return KubeConfig.from_service_account(SERVICE_ACCOUNT_DIR)
+        if mode == "kubeconfig" or (mode == "auto" and os.environ.get("KUBECONFIG")):
+            return KubeConfig.from_file(kubeconfig)
+    except (ConfigError, OSError, ValueError, KeyError) as e:
+        where = SERVICE_ACCOUNT_DIR if mode == "in-cluster" or in_cluster else kubeconfig
+        raise AgentConfigError(f"kube={mode}: cannot load the Kubernetes config from {where}: {e}") from e
+    return None
+
+
 def _metadata(settings: Settings, node: str):  # type: ignore[no-untyped-def]
-    """The pod metadata watcher for the `kube` setting, or None when there is none to use."""
+    """The started pod metadata watcher for the `kube` setting, or None when there is none."""
     if settings.kube == "none":
         return None
     from heron.collect.logs.kube import PodMetadata, kube_client_factory
 
-    in_cluster = os.path.exists("/var/run/secrets/kubernetes.io/serviceaccount/token")
-    if settings.kube == "auto" and not in_cluster and not os.environ.get("KUBECONFIG"):
+    config = _kube_config(settings.kube)
+    if config is None:
         log.warning("no Kubernetes API configured; labelling streams from log paths only")
         return None
-    meta = PodMetadata(node, kube_client_factory)
+    try:
+        factory = kube_client_factory(config)
+    except ValueError as e:
+        raise AgentConfigError(f"kube={settings.kube}: {e}") from e
+    meta = PodMetadata(
+        node,
+        factory,
+        label_allow=list(settings.pod_label_allow),
+        label_deny=list(settings.pod_label_deny),
+    )
     meta.start()
     return meta
 
@@ -65,17 +100,41 @@ def make_agent(
             return None
         return {k: v for k, v in pod.labels.items() if k not in ("namespace", "pod", "node")}
 
+    rules: dict[str, MultilineRule | None] = {}
+
+    def multiline_for(info: PodLogPath) -> MultilineRule | None:
+        if meta is None:
+            return None
+        pod = meta.lookup(info.namespace, info.pod, info.uid)  # type: ignore[attr-defined]
+        if pod is None or not pod.multiline:
+            return None
+        spec = pod.multiline
+        if spec not in rules:
+            try:
+                rules[spec] = parse_rule(spec)
+            except ValueError as e:
+                rules[spec] = None
+                log.warning(
+                    "ignoring a bad heron.io/multiline annotation",
+                    extra=log_fields(namespace=info.namespace, pod=info.pod, error=str(e)),
+                )
+        return rules[spec]
+
     opts = AgentOptions(
         pods_dir=str(settings.pods_dir),
         state_dir=str(settings.state_dir),
         node_name=node,
         queue_bytes=settings.agent_queue_size,
+        start_at=settings.start_at,
+        multiline={"flush_after": settings.multiline_flush, "max_bytes": settings.multiline_max_size},
     )
     log.info(
         "agent started",
         extra=log_fields(pods_dir=opts.pods_dir, state_dir=opts.state_dir, server=settings.server, node=node),
     )
-    return LogAgent(opts, send, labels_for), (lambda: meta.stop() if meta is not None else None)  # type: ignore[attr-defined]
+    return LogAgent(opts, send, labels_for, multiline_for), (
+        lambda: meta.stop() if meta is not None else None
+    )  # type: ignore[attr-defined]
 
 
 def run_agent(settings: Settings) -> int:

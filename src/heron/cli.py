@@ -119,10 +119,13 @@ def _server(args: argparse.Namespace) -> int:
 
     # Imported here, not at the top: `heron --help` must not pay for the server's imports.
     if args.command == "agent":
-        from heron.agent import run_agent
+        from heron.agent import AgentConfigError, run_agent
 
         try:
             return run_agent(settings)
+        except AgentConfigError as exc:
+            _error(str(exc))
+            return EXIT_USAGE
         except OSError as exc:  # e.g. an unreadable token file or state dir
             _error(f"agent cannot start: {exc}")
             return EXIT_FAILURE

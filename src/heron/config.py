@@ -198,6 +198,29 @@ def _parse_token_file(text: str) -> str:
 
 
 KUBE_MODES = ("auto", "in-cluster", "kubeconfig", "none")
+START_AT = ("beginning", "end")
+_GLOB_RE = re.compile(r"[A-Za-z0-9._/*?\[\]!-]+")
+
+
+def _parse_globs(text: str) -> tuple[str, ...]:
+    """Comma-separated glob patterns on Kubernetes label keys; empty text means none."""
+    patterns = tuple(p.strip() for p in text.split(",") if p.strip())
+    for p in patterns:
+        if not _GLOB_RE.fullmatch(p):
+            raise ValueError(
+                f"invalid label key pattern {_quote(p)}: want globs like app or team*, comma-separated"
+            )
+    return patterns
+
+
+def _positive_number(text: str) -> float:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise ValueError(f"invalid number {_quote(text)}") from None
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"invalid number {_quote(text)}: must be greater than 0")
+    return value
 
 
 def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
@@ -374,6 +397,44 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "agent_queue_size", _size(1), "256MiB", "agent: on-disk queue bound; reading pauses when full", "SIZE"
     ),
+    Setting(
+        "start_at",
+        _choice(START_AT),
+        "beginning",
+        "agent: where to start in a log file it has no checkpoint for: beginning|end",
+        "WHERE",
+    ),
+    Setting(
+        "pod_label_allow",
+        _parse_globs,
+        "*",
+        "agent: pod label keys that become stream labels (comma-separated globs)",
+        "GLOBS",
+    ),
+    Setting(
+        "pod_label_deny",
+        _parse_globs,
+        # The same list as heron.collect.logs.kube.DEFAULT_LABEL_DENY (a test keeps them equal).
+        "pod-template-hash,controller-revision-hash,pod-template-generation,"
+        "statefulset.kubernetes.io/pod-name,apps.kubernetes.io/pod-index",
+        "agent: pod label keys never used as stream labels (comma-separated globs; wins over allow)",
+        "GLOBS",
+    ),
+    Setting(
+        "multiline_flush",
+        _duration(_POSITIVE),
+        "1s",
+        "agent: emit a held multi-line entry after no new line joined it for this long",
+        "DURATION",
+    ),
+    Setting(
+        "multiline_max_size",
+        _size(1),
+        "256KiB",
+        "agent: largest joined multi-line entry; a longer one is cut",
+        "SIZE",
+    ),
+    Setting("demo_rate", _positive_number, "50", "demo: log lines per second each simulated pod writes", "N"),
 )
 
 _BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
@@ -413,6 +474,12 @@ class Settings:
     kube: str
     bearer_token_file: str
     agent_queue_size: int
+    start_at: str
+    pod_label_allow: tuple[str, ...]
+    pod_label_deny: tuple[str, ...]
+    multiline_flush: float
+    multiline_max_size: int
+    demo_rate: float
 
     @property
     def listen_address(self) -> tuple[str, int]:

@@ -19,9 +19,14 @@ __all__ = ["run_demo"]
 
 def run_demo(settings: Settings) -> int:
     root = tempfile.mkdtemp(prefix="heron-demo-")
-    node = SimulatedNode(root, rate=50.0)
+    node = SimulatedNode(root, rate=settings.demo_rate)
     node.start()
-    meta = PodMetadata(node.node_name, kube_client_factory(node.api.kubeconfig()))
+    meta = PodMetadata(
+        node.node_name,
+        kube_client_factory(node.api.kubeconfig()),
+        label_allow=list(settings.pod_label_allow),
+        label_deny=list(settings.pod_label_deny),
+    )
     meta.start()
     demo = dataclasses.replace(
         settings,

@@ -14,27 +14,53 @@ and parser state that the body brings it to.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import logging
 import os
 import threading
 import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
 
 from heron.collect.logs.checkpoints import Checkpoint, CheckpointStore, FileIdentity
-from heron.collect.logs.formats import LineParser
-from heron.collect.logs.tail import FileId, PodLogPath, Tailer
+from heron.collect.logs.formats import Entry, LineParser, Spans
+from heron.collect.logs.multiline import MultilineJoiner, MultilineRule
+from heron.collect.logs.tail import FileId, PodLogPath, Read, Tailer
 from heron.logsetup import log_fields
-from heron.model import labels_from
+from heron.model import format_labels, labels_from
 from heron.ship.loki_client import PushOutcome, PushResult
-from heron.ship.loki_encode import encode_push_request
+from heron.ship.loki_encode import encode_entries, encode_span_entries, encode_streams
 from heron.ship.queue import DurableQueue
-from heron.storage import LogBatch
 
 __all__ = ["AgentOptions", "LogAgent", "MALFORMED_LABEL"]
 
 log = logging.getLogger("heron.agent")
+
+TRIM_INTERVAL = 5.0  # seconds between returns of freed heap memory to the OS
+# Least time between polls that found data: a poll stats every open file, so with hundreds of
+# files trickling lines, polling on every inotify event would cost more than the lines do.
+POLL_COALESCE = 0.05
+
+
+def _malloc_trim() -> Callable[[], object] | None:
+    """glibc's `malloc_trim(0)`, or None elsewhere (musl, macOS).
+
+    Why: reading and encoding allocate and free megabytes per batch; glibc keeps freed heap
+    pages, so the agent's RSS would settle at its busiest moment's size, several MiB of its
+    64 MiB budget. Handing them back every few seconds costs microseconds.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    return lambda: trim(0)
+
 
 MALFORMED_LABEL = "heron_parse_error"
 
@@ -45,10 +71,40 @@ class AgentOptions:
     state_dir: str
     node_name: str
     batch_lines: int = 5000
+    batch_bytes: int = 2 * 1024 * 1024  # of encoded entries, before compression
     batch_wait: float = 1.0
+    # What one poll may read: small enough that catching up on many files does not hold tens of
+    # MiB at once (the allocator keeps a high-water mark), large enough for 100 MB/s.
+    read_bytes: int = 1024 * 1024
+    poll_bytes: int = 2 * 1024 * 1024
     queue_bytes: int = 64 * 1024 * 1024
     rescan_interval: float = 10.0
     start_at: str = "beginning"
+    # MultilineJoiner's keyword arguments: flush_after (s), max_bytes, max_lines.
+    multiline: dict[str, Any] = field(default_factory=dict)
+
+
+class _Batch:
+    """What the reader gathered since the last enqueue: encoded entries per stream, and where
+    each file's checkpoint moves once the server has them."""
+
+    __slots__ = ("streams", "positions", "lines", "bytes", "started")
+
+    def __init__(self) -> None:
+        self.streams: dict[str, list[bytes]] = {}  # label text -> encoded entry blobs
+        self.positions: dict[str, tuple[int, dict, FileId, str]] = {}
+        self.lines = 0
+        self.bytes = 0
+        self.started = time.monotonic()
+
+    def add(self, labels: str, blob: bytes, lines: int) -> None:
+        got = self.streams.get(labels)
+        if got is None:
+            self.streams[labels] = [blob]
+        else:
+            got.append(blob)
+        self.lines += lines
+        self.bytes += len(blob)
 
 
 class LogAgent:
@@ -57,35 +113,47 @@ class LogAgent:
         opts: AgentOptions,
         send: Callable[[bytes], PushResult],
         labels_for: Callable[[PodLogPath], dict[str, str] | None] | None = None,
+        multiline_for: Callable[[PodLogPath], MultilineRule | None] | None = None,
     ):
         """`send` pushes one body (e.g. `LokiPushClient.push`); `labels_for` returns extra
-        stream labels for a pod (from its metadata), or None to skip the pod (excluded)."""
+        stream labels for a pod (from its metadata), or None to skip the pod (excluded);
+        `multiline_for` returns the pod's multi-line rule, if it has one."""
         self.opts = opts
         self.send = send
         self.labels_for = labels_for
+        self.multiline_for = multiline_for
         os.makedirs(opts.state_dir, exist_ok=True)
         self.store = CheckpointStore(os.path.join(opts.state_dir, "checkpoints.json"))
         self.queue = DurableQueue(os.path.join(opts.state_dir, "queue"), opts.queue_bytes)
         self.checkpoints: dict[str, Checkpoint] = self.store.load()
         self._ck_lock = threading.Lock()
         self._live_keys: frozenset[str] | None = None  # files the tailer still tracks
+        self._parsers: dict[str, LineParser] = {}
+        self._joiners: dict[str, MultilineJoiner] = {}
+        self._saved_multiline: dict[str, dict] = {}  # checkpointed joiner state, until the rule is known
+        self._files: dict[str, tuple[int, FileId, str, PodLogPath]] = {}  # key -> offset, id, path, info
         self.lines_read = 0
         self.batches_shipped = 0
 
     # -- reader ------------------------------------------------------------------------------
-    def _resume(self) -> tuple[dict[FileId, int], dict[str, LineParser]]:
+    def _resume(self) -> dict[FileId, int]:
         resume: dict[FileId, int] = {}
-        parsers: dict[str, LineParser] = {}
         for key, cp in self.checkpoints.items():
             try:
                 fid = FileId.from_key(key)
-            except ValueError:
+                parser = LineParser.from_state(cp.parser_state)
+            except ValueError as e:
+                log.warning("ignoring unreadable checkpoint", extra=log_fields(key=key, error=str(e)))
                 continue
             resume[fid] = cp.offset
-            parsers[key] = LineParser.from_state(cp.parser_state)
-        return resume, parsers
+            self._parsers[key] = parser
+            saved = cp.parser_state.get("multiline")
+            if saved:
+                self._saved_multiline[key] = saved
+        return resume
 
-    def _stream_labels(self, info: PodLogPath, stream: str, malformed: bool) -> dict[str, str] | None:
+    def _stream_labels(self, info: PodLogPath, stream: str, malformed: bool) -> str | None:
+        """The stream's label text, or None when the pod is excluded."""
         labels = {
             "namespace": info.namespace,
             "pod": info.pod,
@@ -101,63 +169,149 @@ class LogAgent:
             labels["stream"] = stream
         if malformed:
             labels[MALFORMED_LABEL] = "true"
-        return labels
+        return format_labels(labels_from(labels))
+
+    def _joiner(self, key: str, info: PodLogPath) -> MultilineJoiner | None:
+        joiner = self._joiners.get(key)
+        if joiner is None and self.multiline_for is not None:
+            rule = self.multiline_for(info)
+            if rule is not None:
+                saved = self._saved_multiline.pop(key, {})
+                try:
+                    joiner = MultilineJoiner.from_state(rule, saved, **self.opts.multiline)
+                except ValueError as e:
+                    log.warning(
+                        "dropping unreadable multi-line state", extra=log_fields(key=key, error=str(e))
+                    )
+                    joiner = MultilineJoiner(rule, **self.opts.multiline)
+                self._joiners[key] = joiner
+        return joiner
+
+    def _state(self, key: str) -> dict:
+        state = self._parsers[key].state()
+        joiner = self._joiners.get(key)
+        if joiner is not None and joiner.has_pending:
+            state["multiline"] = joiner.state()
+        return state
+
+    def _add_entries(self, batch: _Batch, info: PodLogPath, entries: list[Entry]) -> None:
+        groups: dict[tuple[str, bool], tuple[list[int], list[bytes]]] = {}
+        for e in entries:
+            got = groups.get((e.stream, e.malformed))
+            if got is None:
+                got = groups[(e.stream, e.malformed)] = ([], [])
+            got[0].append(e.ts_ns)
+            got[1].append(e.line)
+        for (stream, malformed), (ts, lines) in groups.items():
+            labels = self._stream_labels(info, stream, malformed)
+            if labels is not None:
+                batch.add(labels, encode_entries(ts, lines), len(lines))
+
+    def _add_spans(self, batch: _Batch, info: PodLogPath, spans: Spans) -> None:
+        n_err = int(np.count_nonzero(spans.stderr))
+        for stream, count in (("stdout", len(spans) - n_err), ("stderr", n_err)):
+            if not count:
+                continue
+            labels = self._stream_labels(info, stream, False)
+            if labels is None:
+                continue
+            if count == len(spans):
+                blob = encode_span_entries(spans.buf, spans.ts, spans.start, spans.end)
+            else:
+                m = spans.stderr if stream == "stderr" else ~spans.stderr
+                blob = encode_span_entries(spans.buf, spans.ts[m], spans.start[m], spans.end[m])
+            batch.add(labels, blob, count)
+
+    def _take(self, batch: _Batch, r: Read, now_ns: int) -> None:
+        key = r.file_id.key
+        parser = self._parsers.get(key)
+        if parser is None:
+            parser = self._parsers[key] = LineParser()
+        segments, consumed = parser.feed_spans(r.data, now_ns, final=r.partial)
+        joiner = self._joiner(key, r.info)
+        if joiner is not None:
+            entries: list[Entry] = []
+            for seg in segments:
+                entries.extend(seg.entries() if isinstance(seg, Spans) else seg)
+            self._add_entries(batch, r.info, joiner.feed(entries, time.monotonic()))
+        else:
+            for seg in segments:
+                if isinstance(seg, Spans):
+                    self._add_spans(batch, r.info, seg)
+                else:
+                    self._add_entries(batch, r.info, seg)
+        offset = r.offset + consumed
+        self._files[key] = (offset, r.file_id, r.path, r.info)
+        batch.positions[key] = (offset, self._state(key), r.file_id, r.path)
+
+    def _flush_multiline(self, batch: _Batch) -> None:
+        """Emit joined entries whose flush timeout passed, even when their file is quiet."""
+        now = time.monotonic()
+        for key, joiner in self._joiners.items():
+            deadline = joiner.next_deadline()
+            if deadline is None or deadline > now or key not in self._files:
+                continue
+            offset, fid, path, info = self._files[key]
+            self._add_entries(batch, info, joiner.flush_expired(now))
+            batch.positions[key] = (offset, self._state(key), fid, path)
+
+    def _next_wake(self) -> float:
+        wait = min(0.2, self.opts.batch_wait)
+        now = time.monotonic()
+        for joiner in self._joiners.values():
+            deadline = joiner.next_deadline()
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - now))
+        return wait
 
     def run_reader(self, stop: threading.Event) -> None:
-        resume, parsers = self._resume()
-        pending: dict[tuple[tuple[str, str], ...], tuple[list[int], list[bytes]]] = {}
-        positions: dict[str, tuple[int, dict, FileId, str]] = {}
-        count = 0
-        started = time.monotonic()
+        resume = self._resume()
+        batch = _Batch()
+        opts = self.opts
+        trim = _malloc_trim()
+        trimmed = time.monotonic()
         with Tailer(
-            self.opts.pods_dir,
-            rescan_interval=self.opts.rescan_interval,
+            opts.pods_dir,
+            rescan_interval=opts.rescan_interval,
             resume=resume,
-            start_at=self.opts.start_at,  # type: ignore[arg-type]
+            start_at=opts.start_at,  # type: ignore[arg-type]
+            read_size=opts.read_bytes,
+            max_poll_bytes=opts.poll_bytes,
         ) as tailer:
             while not stop.is_set():
                 if self.queue.full:
                     stop.wait(0.05)  # backpressure: the shipper must catch up first
                     continue
+                polled = time.monotonic()
                 reads = tailer.poll()
-                self._live_keys = frozenset(fid.key for fid in tailer.positions())
                 now = time.time_ns()
                 for r in reads:
-                    key = r.file_id.key
-                    parser = parsers.get(key)
-                    if parser is None:
-                        parser = parsers[key] = LineParser()
-                    entries, consumed = parser.feed(r.data, now, final=r.partial)
-                    positions[key] = (r.offset + consumed, parser.state(), r.file_id, r.path)
-                    for e in entries:
-                        labels = self._stream_labels(r.info, e.stream, e.malformed)
-                        if labels is None:
-                            continue
-                        lk = tuple(sorted(labels.items()))
-                        got = pending.get(lk)
-                        if got is None:
-                            got = pending[lk] = ([], [])
-                        got[0].append(e.ts_ns)
-                        got[1].append(e.line)
-                        count += 1
-                if count >= self.opts.batch_lines or (
-                    positions and time.monotonic() - started >= self.opts.batch_wait
-                ):
-                    self._enqueue(pending, positions)
-                    self.lines_read += count
-                    pending, positions, count = {}, {}, 0
-                    started = time.monotonic()
-                if not reads:
-                    tailer.wait(min(0.2, self.opts.batch_wait))
-            if positions:
-                self._enqueue(pending, positions)
-                self.lines_read += count
+                    self._take(batch, r, now)
+                    if batch.lines >= opts.batch_lines or batch.bytes >= opts.batch_bytes:
+                        batch = self._enqueue(batch, tailer)
+                if self._joiners:
+                    self._flush_multiline(batch)
+                if batch.positions and time.monotonic() - batch.started >= opts.batch_wait:
+                    batch = self._enqueue(batch, tailer)
+                if trim is not None and time.monotonic() - trimmed >= TRIM_INTERVAL:
+                    trim()
+                    trimmed = time.monotonic()
+                if tailer.backlog:
+                    continue
+                if reads:
+                    stop.wait(max(0.0, POLL_COALESCE - (time.monotonic() - polled)))
+                    continue
+                tailer.wait(self._next_wake())
+            for key, joiner in self._joiners.items():  # stopping: what is held is complete enough
+                if joiner.has_pending and key in self._files:
+                    offset, fid, path, info = self._files[key]
+                    self._add_entries(batch, info, joiner.flush())
+                    batch.positions[key] = (offset, self._state(key), fid, path)
+            if batch.positions:
+                self._enqueue(batch, tailer)
 
-    def _enqueue(
-        self,
-        pending: dict[tuple[tuple[str, str], ...], tuple[list[int], list[bytes]]],
-        positions: dict[str, tuple[int, dict, FileId, str]],
-    ) -> None:
+    def _enqueue(self, batch: _Batch, tailer: Tailer) -> _Batch:
+        self._live_keys = frozenset(fid.key for fid in tailer.positions())
         header = {
             key: {
                 "offset": off,
@@ -168,11 +322,12 @@ class LogAgent:
                 "fp_len": fid.fp_len,
                 "path": path,
             }
-            for key, (off, state, fid, path) in positions.items()
+            for key, (off, state, fid, path) in batch.positions.items()
         }
-        batches = [LogBatch(labels_from(dict(lk)), ts, lines) for lk, (ts, lines) in pending.items()]
-        body = encode_push_request(batches) if batches else b""
+        body = encode_streams(batch.streams.items()) if batch.streams else b""
         self.queue.put(json.dumps(header, separators=(",", ":")).encode() + b"\n" + body)
+        self.lines_read += batch.lines
+        return _Batch()
 
     # -- shipper -----------------------------------------------------------------------------
     def run_shipper(self, stop: threading.Event) -> None:
@@ -188,7 +343,13 @@ class LogAgent:
             header = json.loads(record[:nl])
             body = record[nl + 1 :]
             if body:
-                result = self.send(body)
+                try:
+                    result = self.send(body)
+                except Exception:  # noqa: BLE001 - a bug in `send` must not stop shipping for good
+                    log.exception("shipping failed; retrying the batch")
+                    if stop.wait(1.0):
+                        return  # stopping: the batch stays queued for the next start
+                    continue
                 if result.outcome is PushOutcome.STOPPED:
                     return
                 if result.outcome is PushOutcome.REJECTED:

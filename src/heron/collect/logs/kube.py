@@ -377,7 +377,10 @@ class PodMetadata:
                 with self._conn_lock:
                     self._conn = None
                 if conn is not None:
-                    conn.close()
+                    try:
+                        conn.close()
+                    except Exception as e:  # noqa: BLE001 - closing must never end the watch thread
+                        log.debug("closing the API connection failed", extra=log_fields(error=str(e)))
 
     def _janitor_run(self) -> None:
         interval = max(0.05, min(self.deleted_ttl / 4, 5.0))
