@@ -126,7 +126,8 @@ def make_agent(
         node_name=node,
         queue_bytes=settings.agent_queue_size,
         start_at=settings.start_at,
-        multiline={"flush_after": settings.multiline_flush, "max_bytes": settings.multiline_max_size},
+        multiline_flush=settings.multiline_flush,
+        multiline_max_bytes=settings.multiline_max_size,
     )
     log.info(
         "agent started",

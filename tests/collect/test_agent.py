@@ -254,3 +254,60 @@ def test_heron_all_runs_server_and_agent_in_one_process(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+
+
+def test_a_trace_held_at_a_kill_is_shipped_even_if_its_file_never_grows(tmp_path: Path) -> None:
+    """The agent was killed while a joiner held a trace at the end of a file that then never
+    changed (its container exited): the restarted agent must still ship the held lines."""
+    from heron.collect.logs.checkpoints import Checkpoint, CheckpointStore, FileIdentity
+    from heron.collect.logs.formats import LineParser
+    from heron.collect.logs.multiline import MultilineJoiner, parse_rule
+    from heron.collect.logs.tail import FileId
+    from heron.receive.loki_push import decode_push
+    from heron.ship.loki_client import PushOutcome, PushResult
+
+    cdir = tmp_path / "pods" / "prod_web_0a1b2c" / "app"
+    cdir.mkdir(parents=True)
+    t0 = time.time_ns() - 60 * 10**9
+    trace = ["java.lang.IllegalStateException: boom", "\tat a.B.c(B.java:1)", "\tat a.B.d(B.java:2)"]
+    data = b"".join(cri(t0 + i, line) for i, line in enumerate(trace))
+    (cdir / "0.log").write_bytes(data)
+    # What the killed agent had checkpointed: the whole file read, the trace held by its joiner.
+    parser = LineParser()
+    entries, used = parser.feed(data, t0)
+    joiner = MultilineJoiner(parse_rule("java"))
+    assert joiner.feed(entries, 0.0) == [] and used == len(data)
+    identity = FileIdentity.of_path(cdir / "0.log")
+    key = FileId(identity.dev, identity.inode, identity.fingerprint, identity.fingerprint_size).key
+    state = {**parser.state(), "multiline": joiner.state()}
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    CheckpointStore(state_dir / "checkpoints.json").save(
+        {key: Checkpoint(identity, str(cdir / "0.log"), len(data), state)}
+    )
+
+    shipped: list[tuple[dict[str, str], list[int], list[bytes]]] = []
+
+    def send(body: bytes) -> PushResult:
+        shipped.extend(
+            (dict(b.labels), list(b.timestamps), list(b.lines))
+            for b in decode_push(body, "application/x-protobuf")
+        )
+        return PushResult(PushOutcome.DELIVERED, 204, 1)
+
+    agent = LogAgent(AgentOptions(str(tmp_path / "pods"), str(state_dir), "node-1", batch_wait=0.1), send)
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 15
+        while not shipped and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert [(labels["pod"], ts, lines) for labels, ts, lines in shipped] == [
+        ("web", [t0], ["\n".join(trace).encode()])
+    ]
+    saved = CheckpointStore(state_dir / "checkpoints.json").load()
+    assert saved[key].offset == len(data) and "multiline" not in saved[key].parser_state

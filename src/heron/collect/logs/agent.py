@@ -21,15 +21,15 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 from heron.collect.logs.checkpoints import Checkpoint, CheckpointStore, FileIdentity
 from heron.collect.logs.formats import Entry, LineParser, Spans
-from heron.collect.logs.multiline import MultilineJoiner, MultilineRule
-from heron.collect.logs.tail import FileId, PodLogPath, Read, Tailer
+from heron.collect.logs.multiline import MultilineJoiner, MultilineRule, held_entries
+from heron.collect.logs.tail import FileId, PodLogPath, Read, Tailer, parse_log_path
 from heron.logsetup import log_fields
 from heron.model import format_labels, labels_from
 from heron.ship.loki_client import PushOutcome, PushResult
@@ -80,8 +80,8 @@ class AgentOptions:
     queue_bytes: int = 64 * 1024 * 1024
     rescan_interval: float = 10.0
     start_at: str = "beginning"
-    # MultilineJoiner's keyword arguments: flush_after (s), max_bytes, max_lines.
-    multiline: dict[str, Any] = field(default_factory=dict)
+    multiline_flush: float = 1.0  # seconds without a new line before a held entry goes out
+    multiline_max_bytes: int = 256 * 1024
 
 
 class _Batch:
@@ -178,14 +178,17 @@ class LogAgent:
             if rule is not None:
                 saved = self._saved_multiline.pop(key, {})
                 try:
-                    joiner = MultilineJoiner.from_state(rule, saved, **self.opts.multiline)
+                    joiner = MultilineJoiner.from_state(rule, saved, **self._joiner_options())
                 except ValueError as e:
                     log.warning(
                         "dropping unreadable multi-line state", extra=log_fields(key=key, error=str(e))
                     )
-                    joiner = MultilineJoiner(rule, **self.opts.multiline)
+                    joiner = MultilineJoiner(rule, **self._joiner_options())
                 self._joiners[key] = joiner
         return joiner
+
+    def _joiner_options(self) -> dict[str, Any]:
+        return {"flush_after": self.opts.multiline_flush, "max_bytes": self.opts.multiline_max_bytes}
 
     def _state(self, key: str) -> dict:
         state = self._parsers[key].state()
@@ -255,6 +258,34 @@ class LogAgent:
             self._add_entries(batch, info, joiner.flush_expired(now))
             batch.positions[key] = (offset, self._state(key), fid, path)
 
+    def _flush_orphans(self, batch: _Batch) -> None:
+        """Ship what checkpointed joiners held for files that had nothing more to read.
+
+        A joiner is restored when its file is next read; a file that ended (its container
+        exited, it was rotated away) is never read again, and its held trace would be lost.
+        Called once everything readable was read after a restart.
+        """
+        for key, saved in list(self._saved_multiline.items()):
+            del self._saved_multiline[key]
+            try:
+                entries = held_entries(saved)
+            except ValueError as e:
+                log.warning("dropping unreadable multi-line state", extra=log_fields(key=key, error=str(e)))
+                continue
+            if key in self._files:  # read since the restart, but the pod has no rule (yet)
+                offset, fid, path, info = self._files[key]
+                self._add_entries(batch, info, entries)
+                batch.positions[key] = (offset, self._state(key), fid, path)
+                continue
+            cp = self.checkpoints.get(key)
+            info = parse_log_path(cp.path) if cp is not None else None
+            if cp is None or info is None:
+                continue
+            self._add_entries(batch, info, entries)
+            parser = self._parsers.get(key)
+            state = parser.state() if parser is not None else {}
+            batch.positions[key] = (cp.offset, state, FileId.from_key(key), cp.path)
+
     def _next_wake(self) -> float:
         wait = min(0.2, self.opts.batch_wait)
         now = time.monotonic()
@@ -291,6 +322,8 @@ class LogAgent:
                         batch = self._enqueue(batch, tailer)
                 if self._joiners:
                     self._flush_multiline(batch)
+                if self._saved_multiline and not tailer.backlog:
+                    self._flush_orphans(batch)
                 if batch.positions and time.monotonic() - batch.started >= opts.batch_wait:
                     batch = self._enqueue(batch, tailer)
                 if trim is not None and time.monotonic() - trimmed >= TRIM_INTERVAL:

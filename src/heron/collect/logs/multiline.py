@@ -57,7 +57,7 @@ from typing import Any, Mapping, Sequence
 
 from heron.collect.logs.formats import Entry
 
-__all__ = ["BUILTIN_RULES", "MultilineJoiner", "MultilineRule", "parse_rule"]
+__all__ = ["BUILTIN_RULES", "MultilineJoiner", "MultilineRule", "held_entries", "parse_rule"]
 
 STATE_VERSION = 1
 DEFAULT_MAX_BYTES = 256 * 1024
@@ -470,3 +470,17 @@ class MultilineJoiner:
             if h.last is None:
                 h.last = now
         self._unstamped = False
+
+
+# A rule that knows no state: restoring a checkpoint with it keeps the held pieces as they are.
+_AS_HELD = MultilineRule("as-held", firstline=re.compile(""))
+
+
+def held_entries(state: dict[str, Any]) -> list[Entry]:
+    """The entries a checkpointed joiner state holds, emitted as they stand.
+
+    For a file that will never be read again (it ended before the agent was killed): its held
+    trace must still be shipped, and no rule is needed to flush it. Raises ValueError on a
+    state `MultilineJoiner.from_state` cannot read.
+    """
+    return MultilineJoiner.from_state(_AS_HELD, state).flush()
