@@ -330,7 +330,7 @@ def test_feed_spans_gives_exactly_the_entries_of_feed(
         chunk_end = max(pos, min(cut, len(data)))
         last = chunk_end == len(data)
         entries, used_slow = slow.feed(data[pos:chunk_end], NOW, final=final and last)
-        segments, used_fast = fast.feed_spans(data[pos:chunk_end], NOW, final=final and last)
+        segments, used_fast = fast.feed_spans(data[pos:chunk_end], NOW, final=final and last, min_lines=0)
         assert used_fast == used_slow
         expected += entries
         for seg in segments:
@@ -342,7 +342,7 @@ def test_feed_spans_gives_exactly_the_entries_of_feed(
 
 def test_feed_spans_uses_spans_for_containerd_lines_and_lists_for_the_rest() -> None:
     data = cri(b"a") + cri(b"b", "stderr") + cri(b"piece ", tag="P") + cri(b"end") + cri(b"c")
-    segments, used = LineParser().feed_spans(data, NOW)
+    segments, used = LineParser().feed_spans(data, NOW, min_lines=0)
     assert used == len(data)
     kinds = [type(s).__name__ for s in segments]
     assert kinds == ["Spans", "list", "Spans"]
@@ -364,6 +364,14 @@ def test_feed_spans_on_docker_files_returns_entries() -> None:
 def test_feed_spans_takes_containerd_and_crio_timestamps_on_the_fast_path() -> None:
     stamps = ["2024-01-01T12:00:00.5Z", "2024-01-01T12:00:00Z", "2024-01-01T13:30:00.123456789+01:30"]
     data = b"".join(cri(b"m", ts=ts) for ts in stamps)
-    segments, _ = LineParser().feed_spans(data, NOW)
+    segments, _ = LineParser().feed_spans(data, NOW, min_lines=0)
     assert len(segments) == 1 and not isinstance(segments[0], list)
     assert segments[0].ts.tolist() == [T0_NS - 123456789 + 500_000_000, T0_NS - 123456789, T0_NS]
+
+
+def test_feed_spans_leaves_small_buffers_to_the_per_line_parser() -> None:
+    small = cri(b"a") * 3
+    assert LineParser().feed_spans(small, NOW) == ([[Entry(T0_NS, "stdout", b"a")] * 3], len(small))
+    big = cri(b"a") * 100
+    segments, _ = LineParser().feed_spans(big, NOW)
+    assert len(segments) == 1 and not isinstance(segments[0], list) and len(segments[0]) == 100

@@ -496,3 +496,26 @@ def test_poll_budget_bounds_memory_and_is_fair(root: Path) -> None:
             for r in t.poll():
                 got[r.path] += r.data
     assert {k: bytes(v) for k, v in got.items()} == expected
+
+
+def test_a_poll_reads_only_containers_written_to_and_a_rescan_reads_all(root: Path) -> None:
+    logs = []
+    for i in range(20):
+        log = container_dir(root, pod=f"p{i}", uid=f"u{i}") / "0.log"
+        log.write_bytes(cri(i))
+        logs.append(log)
+    with Tailer(str(root), rescan_interval=3600) as t:
+        collect(t, 20 * len(cri(0)))
+        before = t.stats()["container_reads"]
+        append(logs[7], cri(100))
+        assert t.wait(5.0)  # the write's inotify event
+        reads = t.poll()
+        assert [r.data for r in reads] == [cri(100)]
+        assert t.stats()["container_reads"] - before == 1
+        assert t.poll() == [] and t.stats()["container_reads"] - before == 1
+    # Without events (no inotify), every poll reads every container: nothing depends on events.
+    with Tailer(str(root), use_inotify=False, resume={}, start_at="end") as t:
+        t.poll()
+        append(logs[3], cri(200))
+        assert [r.data for r in t.poll()] == [cri(200)]
+        assert t.stats()["container_reads"] == 40

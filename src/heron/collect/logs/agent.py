@@ -27,7 +27,7 @@ from typing import Any, Callable
 import numpy as np
 
 from heron.collect.logs.checkpoints import Checkpoint, CheckpointStore, FileIdentity
-from heron.collect.logs.formats import Entry, LineParser, Spans
+from heron.collect.logs.formats import SPANS_MIN_LINES, Entry, LineParser, Spans
 from heron.collect.logs.multiline import MultilineJoiner, MultilineRule, held_entries
 from heron.collect.logs.tail import FileId, PodLogPath, Read, Tailer, parse_log_path
 from heron.logsetup import log_fields
@@ -211,6 +211,9 @@ class LogAgent:
                 batch.add(labels, encode_entries(ts, lines), len(lines))
 
     def _add_spans(self, batch: _Batch, info: PodLogPath, spans: Spans) -> None:
+        if len(spans) < SPANS_MIN_LINES:  # a few lines between slow ones: numpy would cost more
+            self._add_entries(batch, info, spans.entries())
+            return
         n_err = int(np.count_nonzero(spans.stderr))
         for stream, count in (("stdout", len(spans) - n_err), ("stderr", n_err)):
             if not count:

@@ -210,6 +210,13 @@ class _Container:
         return PodLogPath(self.namespace, self.pod, self.uid, self.container, f.restart)
 
 
+def _draining(c: _Container) -> bool:
+    """Whether the container holds an open file that is not its newest active one: a file of
+    an older restart, or one deleted while open, is read to its end and closed on a timer."""
+    newest = max((f.restart for f in c.files if f.rank == 1 and f.present), default=None)
+    return any(f.fd is not None and (f.restart != newest or not f.present) for f in c.files)
+
+
 class Tailer:
     """Tail every container log under `root`; call `poll()` in a loop, `wait()` between polls.
 
@@ -220,9 +227,11 @@ class Tailer:
     `positions()`. `use_inotify=False` forces interval polling.
 
     Discovery: inotify watches on the root, pod and container directories mark directories for
-    a targeted rescan and wake `wait()`; a full rescan runs every `rescan_interval` regardless,
-    so a lost event (or no inotify at all) only costs latency, never data: an open file keeps
-    being read through its descriptor whatever happens to its name.
+    a targeted rescan and wake `wait()`; a write marks its container for reading, so an idle
+    file costs nothing per poll. A full rescan, which also reads every container, runs every
+    `rescan_interval` regardless, so a lost event (or no inotify at all) only costs latency,
+    never data: an open file keeps being read through its descriptor whatever happens to its
+    name.
     """
 
     def __init__(
@@ -263,6 +272,9 @@ class Tailer:
         self._initial = True
         self._next_rescan = 0.0
         self._dirty: set[str] = set()
+        # Containers to read at the next poll: written to (inotify), rescanned, or not done
+        # last time. The others are skipped, so an idle file costs nothing per poll.
+        self._active: set[str] = set()
         self._full_due = True
         self._backlog = False
         self._next_close: float | None = None
@@ -271,6 +283,7 @@ class Tailer:
         self._watch_limit_logged = False
         self._stats: dict[str, int] = {
             "polls": 0,
+            "container_reads": 0,
             "reads": 0,
             "bytes_read": 0,
             "rescans": 0,
@@ -306,10 +319,12 @@ class Tailer:
         now = self._clock()
         self._stats["polls"] += 1
         self._drain_events()
+        read_all = self._inotify is None
         if self._full_due or now >= self._next_rescan:
             self._full_scan()
             self._next_rescan = now + self._rescan_interval
             self._full_due = False
+            read_all = True  # also catches writes whose events were lost
         elif self._dirty:
             self._partial_scan()
         self._initial = False
@@ -322,9 +337,16 @@ class Tailer:
             containers = containers[k:] + containers[:k]
             self._round += 1
         self._budget = self._max_poll_bytes
+        active, self._active = self._active, set()
         for c in containers:
+            if not (read_all or c.path in active or c.path not in self._path_wds):
+                continue
+            self._stats["container_reads"] += 1
             if self._read_container(c, now, out):
                 backlog = True
+                self._active.add(c.path)
+            elif any(f.fd is not None and f.rank == 0 for f in c.files) or _draining(c):
+                self._active.add(c.path)  # a rotated or superseded file is read until closed
             self._prune(c)
         self._backlog = backlog
         return out
@@ -425,8 +447,12 @@ class Tailer:
                 self._full_due = True
                 continue
             path = self._wd_paths.get(ev.wd)
-            if path is None or ev.mask == IN_MODIFY:
-                continue  # modifications need no scan: every open file is read on every poll
+            if path is None:
+                continue
+            if path in self._containers:
+                self._active.add(path)
+            if ev.mask == IN_MODIFY:
+                continue  # a write needs a read of its container, not a rescan
             if ev.mask & (IN_DELETE_SELF | IN_MOVE_SELF):
                 self._dirty.add(os.path.dirname(path))
             self._dirty.add(path)
@@ -553,6 +579,7 @@ class Tailer:
         self._reconcile(c, entries)
 
     def _reconcile(self, c: _Container, entries: list[tuple[str, os.stat_result, int, int, str]]) -> None:
+        self._active.add(c.path)
         now = self._clock()
         seen: set[tuple[int, int]] = set()
         for fpath, st, restart, rank, ts in entries:
