@@ -130,6 +130,7 @@ CASES: dict[str, tuple[str, object, str]] = {
     "kube": ("none", "none", "sometimes"),
     "bearer_token_file": (__file__, __file__, "/nonexistent/token"),
     "agent_queue_size": ("1GiB", 1024**3, "0"),
+    "agent_listen": ("0.0.0.0:9501", "0.0.0.0:9501", "nowhere"),
     "start_at": ("END", "end", "middle"),
     "pod_label_allow": ("app, team*", ("app", "team*"), "a b"),
     "pod_label_deny": ("", (), "x=y"),

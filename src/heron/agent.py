@@ -14,11 +14,13 @@ import socket
 import threading
 from typing import Callable
 
+from heron.agent_http import AgentHTTP, register_agent_metrics
 from heron.collect.logs.agent import AgentOptions, LogAgent
 from heron.collect.logs.multiline import MultilineRule, parse_rule
 from heron.collect.logs.tail import PodLogPath
 from heron.config import Settings
 from heron.logsetup import log_fields
+from heron.selfmetrics import Registry
 from heron.ship.loki_client import LokiPushClient, PushResult
 
 __all__ = ["AgentConfigError", "run_agent", "make_agent", "node_name", "SHUTDOWN_GRACE_SECONDS"]
@@ -82,11 +84,17 @@ def _metadata(settings: Settings, node: str):  # type: ignore[no-untyped-def]
 
 
 def make_agent(
-    settings: Settings, send: Callable[[bytes], PushResult], metadata: object | None = None
+    settings: Settings,
+    send: Callable[[bytes], PushResult],
+    metadata: object | None = None,
+    *,
+    registry: Registry | None = None,
+    client: LokiPushClient | None = None,
 ) -> tuple[LogAgent, Callable[[], None]]:
     """The agent for these settings, pushing through `send`; call the second value to release
     what it started (the metadata watch). `metadata` replaces the `kube` setting with a
-    started PodMetadata (the demo's fake API)."""
+    started PodMetadata (the demo's fake API). With `registry`, the agent's metrics (and
+    `client`'s push counters) are added to it."""
     node = node_name(settings)
     meta = metadata if metadata is not None else _metadata(settings, node)
 
@@ -133,9 +141,10 @@ def make_agent(
         "agent started",
         extra=log_fields(pods_dir=opts.pods_dir, state_dir=opts.state_dir, server=settings.server, node=node),
     )
-    return LogAgent(opts, send, labels_for, multiline_for), (
-        lambda: meta.stop() if meta is not None else None
-    )  # type: ignore[attr-defined]
+    agent = LogAgent(opts, send, labels_for, multiline_for)
+    if registry is not None:
+        register_agent_metrics(registry, agent, client, meta)
+    return agent, (lambda: meta.stop() if meta is not None else None)  # type: ignore[attr-defined]
 
 
 def run_agent(settings: Settings) -> int:
@@ -144,7 +153,16 @@ def run_agent(settings: Settings) -> int:
         with open(settings.bearer_token_file) as f:
             token = f.read().strip()
     client = LokiPushClient(settings.server, bearer_token=token)
-    agent, release = make_agent(settings, client.push)
+    registry = Registry()
+    agent, release = make_agent(settings, client.push, registry=registry, client=client)
+    endpoints = None
+    if settings.agent_listen:
+        try:
+            endpoints = AgentHTTP(settings.agent_listen, registry, lambda: agent.reading).start()
+        except OSError as e:
+            release()
+            client.close()
+            raise OSError(f"cannot serve the agent's endpoints on {settings.agent_listen}: {e}") from e
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:
@@ -163,5 +181,7 @@ def run_agent(settings: Settings) -> int:
     finally:
         client.close()
         release()
+        if endpoints is not None:
+            endpoints.stop()
     log.info("agent stopped", extra=log_fields(lines=agent.lines_read, batches=agent.batches_shipped))
     return 0

@@ -165,6 +165,11 @@ def parse_listen(text: str) -> str:
     return text.strip()
 
 
+def _parse_optional_listen(text: str) -> str:
+    """A listen address, or empty for none."""
+    return parse_listen(text) if text.strip() else ""
+
+
 def _parse_path(text: str) -> Path:
     if not text.strip():
         raise ValueError("empty path")
@@ -398,6 +403,13 @@ SETTINGS: tuple[Setting, ...] = (
         "agent_queue_size", _size(1), "256MiB", "agent: on-disk queue bound; reading pauses when full", "SIZE"
     ),
     Setting(
+        "agent_listen",
+        _parse_optional_listen,
+        "127.0.0.1:9501",
+        "agent: address of its /metrics, /-/healthy and /-/ready (empty = none)",
+        "HOST:PORT",
+    ),
+    Setting(
         "start_at",
         _choice(START_AT),
         "beginning",
@@ -474,6 +486,7 @@ class Settings:
     kube: str
     bearer_token_file: str
     agent_queue_size: int
+    agent_listen: str
     start_at: str
     pod_label_allow: tuple[str, ...]
     pod_label_deny: tuple[str, ...]

@@ -98,7 +98,9 @@ def run_server(
             from heron.agent import make_agent
 
             try:
-                agent, release = make_agent(settings, _in_process_sink(db), agent_metadata)
+                agent, release = make_agent(
+                    settings, _in_process_sink(db), agent_metadata, registry=state.registry
+                )
             except Exception:
                 log.exception("the in-process agent failed to start")
                 exit_code[0] = 1

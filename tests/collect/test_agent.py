@@ -13,7 +13,7 @@ import httpx
 
 from heron.collect.logs.agent import AgentOptions, LogAgent
 from heron.ship.loki_client import Backoff, LokiPushClient
-from serverproc import start_server
+from serverproc import free_port, start_server
 
 
 def cri(ts_ns: int, msg: str, stream: str = "stdout") -> bytes:
@@ -164,6 +164,7 @@ def test_heron_agent_command_ships_and_stops_cleanly(tmp_path: Path) -> None:
     cdir = pods / "prod_web_0a1b2c" / "app"
     cdir.mkdir(parents=True)
     write_lines(cdir, 0, 50, time.time_ns() - 60 * 10**9, rotate_every=0)
+    agent_port = free_port()
     agent = subprocess.Popen(
         [
             sys.executable,
@@ -180,6 +181,8 @@ def test_heron_agent_command_ships_and_stops_cleanly(tmp_path: Path) -> None:
             "none",
             "--node-name",
             "node-7",
+            "--agent-listen",
+            f"127.0.0.1:{agent_port}",
         ],
         stderr=subprocess.PIPE,
         text=True,
@@ -191,6 +194,22 @@ def test_heron_agent_command_ships_and_stops_cleanly(tmp_path: Path) -> None:
         assert query_all(server.url) == [f"line {i:06d}" for i in range(50)]
         r = httpx.get(server.url + "/loki/api/v1/series", params={"match[]": '{pod="web"}'})
         assert r.json()["data"][0]["node"] == "node-7"
+        # The agent's own endpoints: probes and metrics, as a DaemonSet needs them.
+        agent_url = f"http://127.0.0.1:{agent_port}"
+        assert httpx.get(agent_url + "/-/healthy").status_code == 200
+        assert httpx.get(agent_url + "/-/ready").status_code == 200
+        assert httpx.get(agent_url + "/nothing").status_code == 404
+        metrics = httpx.get(agent_url + "/metrics")
+        assert metrics.headers["content-type"].startswith("text/plain; version=0.0.4")
+        values = dict(
+            line.rsplit(" ", 1) for line in metrics.text.splitlines() if line and not line.startswith("#")
+        )
+        assert values["heron_agent_lines_total"] == "50"
+        assert values["heron_agent_push_rejected_total"] == "0"
+        assert int(values["heron_agent_batches_shipped_total"]) >= 1
+        assert values["heron_agent_files_open"] == "1"
+        assert int(values["heron_agent_read_bytes_total"]) == (cdir / "0.log").stat().st_size
+        assert "heron_agent_kube_up" not in values  # --kube none: no metadata to report on
     finally:
         agent.send_signal(signal.SIGTERM)
         assert agent.wait(timeout=30) == 0
@@ -206,8 +225,6 @@ def test_heron_all_runs_server_and_agent_in_one_process(tmp_path: Path) -> None:
     import signal
     import subprocess
     import sys
-
-    from serverproc import free_port
 
     pods = tmp_path / "pods"
     cdir = pods / "dev_api_9f8e7d" / "api"
@@ -251,6 +268,10 @@ def test_heron_all_runs_server_and_agent_in_one_process(tmp_path: Path) -> None:
             if r.status_code == 200:
                 got = [v[1] for s in r.json()["data"]["result"] for v in s["values"]]
         assert got == [f"line {i:06d}" for i in range(120)]
+        # The in-process agent reports into the server's own /metrics.
+        metrics = httpx.get(url + "/metrics").text
+        assert "heron_agent_lines_total 120" in metrics.splitlines()
+        assert "heron_agent_rotations_total" in metrics
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

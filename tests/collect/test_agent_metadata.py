@@ -498,6 +498,8 @@ def start_agent_command(tmp_path: Path, server: ServerProc, node: str, kubeconfi
                 "kubeconfig",
                 "--node-name",
                 node,
+                "--agent-listen",
+                "",
             ],
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -627,3 +629,31 @@ def test_multiline_annotation_joins_stack_traces_and_flushes_the_last_on_timeout
     assert got[trace][0]["pod"] == "pay"
     warnings = [r for r in caplog.records if r.getMessage() == "ignoring a bad heron.io/multiline annotation"]
     assert len(warnings) == 1
+
+
+def test_agent_metrics_report_the_kubernetes_api_going_up(
+    tmp_path: Path, fake: FakeKubeAPI, metadata: MetadataFactory
+) -> None:
+    from heron.selfmetrics import Registry
+
+    node = "node-metrics"
+    fake.start(down=True)
+    fake.add_pod(make_pod("shop", "web-1", node))
+    meta = metadata(node)
+    registry = Registry()
+    settings = load_settings(
+        None, {}, {"pods_dir": str(tmp_path / "pods"), "state_dir": str(tmp_path / "state"), "kube": "none"}
+    )
+    make_agent(settings, lambda body: None, metadata=meta, registry=registry)  # type: ignore[arg-type, return-value]
+
+    def sample(name: str) -> str | None:
+        for line in registry.render().splitlines():
+            if line.startswith(name + " "):
+                return line.split()[1]
+        return None
+
+    assert sample("heron_agent_kube_up") == "0" and sample("heron_agent_kube_pods") == "0"
+    fake.set_down(False)
+    wait_for(lambda: sample("heron_agent_kube_up") == "1", what="kube_up")
+    wait_for(lambda: sample("heron_agent_kube_pods") == "1", what="kube_pods")
+    assert sample("heron_agent_lines_total") == "0"

@@ -142,6 +142,8 @@ def start_agent(pods: Path, state: Path, url: str, log: Path) -> subprocess.Pope
                 "none",
                 "--node-name",
                 "torture",
+                "--agent-listen",
+                "",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

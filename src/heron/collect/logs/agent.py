@@ -133,7 +133,17 @@ class LogAgent:
         self._saved_multiline: dict[str, dict] = {}  # checkpointed joiner state, until the rule is known
         self._files: dict[str, tuple[int, FileId, str, PodLogPath]] = {}  # key -> offset, id, path, info
         self.lines_read = 0
+        self.malformed_lines = 0
         self.batches_shipped = 0
+        self.reading = False  # the reader loop runs (readiness)
+        self.tail_stats: dict[str, int | bool] = {}  # the tailer's, refreshed about once a second
+
+    def queue_bytes(self) -> int:
+        """Unacknowledged bytes in the on-disk queue (for metrics; any thread)."""
+        return self.queue.unacked_bytes
+
+    def queue_full(self) -> bool:
+        return self.queue.full
 
     # -- reader ------------------------------------------------------------------------------
     def _resume(self) -> dict[FileId, int]:
@@ -206,6 +216,8 @@ class LogAgent:
             got[0].append(e.ts_ns)
             got[1].append(e.line)
         for (stream, malformed), (ts, lines) in groups.items():
+            if malformed:
+                self.malformed_lines += len(lines)
             labels = self._stream_labels(info, stream, malformed)
             if labels is not None:
                 batch.add(labels, encode_entries(ts, lines), len(lines))
@@ -312,7 +324,12 @@ class LogAgent:
             read_size=opts.read_bytes,
             max_poll_bytes=opts.poll_bytes,
         ) as tailer:
+            self.reading = True
+            stats_at = 0.0
             while not stop.is_set():
+                if time.monotonic() - stats_at >= 1.0:
+                    self.tail_stats = tailer.stats()  # read by the metrics thread
+                    stats_at = time.monotonic()
                 if self.queue.full:
                     stop.wait(0.05)  # backpressure: the shipper must catch up first
                     continue
@@ -345,6 +362,8 @@ class LogAgent:
                     batch.positions[key] = (offset, self._state(key), fid, path)
             if batch.positions:
                 self._enqueue(batch, tailer)
+            self.tail_stats = tailer.stats()
+            self.reading = False
 
     def _enqueue(self, batch: _Batch, tailer: Tailer) -> _Batch:
         self._live_keys = frozenset(fid.key for fid in tailer.positions())
