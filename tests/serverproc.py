@@ -36,8 +36,8 @@ class ServerProc:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(data_dir: Path, *flags: str, wait_ready: bool = True) -> ServerProc:
-    port = free_port()
+def start_server(data_dir: Path, *flags: str, wait_ready: bool = True, port: int | None = None) -> ServerProc:
+    port = port or free_port()
     log_path = data_dir.parent / f"server-{port}.log"
     log_file = open(log_path, "wb")
     proc = subprocess.Popen(

@@ -332,3 +332,63 @@ def test_a_trace_held_at_a_kill_is_shipped_even_if_its_file_never_grows(tmp_path
     ]
     saved = CheckpointStore(state_dir / "checkpoints.json").load()
     assert saved[key].offset == len(data) and "multiline" not in saved[key].parser_state
+
+
+def test_server_down_fills_the_queue_pauses_reading_and_loses_nothing(tmp_path: Path) -> None:
+    """Backpressure: with the server away, the agent reads until its queue is full, then stops
+    reading (bounded disk and memory); once the server is back, every line arrives once."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    pods = tmp_path / "pods"
+    cdir = pods / "prod_web_0a1b2c" / "app"
+    cdir.mkdir(parents=True)
+    total = 20_000
+    t0 = time.time_ns() - 30 * 60 * 10**9
+    with open(cdir / "0.log", "wb") as f:
+        f.write(b"".join(cri(t0 + i * 1000, f"line {i:06d} " + "x" * 150) for i in range(total)))
+    queue_bytes = 200_000
+    opts = AgentOptions(
+        str(pods), str(tmp_path / "state"), "node-1", batch_lines=500, batch_wait=0.1, queue_bytes=queue_bytes
+    )
+    client = LokiPushClient(url, backoff=Backoff(initial=0.01, maximum=0.1))
+    agent = LogAgent(opts, client.push)
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,))
+    thread.start()
+    server = None
+    try:
+        deadline = time.monotonic() + 30
+        while not agent.queue_full() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert agent.queue_full()
+        read_when_full = agent.lines_read
+        time.sleep(1.0)  # reading stays paused: nothing more is read while the server is away
+        assert agent.lines_read == read_when_full < total
+        assert agent.queue_bytes() < queue_bytes + 200_000  # a soft bound: at most one batch over
+        assert client.retries_total > 0
+        server = start_server(tmp_path / "data", port=port)
+        deadline = time.monotonic() + 60
+        while agent.lines_read < total and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        thread.join(timeout=60)
+        got = [
+            v[1]
+            for s in httpx.get(
+                url + "/loki/api/v1/query_range",
+                params={"query": '{pod="web"}', "since": "2h", "limit": "5000", "direction": "forward"},
+                timeout=30,
+            ).json()["data"]["result"]
+            for v in s["values"]
+        ]
+        assert len(got) == 5000 and got[0].startswith("line 000000 ")  # the first page, in order
+        r = httpx.get(
+            url + "/loki/api/v1/query", params={"query": 'count_over_time({pod="web"}[2h])'}, timeout=30
+        )
+        assert r.json()["data"]["result"][0]["value"][1] == str(total)
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+        client.close()
+        if server is not None:
+            assert server.stop() == 0
