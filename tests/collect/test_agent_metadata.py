@@ -477,7 +477,9 @@ def write_kubeconfig(path: Path, fake: FakeKubeAPI) -> Path:
     return path
 
 
-def start_agent_command(tmp_path: Path, server: ServerProc, node: str, kubeconfig: Path) -> subprocess.Popen:
+def start_agent_command(
+    tmp_path: Path, server: ServerProc, node: str, kubeconfig: Path, *flags: str
+) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HERON_")}
     env["KUBECONFIG"] = str(kubeconfig)
     stderr = open(tmp_path / "agent.log", "wb")
@@ -500,6 +502,7 @@ def start_agent_command(tmp_path: Path, server: ServerProc, node: str, kubeconfi
                 node,
                 "--agent-listen",
                 "",
+                *flags,
             ],
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -565,6 +568,26 @@ def test_heron_agent_command_with_kubeconfig_labels_streams_from_metadata(
     assert_labels(got, msgs, shop_labels(node, pod))
     assert code == 0, err
     assert "Traceback" not in err, err
+
+
+def test_heron_agent_command_applies_the_pod_label_allow_list(
+    tmp_path: Path, server: ServerProc, fake: FakeKubeAPI
+) -> None:
+    node = "node-cmd-allow"
+    fake.start()
+    pod = fake.add_pod(make_pod("shop", "web-1", node, labels={**SHOP_LABELS, "tier": "front"}))
+    cdir = container_dir(tmp_path / "pods", pod)
+    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", fake)
+    proc = start_agent_command(tmp_path, server, node, kubeconfig, "--pod-label-allow", "team,tier")
+    try:
+        wait_for(lambda: any(r.status == 200 for r in fake.watch_requests()), timeout=5, what="the watch")
+        msgs = append(cdir, "allow list", 3)
+        got = wait_lines(server.url, node, msgs, proc)
+    finally:
+        code, err = stop_agent_command(proc, tmp_path)
+    # `app` is always derived; of the pod's own labels only the allowed ones become labels.
+    assert_labels(got, msgs, {**path_labels(node, pod), "app": "shop", "team": "pay", "tier": "front"})
+    assert code == 0, err
 
 
 JAVA_TRACE = [
