@@ -273,3 +273,14 @@ def test_formatters_without_fields() -> None:
     record = logging.LogRecord("heron.x", logging.DEBUG, __file__, 1, "plain", None, None)
     assert LogfmtFormatter().format(record).endswith('level=debug logger=heron.x msg="plain"')
     assert json.loads(JsonFormatter().format(record))["msg"] == "plain"
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_http_client_request_lines_stay_out_of_info_logs() -> None:
+    stream, _ = emit("logfmt", level="info")
+    logging.getLogger("httpx").info('HTTP Request: POST http://heron:9500/loki/api/v1/push "HTTP/1.1 204"')
+    logging.getLogger("httpx").warning("something is wrong")
+    assert "HTTP Request" not in stream.getvalue() and "something is wrong" in stream.getvalue()
+    stream, _ = emit("logfmt", level="debug")
+    logging.getLogger("httpx").info("HTTP Request: POST")
+    assert "HTTP Request" in stream.getvalue()

@@ -176,6 +176,9 @@ def _json_value(value: object) -> object:
     return str(value)
 
 
+_CHATTY = ("httpx", "httpcore")
+
+
 def setup_logging(level: str, fmt: str, stream: TextIO | None = None) -> logging.Handler:
     """Send every logger's records at `level` and above to `stream` (stderr by default) in `fmt`.
 
@@ -205,6 +208,10 @@ def setup_logging(level: str, fmt: str, stream: TextIO | None = None) -> logging
             old.close()
     root.addHandler(handler)
     root.setLevel(numeric_level)
+    # httpx logs every request at info: one line per push for the agent, and heron may be
+    # collecting its own logs. Their warnings still come through; debug shows everything.
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.DEBUG if numeric_level <= logging.DEBUG else logging.WARNING)
     return handler
 
 
