@@ -24,6 +24,9 @@ How each is measured:
   page cache warm) is renamed into the pods dir and the clock starts. It stops when the agent's
   checkpoint file (advanced only after the sink acknowledged) covers every byte. CPU is the
   agent process' utime + stime from /proc/<pid>/stat over that interval (startup excluded).
+* T (end to end): the same files through a real `heron agent` into a real `heron server`, timed
+  from the agent's start until its checkpoints (advanced only on the server's 2xx) cover every
+  byte: what a node can push into storage when both share this machine.
 * T (in-process): the same pipeline (`LogAgent`, durable queue included) in this process with a
   `send` that returns "delivered" at once: the cost of the pipeline without HTTP.
 * M: 500 files (100 pods x 5 containers) with some lines each, then new lines appended at
@@ -629,6 +632,39 @@ def run_heron_subprocess(
     }
 
 
+def run_heron_e2e(work: str, pods: str, total_bytes: int, args: argparse.Namespace) -> dict[str, float]:
+    """The same files through a real `heron agent` into a real `heron server`: the whole
+    pipeline, both processes sharing this machine's cores."""
+    from serverproc import start_server
+
+    state = os.path.join(work, "state-e2e")
+    log_path = os.path.join(work, "agent-e2e.log")
+    server = start_server(Path(work) / "e2e-data")
+    agent = None
+    try:
+        server_cpu0 = proc_cpu(server.proc.pid)
+        t0 = time.perf_counter()
+        agent = spawn(agent_cmd(pods, state, server.url, "bench-node"), log_path)
+        deadline = time.monotonic() + args.timeout
+        done = 0
+        while time.monotonic() < deadline:
+            if agent.poll() is not None:
+                raise RuntimeError(f"agent exited with {agent.returncode}:\n{tail_file(log_path)}")
+            done = max(done, shipped_bytes(state))
+            if done >= total_bytes:
+                break
+            time.sleep(0.05)
+        wall = time.perf_counter() - t0
+        agent_cpu = proc_cpu(agent.pid)
+        server_cpu = proc_cpu(server.proc.pid) - server_cpu0
+        if done < total_bytes:
+            raise RuntimeError(f"agent shipped {done:,} of {total_bytes:,} bytes in {args.timeout:.0f} s")
+    finally:
+        stop(agent)
+        server.stop()
+    return {"wall": wall, "agent_cpu": agent_cpu, "server_cpu": server_cpu}
+
+
 def run_heron_inprocess(work: str, pods: str, total_lines: int, args: argparse.Namespace) -> dict[str, float]:
     from heron.collect.logs.agent import AgentOptions, LogAgent
     from heron.ship.loki_client import PushOutcome, PushResult
@@ -895,6 +931,18 @@ def part_throughput(rep: Report, work: str, args: argparse.Namespace) -> None:
         rep.add(Figure("T7", "ratio heron / rsyslog, per core (T1 / T6)", per_core / rs_core, "x"))
         rep.add(Figure("T8", "ratio heron / rsyslog, wall", (mb / hs["wall"]) / (mb / rs["wall"]), "x"))
     rep.add(Figure("T9", "ratio heron / cat, per core (T1 / T5)", per_core / cat_rate, "x"))
+    e2e = run_heron_e2e(tw, pods, total_bytes, args)
+    rep.add(
+        Figure(
+            "T10",
+            "end to end: heron agent -> heron server, stored, MB/s wall",
+            mb / e2e["wall"],
+            "MB/s",
+            note=f"{total_lines / e2e['wall']:,.0f} lines/s; wall {e2e['wall']:.1f} s from agent start "
+            f"(startup included); agent CPU {e2e['agent_cpu']:.1f} s, server CPU {e2e['server_cpu']:.1f} s, "
+            "both on this machine's cores",
+        )
+    )
 
 
 # ---------------------------------------------------------------------------------------------
