@@ -22,6 +22,7 @@ __all__ = [
     "iter_fields",
     "encode_varint",
     "varint_matrix",
+    "read_varints",
     "field_varint",
     "field_bytes",
     "field_double",
@@ -127,6 +128,25 @@ def varint_matrix(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarra
         length += v >= np.uint64(1 << (7 * k))
     more = np.arange(width)[None, :] < (length[:, None] - 1)
     return (groups | (more * 0x80).astype(np.uint64)).astype(np.uint8), length
+
+
+def read_varints(arr: np.ndarray, pos: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The varints starting at each of `pos` in the uint8 buffer `arr`, at once.
+
+    Returns (values as uint64, byte lengths); a length of 0 means no varint ends within
+    `width` bytes (or before the end of `arr`), and its value is meaningless.
+    """
+    if len(arr) == 0:
+        return np.zeros(len(pos), np.uint64), np.zeros(len(pos), np.int64)
+    idx = pos[:, None] + np.arange(width)[None, :]
+    inside = idx < len(arr)
+    b = arr[np.minimum(idx, len(arr) - 1)].astype(np.uint64)
+    last = (b < 0x80) & inside
+    ends = last.any(axis=1)
+    length = np.where(ends, last.argmax(axis=1) + 1, 0)
+    used = np.arange(width)[None, :] < length[:, None]
+    groups = ((b & np.uint64(0x7F)) << (np.arange(width, dtype=np.uint64) * np.uint64(7))[None, :]) * used
+    return np.bitwise_or.reduce(groups, axis=1), length
 
 
 def field_varint(num: int, value: int) -> bytes:
