@@ -202,7 +202,7 @@ def _decode_stream(buf: bytes, start: int, end: int) -> LogBatch:
 
 # Streams with at least this many entries try the vectorised decoder: below it numpy's fixed
 # cost per call is more than the per-entry loop.
-VECTOR_MIN_ENTRIES = 64
+VECTOR_MIN_ENTRIES = 128
 _MAX_SECONDS = 9_000_000_000  # year 2255: beyond (or negative), the per-entry path does int64-safe math
 
 
