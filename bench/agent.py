@@ -168,27 +168,11 @@ def machine_info() -> dict[str, str]:
 
 def agent_settings() -> dict[str, str]:
     """The agent's settings this run uses: AgentOptions defaults and the CLI queue size."""
-    out: dict[str, str] = {}
-    try:
-        from heron.collect.logs.agent import AgentOptions
+    from heron.collect.logs.agent import AgentOptions
+    from heron.config import SETTINGS
 
-        for f in fields(AgentOptions):
-            if f.name in ("pods_dir", "state_dir", "node_name"):
-                continue
-            if f.default is not MISSING:
-                out[f.name] = repr(f.default)
-            elif f.default_factory is not MISSING:
-                out[f.name] = repr(f.default_factory())
-    except Exception as exc:  # the agent is being edited by others: report, don't fail
-        out["AgentOptions"] = f"unavailable ({exc})"
-    try:
-        from heron.config import SETTINGS
-
-        for s in SETTINGS:
-            if s.name == "agent_queue_size":
-                out["cli agent_queue_size"] = s.default
-    except Exception:
-        pass
+    out = {f.name: repr(f.default) for f in fields(AgentOptions) if f.default is not MISSING}
+    out["cli agent_queue_size"] = next(s.default for s in SETTINGS if s.name == "agent_queue_size")
     return out
 
 
