@@ -77,7 +77,7 @@ class AgentOptions:
     # MiB at once (the allocator keeps a high-water mark), large enough for 100 MB/s.
     read_bytes: int = 1024 * 1024
     poll_bytes: int = 2 * 1024 * 1024
-    queue_bytes: int = 64 * 1024 * 1024
+    queue_bytes: int = 256 * 1024 * 1024  # the agent_queue_size setting's default
     rescan_interval: float = 10.0
     start_at: str = "beginning"
     multiline_flush: float = 1.0  # seconds without a new line before a held entry goes out
