@@ -961,14 +961,22 @@ class Appender(threading.Thread):
                 os.close(fd)
 
 
-def part_memory(rep: Report, work: str, args: argparse.Namespace) -> None:
-    n_files = args.mem_pods * args.mem_containers
-    print(
-        f"\n== M: memory ({n_files} files = {args.mem_pods} pods x {args.mem_containers} containers, "
-        f"{args.mem_lines} lines each, then {args.mem_rate:g} lines/s appended)",
-        flush=True,
-    )
-    mw = os.path.join(work, "memory")
+def write_kubeconfig(path: str, server_url: str) -> str:
+    with open(path, "w") as f:
+        f.write(
+            "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
+            f"clusters:\n- name: fake\n  cluster:\n    server: {server_url}\n"
+            "users:\n- name: anon\n  user: {}\n"
+            "contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: anon\n"
+        )
+    return path
+
+
+def memory_run(args: argparse.Namespace, mw: str, kube: bool) -> dict[str, float]:
+    """One agent tailing `mem_pods` x `mem_containers` growing files; with `kube`, it also
+    watches their pods on a fake API server (the real lightkube client), as in a cluster."""
+    from heron.kubefake import FakeKubeAPI, make_pod
+
     pods = os.path.join(mw, "pods")
     gen = LineGen(args.seed + 10)
     rng = random.Random(args.seed + 11)
@@ -976,8 +984,15 @@ def part_memory(rep: Report, work: str, args: argparse.Namespace) -> None:
     kinds: list[str] = []
     initial = 0
     start_ns = (int(time.time()) - 600) * 1_000_000_000
+    api = FakeKubeAPI().start() if kube else None
     for p in range(args.mem_pods):
-        pdir = pod_dir(pods, f"team-{p % 10}", f"svc-{p:03d}-7f9c", rng)
+        ns, name = f"team-{p % 10}", f"svc-{p:03d}-7f9c"
+        pdir = pod_dir(pods, ns, name, rng)
+        if api is not None:
+            uid = os.path.basename(pdir).rsplit("_", 1)[1]
+            labels = {"app.kubernetes.io/name": f"svc-{p:03d}", "team": ns, "pod-template-hash": "7f9c"}
+            containers = tuple(f"c{c}" for c in range(args.mem_containers))
+            api.add_pod(make_pod(ns, name, "bench-node", labels=labels, containers=containers, uid=uid))
         for c in range(args.mem_containers):
             path = os.path.join(pdir, f"c{c}", "0.log")
             kind = KINDS[(p + c) % 4]
@@ -993,10 +1008,15 @@ def part_memory(rep: Report, work: str, args: argparse.Namespace) -> None:
     agent = None
     appender = Appender(paths, kinds, args.mem_rate, args.seed + 12)
     samples: list[tuple[float, int, int]] = []  # (t, rss, fds)
+    cmd = agent_cmd(pods, state, sink.url, "bench-node")
+    env = dict(os.environ)
+    if api is not None:
+        cmd[cmd.index("--kube") + 1] = "kubeconfig"
+        env["KUBECONFIG"] = write_kubeconfig(os.path.join(mw, "kubeconfig"), api.url)
     try:
         appender.start()
         t0 = time.monotonic()
-        agent = spawn(agent_cmd(pods, state, sink.url, "bench-node"), log_path)
+        agent = spawn(cmd, log_path, env=env)
         caught_up = None
         deadline = t0 + args.timeout
         end = None
@@ -1024,56 +1044,89 @@ def part_memory(rep: Report, work: str, args: argparse.Namespace) -> None:
             time.sleep(0.1)
         behind = written - max(shipped_bytes(state), 0)
         st = proc_status(agent.pid)
-        threads = st.get("Threads", 0)
-        hwm = st.get("VmHWM", 0)
         cpu = proc_cpu(agent.pid)
         stop(agent)
     finally:
         appender.stop_ev.set()
         stop(agent)
         sink.close()
+        if api is not None:
+            api.stop()
     steady = [s for s in samples if s[0] >= caught_up]
     rss_steady = [s[1] for s in steady] or [0]
-    fds = [s[2] for s in steady] or [0]
-    med = statistics.median(rss_steady)
-    peak = max(rss_steady)
-    catch_peak = max((s[1] for s in samples if s[0] < caught_up), default=0)
-    rep.add(
-        Figure(
-            "M1",
-            f"agent RSS tailing {n_files} files, steady peak",
-            peak / MiB,
-            "MiB",
-            "<= 64 MiB",
-            peak <= 64 * MiB,
-            f"{len(steady)} samples over {args.mem_duration:g} s after catch-up, median {med / MiB:.1f} MiB; "
-            f"{appender.lines:,} lines appended at {args.mem_rate:g}/s, "
-            + ("all shipped" if behind <= 0 else f"{behind:,} bytes not shipped 30 s after the last write"),
+    return {
+        "n_files": len(paths),
+        "initial": initial,
+        "samples": len(steady),
+        "median": statistics.median(rss_steady),
+        "peak": max(rss_steady),
+        "catch_peak": max((s[1] for s in samples if s[0] < caught_up), default=0),
+        "catch_s": caught_up - t0,
+        "hwm": st.get("VmHWM", 0),
+        "threads": st.get("Threads", 0),
+        "fds": max(s[2] for s in steady) if steady else 0,
+        "steady_cores": steady_cores,
+        "cpu": cpu,
+        "appended": appender.lines,
+        "behind": behind,
+        "problems": len(log_problems(log_path)),
+    }
+
+
+def part_memory(rep: Report, work: str, args: argparse.Namespace) -> None:
+    n_files = args.mem_pods * args.mem_containers
+    runs = [("M", False)] + ([("K", True)] if args.mem_kube else [])
+    for prefix, kube in runs:
+        print(
+            f"\n== {prefix}: memory ({n_files} files = {args.mem_pods} pods x {args.mem_containers} "
+            f"containers, {args.mem_lines} lines each, then {args.mem_rate:g} lines/s appended; "
+            + ("pod metadata from a fake API server via lightkube)" if kube else "--kube none)"),
+            flush=True,
         )
-    )
-    rep.add(
-        Figure(
-            "M2",
-            "agent RSS high-water mark (VmHWM), incl. initial catch-up",
-            hwm / MiB,
-            "MiB",
-            "<= 64 MiB",
-            hwm <= 64 * MiB,
-            f"sampled peak during the catch-up of {initial / MB:.1f} MB: {catch_peak / MiB:.1f} MiB, "
-            f"which took {caught_up - t0:.1f} s from process start",
+        m = memory_run(args, os.path.join(work, "memory-kube" if kube else "memory"), kube)
+        what = " with pod metadata (lightkube watch)" if kube else ""
+        rep.add(
+            Figure(
+                f"{prefix}1",
+                f"agent RSS tailing {n_files} files{what}, steady peak",
+                m["peak"] / MiB,
+                "MiB",
+                "<= 64 MiB",
+                m["peak"] <= 64 * MiB,
+                f"{m['samples']} samples over {args.mem_duration:g} s after catch-up, "
+                f"median {m['median'] / MiB:.1f} MiB; "
+                f"{m['appended']:,} lines appended at {args.mem_rate:g}/s, "
+                + (
+                    "all shipped"
+                    if m["behind"] <= 0
+                    else f"{m['behind']:,} bytes not shipped 30 s after the last write"
+                ),
+            )
         )
-    )
-    rep.add(
-        Figure(
-            "M3",
-            "agent open fds (steady, max)",
-            float(max(fds)),
-            "fds",
-            note=f"{threads} threads; agent CPU in steady state {steady_cores:.2f} cores "
-            f"({args.mem_rate:g} lines/s), {cpu:.1f} s over the whole part; "
-            f"{len(log_problems(log_path))} warning/error log lines",
+        rep.add(
+            Figure(
+                f"{prefix}2",
+                f"agent RSS high-water mark (VmHWM){what}, incl. initial catch-up",
+                m["hwm"] / MiB,
+                "MiB",
+                "<= 64 MiB",
+                m["hwm"] <= 64 * MiB,
+                f"sampled peak during the catch-up of {m['initial'] / MB:.1f} MB: "
+                f"{m['catch_peak'] / MiB:.1f} MiB, "
+                f"which took {m['catch_s']:.1f} s from process start",
+            )
         )
-    )
+        rep.add(
+            Figure(
+                f"{prefix}3",
+                f"agent open fds (steady, max){what}",
+                float(m["fds"]),
+                "fds",
+                note=f"{m['threads']} threads; agent CPU in steady state {m['steady_cores']:.2f} cores "
+                f"({args.mem_rate:g} lines/s), {m['cpu']:.1f} s over the whole part; "
+                f"{m['problems']} warning/error log lines",
+            )
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1309,6 +1362,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--lat-poll", type=float, default=0.1, help="seconds between polls (default 0.1)")
     g.add_argument("--lat-grace", type=float, default=15.0, help="wait for stragglers, s (default 15)")
     # child processes of this script
+    ap.add_argument(
+        "--mem-kube",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure memory with pod metadata from a fake API server (default: yes)",
+    )
     ap.add_argument("--child", choices=("sink", "writer"), help=argparse.SUPPRESS)
     ap.add_argument("--port-file", help=argparse.SUPPRESS)
     ap.add_argument("--sink-decode", action="store_true", help=argparse.SUPPRESS)

@@ -20,6 +20,7 @@ from heron.collect.logs.multiline import MultilineRule, parse_rule
 from heron.collect.logs.tail import PodLogPath
 from heron.config import Settings
 from heron.logsetup import log_fields
+from heron.memtune import limit_arenas
 from heron.selfmetrics import Registry
 from heron.ship.loki_client import LokiPushClient, PushResult
 
@@ -152,6 +153,7 @@ def run_agent(settings: Settings) -> int:
     if settings.bearer_token_file:
         with open(settings.bearer_token_file) as f:
             token = f.read().strip()
+    limit_arenas(2)  # before the agent's threads start allocating
     client = LokiPushClient(settings.server, bearer_token=token)
     registry = Registry()
     agent, release = make_agent(settings, client.push, registry=registry, client=client)

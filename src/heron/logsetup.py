@@ -176,7 +176,7 @@ def _json_value(value: object) -> object:
     return str(value)
 
 
-_CHATTY = ("httpx", "httpcore")
+_CHATTY = ("httpx", "httpcore", "httpx2", "httpcore2")
 
 
 def setup_logging(level: str, fmt: str, stream: TextIO | None = None) -> logging.Handler:
@@ -208,7 +208,7 @@ def setup_logging(level: str, fmt: str, stream: TextIO | None = None) -> logging
             old.close()
     root.addHandler(handler)
     root.setLevel(numeric_level)
-    # httpx logs every request at info: one line per push for the agent, and heron may be
+    # httpx (and lightkube's httpx2) log every request at info: a line per API call, and heron may be
     # collecting its own logs. Their warnings still come through; debug shows everything.
     for name in _CHATTY:
         logging.getLogger(name).setLevel(logging.DEBUG if numeric_level <= logging.DEBUG else logging.WARNING)

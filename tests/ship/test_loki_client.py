@@ -117,3 +117,46 @@ def test_delivers_to_a_real_heron_server(tmp_path) -> None:
         assert [v[1] for s in r.json()["data"]["result"] for v in s["values"]] == ["shipped"]
     finally:
         assert server.stop() == 0
+
+
+class _KeepAlive(BaseHTTPRequestHandler):
+    """HTTP/1.1 without `Connection: close`; optionally drops the connection after answering,
+    as a server does with an idle keep-alive connection."""
+
+    protocol_version = "HTTP/1.1"
+    server: ThreadingHTTPServer
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.peers.append(self.client_address[1])  # type: ignore[attr-defined]
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        self.close_connection = self.server.drop  # type: ignore[attr-defined]
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.mark.parametrize("drop", [False, True])
+def test_keeps_the_connection_alive_and_resends_at_once_when_the_server_dropped_it(drop: bool) -> None:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _KeepAlive)
+    srv.peers, srv.drop = [], drop  # type: ignore[attr-defined]
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        with LokiPushClient(f"http://127.0.0.1:{srv.server_address[1]}", backoff=FAST) as c:
+            for _ in range(3):
+                assert c.push(BODY).outcome is PushOutcome.DELIVERED
+            assert c.retries_total == 0  # a dropped idle connection is no failure
+        peers = srv.peers  # type: ignore[attr-defined]
+        assert len(peers) == 3 and len(set(peers)) == (3 if drop else 1)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        t.join()
+
+
+def test_rejects_a_url_that_is_not_http() -> None:
+    with pytest.raises(ValueError, match="http:// or https://"):
+        LokiPushClient("heron:9500")

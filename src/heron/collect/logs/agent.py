@@ -14,8 +14,6 @@ and parser state that the body brings it to.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import logging
 import os
@@ -31,6 +29,7 @@ from heron.collect.logs.formats import SPANS_MIN_LINES, Entry, LineParser, Spans
 from heron.collect.logs.multiline import MultilineJoiner, MultilineRule, held_entries
 from heron.collect.logs.tail import FileId, PodLogPath, Read, Tailer, parse_log_path
 from heron.logsetup import log_fields
+from heron.memtune import trimmer
 from heron.model import format_labels, labels_from
 from heron.ship.loki_client import PushOutcome, PushResult
 from heron.ship.loki_encode import encode_entries, encode_span_entries, encode_streams
@@ -46,22 +45,6 @@ TRIM_INTERVAL = 5.0  # seconds between returns of freed heap memory to the OS
 POLL_COALESCE = 0.05
 
 
-def _malloc_trim() -> Callable[[], object] | None:
-    """glibc's `malloc_trim(0)`, or None elsewhere (musl, macOS).
-
-    Why: reading and encoding allocate and free megabytes per batch; glibc keeps freed heap
-    pages, so the agent's RSS would settle at its busiest moment's size, several MiB of its
-    64 MiB budget. Handing them back every few seconds costs microseconds.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return None
-    trim.argtypes = [ctypes.c_size_t]
-    return lambda: trim(0)
-
-
 MALFORMED_LABEL = "heron_parse_error"
 
 
@@ -71,12 +54,12 @@ class AgentOptions:
     state_dir: str
     node_name: str
     batch_lines: int = 5000
-    batch_bytes: int = 2 * 1024 * 1024  # of encoded entries, before compression
+    batch_bytes: int = 1024 * 1024  # of encoded entries, before compression
     batch_wait: float = 1.0
     # What one poll may read: small enough that catching up on many files does not hold tens of
     # MiB at once (the allocator keeps a high-water mark), large enough for 100 MB/s.
-    read_bytes: int = 1024 * 1024
-    poll_bytes: int = 2 * 1024 * 1024
+    read_bytes: int = 512 * 1024
+    poll_bytes: int = 1024 * 1024
     queue_bytes: int = 256 * 1024 * 1024  # the agent_queue_size setting's default
     rescan_interval: float = 10.0
     start_at: str = "beginning"
@@ -314,7 +297,7 @@ class LogAgent:
         resume = self._resume()
         batch = _Batch()
         opts = self.opts
-        trim = _malloc_trim()
+        trim = trimmer()
         trimmed = time.monotonic()
         with Tailer(
             opts.pods_dir,
