@@ -67,7 +67,7 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import MISSING, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -77,6 +77,8 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))  # serverproc: start a real `her
 
 import httpx  # noqa: E402
 
+from report import Figure, Report  # noqa: E402
+
 MB = 1_000_000
 MiB = 1024 * 1024
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -84,54 +86,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # ---------------------------------------------------------------------------------------------
 # report
-@dataclass
-class Figure:
-    key: str
-    name: str
-    value: float | None
-    unit: str
-    target: str = ""
-    ok: bool | None = None  # None: reported, not judged
-    note: str = ""
-
-    def measured(self) -> str:
-        v = self.value
-        if v is None:
-            return "-"
-        if math.isinf(v):
-            return f"inf {self.unit}".strip()
-        if abs(v) >= 1000 or (abs(v) >= 10 and v == int(v)):
-            text = f"{v:,.0f}"
-        else:
-            text = f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
-        return f"{text} {self.unit}".strip()
-
-    def verdict(self) -> str:
-        return "info" if self.ok is None else "PASS" if self.ok else "MISS"
-
-
-class Report:
-    def __init__(self) -> None:
-        self.figures: list[Figure] = []
-
-    def add(self, fig: Figure) -> Figure:
-        self.figures.append(fig)
-        target = f"  (target {fig.target}: {fig.verdict()})" if fig.target else ""
-        note = f"  {fig.note}" if fig.note else ""
-        print(f"  [{fig.key}] {fig.name}: {fig.measured()}{target}{note}", flush=True)
-        return fig
-
-    def table(self) -> str:
-        rows = [("#", "figure", "measured", "target", "result")]
-        rows += [(f.key, f.name, f.measured(), f.target or "-", f.verdict()) for f in self.figures]
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        out = []
-        for j, r in enumerate(rows):
-            out.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
-            if j == 0:
-                out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-        notes = [f"- [{f.key}] {f.note}" for f in self.figures if f.note]
-        return "\n".join(out + ([""] + notes if notes else []))
 
 
 def machine_info() -> dict[str, str]:

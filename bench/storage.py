@@ -39,6 +39,7 @@ from heron import __version__ as heron_version
 from heron.model import Matcher, MatchOp, SeriesKind
 from heron.storage import Database, Direction, LogBatch, SampleBatch, SampleColumns, StorageOptions
 from heron.storage.log_chunks import find_substring
+from report import Figure, Report
 
 MiB = 1024 * 1024
 _END = 2**62
@@ -46,50 +47,6 @@ _END = 2**62
 
 # ---------------------------------------------------------------------------------------------
 # results
-@dataclass
-class Figure:
-    key: str  # e.g. "1a"
-    name: str
-    value: float | None
-    unit: str
-    target: str  # human text, e.g. ">= 500k lines/s"
-    ok: bool | None  # None: reported, not judged
-    note: str = ""
-
-    def measured(self) -> str:
-        if self.value is None:
-            return "-"
-        v = self.value
-        text = f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}" if abs(v) < 10 else f"{v:.1f}"
-        return f"{text} {self.unit}".strip()
-
-    def verdict(self) -> str:
-        return "info" if self.ok is None else "PASS" if self.ok else "MISS"
-
-
-class Report:
-    def __init__(self) -> None:
-        self.figures: list[Figure] = []
-
-    def add(self, fig: Figure) -> Figure:
-        self.figures.append(fig)
-        tag = fig.verdict()
-        print(
-            f"  [{fig.key}] {fig.name}: {fig.measured()}  (target {fig.target}: {tag}) {fig.note}", flush=True
-        )
-        return fig
-
-    def table(self) -> str:
-        rows = [("#", "figure", "measured", "target", "result")]
-        rows += [(f.key, f.name, f.measured(), f.target, f.verdict()) for f in self.figures]
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        out = []
-        for j, r in enumerate(rows):
-            out.append("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
-            if j == 0:
-                out.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-        notes = [f"- [{f.key}] {f.note}" for f in self.figures if f.note]
-        return "\n".join(out + ([""] + notes if notes else []))
 
 
 def at_least(value: float, target: float) -> bool:
