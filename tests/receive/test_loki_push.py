@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -155,3 +156,33 @@ def test_vectorised_decoding_of_plain_entries_round_trips(entries: list[tuple[in
     ts, lines = [t for t, _ in entries], [ln for _, ln in entries]
     raw = encode_push_request([LogBatch(labels_from({"app": "x"}), ts, lines)], compress=False)
     assert lp._decode_plain_entries(raw, _entry_spans(raw, _first_entry(raw))) == (ts, lines)
+
+
+def test_many_small_plain_streams_decode_in_one_vectorised_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loki clients send many short streams per request: together they cross the threshold."""
+    import heron.receive.loki_push as lp
+
+    per = 10
+    n_streams = lp.VECTOR_MIN_ENTRIES // per + 1
+    batches = [
+        LogBatch(
+            labels_from({"app": f"a{j}"}),
+            [1_700_000_000 * 10**9 + j * 100 + i for i in range(per)],
+            [f"{j}:{i}".encode() for i in range(per)],
+        )
+        for j in range(n_streams)
+    ]
+    raw = encode_push_request(batches, compress=False)
+    calls: list[int] = []
+    real = lp._decode_plain_entries
+
+    def counting(buf: bytes, spans: list[int]) -> tuple[list[int], list[bytes]] | None:
+        calls.append(len(spans) // 2)
+        return real(buf, spans)
+
+    monkeypatch.setattr(lp, "_decode_plain_entries", counting)
+    got = decode_push_protobuf(raw)
+    assert calls == [per * n_streams]
+    assert [(b.labels, list(b.timestamps), list(b.lines), b.metadata) for b in got] == [
+        (b.labels, list(b.timestamps), list(b.lines), None) for b in batches
+    ]

@@ -132,21 +132,36 @@ _TS_SECONDS, _TS_NANOS = 1, 2
 
 
 def decode_push_protobuf(raw: bytes) -> list[LogBatch]:
-    out: list[LogBatch] = []
+    """Streams are scanned first, then every entry of the request is decoded in one vectorised
+    call when they are all plain (one numpy pass for many small streams, as Loki clients send),
+    else stream by stream."""
+    streams: list[tuple[Labels, list[int]]] = []
     try:
         for num, wt, val in iter_fields(raw):
             if num != _PUSH_STREAMS or wt != 2:
                 continue
             s, e = val  # type: ignore[misc]
-            out.append(_decode_stream(raw, s, e))
+            streams.append(_scan_stream(raw, s, e))
+        total = sum(len(spans) for _, spans in streams) // 2
+        if total >= VECTOR_MIN_ENTRIES:
+            columns = _decode_plain_entries(raw, [x for _, spans in streams for x in spans])
+            if columns is not None:
+                out: list[LogBatch] = []
+                at = 0
+                for labels, spans in streams:
+                    n = len(spans) // 2
+                    out.append(LogBatch(labels, columns[0][at : at + n], columns[1][at : at + n], None))
+                    at += n
+                return out
+        return [_decode_entries(raw, labels, spans) for labels, spans in streams]
     except (ProtoError, IndexError) as exc:
         raise PushError(f"invalid protobuf PushRequest: {exc}") from None
-    return out
 
 
-def _decode_stream(buf: bytes, start: int, end: int) -> LogBatch:
+def _scan_stream(buf: bytes, start: int, end: int) -> tuple[Labels, list[int]]:
+    """A StreamAdapter's labels, and the (start, end) of each of its entries, flattened."""
     labels_text: str | None = None
-    spans: list[int] = []  # start, end of each entry, flattened
+    spans: list[int] = []
     pos = start
     while pos < end:
         key = buf[pos]
@@ -183,9 +198,12 @@ def _decode_stream(buf: bytes, start: int, end: int) -> LogBatch:
     if labels_text is None:
         raise PushError("stream without labels")
     try:
-        labels = _parse_labels_cached(labels_text)
+        return _parse_labels_cached(labels_text), spans
     except ValueError as exc:
         raise PushError(str(exc)) from None
+
+
+def _decode_entries(buf: bytes, labels: Labels, spans: list[int]) -> LogBatch:
     columns = _decode_plain_entries(buf, spans) if len(spans) >= 2 * VECTOR_MIN_ENTRIES else None
     if columns is not None:
         return LogBatch(labels, columns[0], columns[1], None)
@@ -200,8 +218,8 @@ def _decode_stream(buf: bytes, start: int, end: int) -> LogBatch:
     return LogBatch(labels, ts, lines, metas if any(metas) else None)
 
 
-# Streams with at least this many entries try the vectorised decoder: below it numpy's fixed
-# cost per call is more than the per-entry loop.
+# A request (or, when it has unusual entries, a stream) with at least this many entries tries
+# the vectorised decoder: below it numpy's fixed cost per call is more than the per-entry loop.
 VECTOR_MIN_ENTRIES = 128
 _MAX_SECONDS = 9_000_000_000  # year 2255: beyond (or negative), the per-entry path does int64-safe math
 
