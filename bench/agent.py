@@ -54,7 +54,6 @@ import io
 import json
 import math
 import os
-import platform
 import pstats
 import random
 import shutil
@@ -77,7 +76,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))  # serverproc: start a real `her
 
 import httpx  # noqa: E402
 
-from report import Figure, Report  # noqa: E402
+from report import Figure, Report, machine_info  # noqa: E402
 
 MB = 1_000_000
 MiB = 1024 * 1024
@@ -86,38 +85,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # ---------------------------------------------------------------------------------------------
 # report
-
-
-def machine_info() -> dict[str, str]:
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem = "?"
-    try:
-        with open("/proc/meminfo") as f:
-            mem = f"{int(f.readline().split()[1]) / 2**20:.1f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        from heron import __version__ as heron_version
-    except ImportError:
-        heron_version = "?"
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "ram": mem,
-        "load_avg_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "python": platform.python_version(),
-        "kernel": platform.release(),
-        "heron": heron_version,
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
 
 
 def agent_settings() -> dict[str, str]:

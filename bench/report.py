@@ -6,9 +6,41 @@ Shared by the scripts in bench/ so every RESULTS.md table has the same columns a
 from __future__ import annotations
 
 import math
+import os
+import platform
+import time
 from dataclasses import dataclass
 
-__all__ = ["Figure", "Report"]
+__all__ = ["Figure", "Report", "machine_info"]
+
+
+def _first_field(path: str, prefix: str) -> str | None:
+    """The value after `prefix:` on the first line of `path` that starts with it."""
+    try:
+        with open(path) as f:
+            for line in f:
+                if line.startswith(prefix):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        return None
+    return None
+
+
+def machine_info() -> dict[str, str]:
+    """What a RESULTS.md entry needs to say about the machine a figure came from."""
+    from heron import __version__
+
+    mem_kb = _first_field("/proc/meminfo", "MemTotal")
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": _first_field("/proc/cpuinfo", "model name") or "?",
+        "ram": f"{int(mem_kb.split()[0]) / 2**20:.1f} GiB" if mem_kb else "?",
+        "load_avg_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "heron": __version__,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
 
 
 @dataclass

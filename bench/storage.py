@@ -19,7 +19,6 @@ import argparse
 import gc
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -35,11 +34,10 @@ import psutil
 import zstandard
 
 import corpus
-from heron import __version__ as heron_version
 from heron.model import Matcher, MatchOp, SeriesKind
 from heron.storage import Database, Direction, LogBatch, SampleBatch, SampleColumns, StorageOptions
 from heron.storage.log_chunks import find_substring
-from report import Figure, Report
+from report import Figure, Report, machine_info
 
 MiB = 1024 * 1024
 _END = 2**62
@@ -113,28 +111,8 @@ def open_db(path: str, **overrides: object) -> Database:
     return Database.open(path, StorageOptions(**overrides), background=False)  # type: ignore[arg-type]
 
 
-def machine_info() -> dict[str, str]:
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "nproc": str(os.cpu_count()),
-        "cpu": cpu,
-        "ram": f"{psutil.virtual_memory().total / 2**30:.1f} GiB",
-        "load_avg_at_start": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "zstandard": zstandard.__version__,
-        "heron": heron_version,
-        "kernel": platform.release(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
+def storage_machine_info() -> dict[str, str]:
+    return {**machine_info(), "numpy": np.__version__, "zstandard": zstandard.__version__}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -717,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
     parent = args.workdir or "/tmp"
     os.makedirs(parent, exist_ok=True)
     args.work = tempfile.mkdtemp(prefix="heron-bench-", dir=parent)
-    info = machine_info()
+    info = storage_machine_info()
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()), flush=True)
     rep = Report()
     t_start = time.perf_counter()
