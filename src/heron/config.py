@@ -368,7 +368,41 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "query_timeout", _duration(_POSITIVE), "2m", "cancel a query that runs longer than this", "DURATION"
     ),
-    Setting("max_push_size", _size(1), "64MiB", "largest push request body accepted", "SIZE"),
+    Setting(
+        "query_memory_budget",
+        _size(1),
+        "256MiB",
+        "most memory one query may hold (lines, labels, series, steps); more gets HTTP 422",
+        "SIZE",
+    ),
+    Setting(
+        "query_workers",
+        _integer(0),
+        "2",
+        "processes that evaluate queries apart from ingest (0 = in the server process)",
+        "N",
+    ),
+    Setting(
+        "max_push_size",
+        _size(1),
+        "64MiB",
+        "largest push request body accepted, before and after decompression",
+        "SIZE",
+    ),
+    Setting(
+        "future_skew",
+        _duration(0.0),
+        "10m",
+        "refuse entries whose timestamp is further than this ahead of the server's clock",
+        "DURATION",
+    ),
+    Setting(
+        "request_read_timeout",
+        _duration(_POSITIVE),
+        "30s",
+        "a client must send a request's headers and body within this long",
+        "DURATION",
+    ),
     Setting(
         "ingestion_rate",
         _size(1),
@@ -476,7 +510,11 @@ class Settings:
     max_entries_per_query: int
     max_series_per_query: int
     query_timeout: float
+    query_memory_budget: int
+    query_workers: int
     max_push_size: int
+    future_skew: float
+    request_read_timeout: float
     ingestion_rate: int
     ingestion_burst: int
     pods_dir: Path
@@ -521,6 +559,7 @@ class Settings:
             max_active_series=self.max_active_series,
             head_max_bytes=self.head_max_size,
             block_duration_seconds=self.block_duration,
+            future_skew_seconds=self.future_skew,
         )
 
 

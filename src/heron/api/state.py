@@ -24,6 +24,9 @@ class ApiLimits:
     max_entries_per_query: int = 5000
     max_series_per_query: int = 500
     query_timeout_seconds: float = 120.0
+    query_memory_bytes: int = 256 * 1024 * 1024
+    query_workers: int = 0  # 0 = evaluate in the server process
+    request_read_timeout_seconds: float = 30.0
     max_concurrent_tails: int = 10
 
 

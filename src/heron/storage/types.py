@@ -51,6 +51,7 @@ class StorageOptions:
     retention_seconds: float = 15 * 86400.0
     retention_bytes: int = 0  # 0 = no disk budget
     ooo_window_seconds: float = 3600.0  # accept out-of-order entries this far behind a series' newest
+    future_skew_seconds: float = 600.0  # refuse entries this far ahead of the clock (Loki's grace period)
     max_line_bytes: int = 256 * 1024
     max_labels_per_series: int = 30
     max_label_value_bytes: int = 2048
