@@ -17,26 +17,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
-from heron.api.params import (
-    ParamError,
-    now_ns,
-    parse_duration_param_ns,
-    parse_int,
-    parse_step_ns,
-    parse_time_ns,
-)
-from heron.api.render import render_query_result
+from heron.api.params import ParamError
+from heron.api.querying import HOUR_NS, execute_query, query_range_params
 from heron.api.state import AppState
 from heron.api.tail import tail_endpoint
-from heron.logql.result import QueryError, QueryLimitError, QueryTimeoutError
 from heron.logql.syntax import ParseError, parse_log_selector
 from heron.model import SeriesKind
 from heron.receive.loki_push import PushError, decode_push
-from heron.storage import Database, Direction, RejectReason
+from heron.storage import Database, RejectReason
 
 __all__ = ["routes", "HOUR_NS"]
-
-HOUR_NS = 3600 * 1_000_000_000
 _MAX_LISTED_REJECTIONS = 10
 
 
@@ -125,37 +115,6 @@ async def _push(request: Request, state: AppState) -> Response:
 
 
 # -- queries -----------------------------------------------------------------------------
-def _direction(value: str | None) -> Direction:
-    if value is None or value == "":
-        return Direction.BACKWARD
-    try:
-        return Direction(value.lower())
-    except ValueError:
-        raise ParamError(f'invalid parameter "direction": "{value}" is not "forward" or "backward"') from None
-
-
-def _limit(params: dict[str, Any], state: AppState) -> int:
-    limit = parse_int(params.get("limit"), 100, "limit")
-    if limit <= 0:
-        raise ParamError("limit must be a positive value")
-    mx = state.limits.max_entries_per_query
-    if limit > mx:
-        raise QueryLimitError(
-            f"max entries limit per query exceeded, limit > max_entries_limit ({limit} > {mx})"
-        )
-    return limit
-
-
-def _range(params: dict[str, Any], default_span_ns: int) -> tuple[int, int]:
-    end = parse_time_ns(params.get("end"), now_ns(), "end")
-    since = params.get("since")
-    span = parse_duration_param_ns(since, "since") if since else default_span_ns
-    start = parse_time_ns(params.get("start"), end - span, "start")
-    if end < start:
-        raise ParamError("end timestamp must not be before or equal to start time")
-    return start, end
-
-
 async def _run_query(request: Request, endpoint: str, instant: bool) -> Response:
     state = _state(request)
     not_ready = _not_ready(state)
@@ -163,48 +122,14 @@ async def _run_query(request: Request, endpoint: str, instant: bool) -> Response
         return not_ready
     assert state.engine is not None
     t0 = time.perf_counter()
-    outcome = "error"
-    try:
-        params = await _params(request)
-        query = params.get("query")
-        if not query:
-            raise ParamError("query must be supplied")
-        limit = _limit(params, state)
-        direction = _direction(params.get("direction"))
-        deadline = time.monotonic() + state.limits.query_timeout_seconds
-        if instant:
-            ts = parse_time_ns(params.get("time"), now_ns(), "time")
-            result = await run_in_threadpool(
-                state.engine.query_instant, query, ts, limit=limit, direction=direction, deadline=deadline
-            )
-        else:
-            start, end = _range(params, HOUR_NS)
-            step = parse_step_ns(params.get("step"), start, end)
-            interval = params.get("interval")
-            interval_ns = parse_duration_param_ns(interval, "interval") if interval else 0
-            result = await run_in_threadpool(
-                state.engine.query_range,
-                query,
-                start,
-                end,
-                step,
-                limit=limit,
-                direction=direction,
-                interval_ns=interval_ns,
-                deadline=deadline,
-            )
-        outcome = "success"
-    except (ParseError, ParamError, QueryError) as exc:
-        return error(400, str(exc))
-    except QueryTimeoutError as exc:
-        outcome = "timeout"
-        return error(504, f"query timed out: {exc}")
-    finally:
-        state.queries.inc(1, endpoint, outcome)
-        state.query_seconds.observe(time.perf_counter() - t0, endpoint)
-    result.stats.exec_seconds = time.perf_counter() - t0
+    params = await _params(request)
     categorize = "categorize-labels" in request.headers.get("x-loki-response-encoding-flags", "")
-    return JSONResponse(render_query_result(result, categorize))
+    answer = await run_in_threadpool(
+        execute_query, state.engine, state.limits, params, instant=instant, categorize=categorize
+    )
+    state.queries.inc(1, endpoint, answer.outcome)
+    state.query_seconds.observe(time.perf_counter() - t0, endpoint)
+    return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
 
 
 async def query(request: Request) -> Response:
@@ -241,7 +166,7 @@ async def _metadata(request: Request, default_span_ns: int) -> _Meta | Response:
     assert state.db is not None
     try:
         params = await _params(request)
-        start, end = _range(params, default_span_ns)
+        start, end = query_range_params(params, default_span_ns)
     except ParamError as exc:
         return error(400, str(exc))
     return _Meta(state.db, params, start, end)
