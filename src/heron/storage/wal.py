@@ -39,6 +39,7 @@ __all__ = [
     "encode_logs",
     "encode_samples",
     "read_segment",
+    "decode_records",
 ]
 
 log = logging.getLogger("heron.storage.wal")
@@ -203,10 +204,20 @@ def read_segment(path: str) -> tuple[list[WalRecord], int, str | None]:
     """Decode a segment. Returns (records, bytes of valid prefix, problem or None)."""
     with open(path, "rb") as f:
         buf = f.read()
+    return decode_records(buf)
+
+
+def decode_records(buf: bytes | memoryview) -> tuple[list[WalRecord], int, str | None]:
+    """Decode whole records from the start of `buf`: (records, bytes they span, problem or None).
+
+    A record cut off at the end of `buf` is a problem here; a reader following a live segment
+    (heron.workers.replica) reads only up to the writer's committed position, so for it the
+    buffer always ends on a record boundary.
+    """
     mv = memoryview(buf)
     records: list[WalRecord] = []
     off = 0
-    size = len(buf)
+    size = len(mv)
     while off < size:
         if size - off < _HEADER.size:
             return records, off, f"torn record header at offset {off}"
