@@ -13,7 +13,7 @@ import logging
 import signal
 import sys
 import threading
-from typing import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 
 import uvicorn
 
@@ -26,7 +26,10 @@ from heron.ship.loki_client import PushOutcome, PushResult
 from heron.ship.loki_encode import PROTOBUF_CONTENT_TYPE
 from heron.storage import Database
 
-__all__ = ["run_server", "build_state"]
+if TYPE_CHECKING:
+    from heron.workers import QueryPool
+
+__all__ = ["run_server", "build_state", "engine_options"]
 
 log = logging.getLogger("heron.server")
 
@@ -45,6 +48,36 @@ def build_state(settings: Settings) -> AppState:
             ingestion_burst_bytes=float(settings.ingestion_burst),
         )
     )
+
+
+def engine_options(state: AppState) -> dict[str, Any]:
+    """The LogQL engine's limits, the same for the in-process engine and the query workers."""
+    return {
+        "max_series": state.limits.max_series_per_query,
+        "max_entries": state.limits.max_entries_per_query,
+    }
+
+
+def _query_pool(settings: Settings, state: AppState, db: Database) -> QueryPool:
+    """Worker processes for LogQL queries (docs/architecture.md); they start on first use."""
+    from heron.workers import QueryPool, WorkerSpec
+
+    def quarantine(block_id: str, reason: str) -> None:
+        for block in db.snapshot().blocks:
+            if block.id == block_id:
+                db.quarantine(block, reason)
+
+    spec = WorkerSpec(
+        data_dir=db.path,
+        limits=state.limits,
+        engine_options=engine_options(state),
+        log_level=settings.log_level,
+        log_format=settings.log_format,
+    )
+    position = getattr(db, "wal_position", None) or (lambda: (db._wal.current_segment, db._wal.current_size))
+    pool = QueryPool(spec, settings.query_workers, position, quarantine)
+    pool.register_metrics(state.registry)
+    return pool
 
 
 def _in_process_sink(db: Database) -> Callable[[bytes], PushResult]:
@@ -90,11 +123,9 @@ def run_server(
             server_box[0].should_exit = True
             return
         state.db = db
-        state.engine = Engine(
-            db,
-            max_series=state.limits.max_series_per_query,
-            max_entries=state.limits.max_entries_per_query,
-        )
+        state.engine = Engine(db, **engine_options(state))
+        if settings.query_workers > 0:
+            state.query_pool = _query_pool(settings, state, db)
         state.ready = True
         log.info("storage open", extra=log_fields(data_dir=str(settings.data_dir)))
         if with_agent:
@@ -132,6 +163,8 @@ def run_server(
             agent_stop.set()
             for t in agent_threads:
                 await asyncio.to_thread(t.join)
+            if state.query_pool is not None:
+                await asyncio.to_thread(state.query_pool.close)
             if state.db is not None:
                 state.ready = False
                 await asyncio.to_thread(state.db.close)

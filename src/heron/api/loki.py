@@ -124,9 +124,12 @@ async def _run_query(request: Request, endpoint: str, instant: bool) -> Response
     t0 = time.perf_counter()
     params = await _params(request)
     categorize = "categorize-labels" in request.headers.get("x-loki-response-encoding-flags", "")
-    answer = await run_in_threadpool(
-        execute_query, state.engine, state.limits, params, instant=instant, categorize=categorize
-    )
+    if state.query_pool is not None:
+        answer = await state.query_pool.run(params, instant=instant, categorize=categorize)
+    else:
+        answer = await run_in_threadpool(
+            execute_query, state.engine, state.limits, params, instant=instant, categorize=categorize
+        )
     state.queries.inc(1, endpoint, answer.outcome)
     state.query_seconds.observe(time.perf_counter() - t0, endpoint)
     return Response(answer.body, status_code=answer.status, media_type=answer.content_type)

@@ -12,6 +12,7 @@ from heron.selfmetrics import Counter, Gauge, Histogram, Registry
 if TYPE_CHECKING:
     from heron.logql.engine import Engine
     from heron.storage import Database
+    from heron.workers import QueryPool
 
 __all__ = ["ApiLimits", "AppState"]
 
@@ -56,6 +57,7 @@ class AppState:
     limits: ApiLimits = field(default_factory=ApiLimits)
     db: "Database | None" = None
     engine: "Engine | None" = None
+    query_pool: "QueryPool | None" = None  # LogQL queries go to worker processes when set
     ready: bool = False
     registry: Registry = field(default_factory=Registry)
 
