@@ -59,6 +59,7 @@ class AppState:
     engine: "Engine | None" = None
     query_pool: "QueryPool | None" = None  # LogQL queries go to worker processes when set
     ready: bool = False
+    active_tails: int = 0  # WebSocket tails open now (event loop only, so no lock)
     registry: Registry = field(default_factory=Registry)
 
     def __post_init__(self) -> None:
@@ -153,6 +154,11 @@ class AppState:
             ),
         ):
             r.register(Gauge(name, help, lambda a=attr: self._c(a), kind="counter"))
+        r.register(
+            Gauge(
+                "heron_active_tails", "Live tail WebSockets open.", lambda: [((), float(self.active_tails))]
+            ),
+        )
         r.register(
             Gauge(
                 "heron_ready",

@@ -7,7 +7,9 @@ timestamp were already sent), so a line is sent once even when many share a time
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -41,12 +43,46 @@ async def tail_endpoint(ws: WebSocket) -> None:
     if not state.ready or state.engine is None:
         await ws.close(code=1013, reason="storage is not ready yet")
         return
+    if state.active_tails >= state.limits.max_concurrent_tails:
+        await ws.accept()  # a close before accepting is a bare HTTP 403 with no reason
+        await ws.close(
+            code=1013,
+            reason=f"max concurrent tail requests limit exceeded ({state.limits.max_concurrent_tails})",
+        )
+        return
     await ws.accept()
+    state.active_tails += 1
+    gone = asyncio.Event()
+    watcher = asyncio.create_task(_watch_disconnect(ws, gone))
+    try:
+        await _tail(ws, state, query, limit, start, delay_for, gone)
+    finally:
+        watcher.cancel()
+        state.active_tails -= 1
+
+
+async def _watch_disconnect(ws: WebSocket, gone: asyncio.Event) -> None:
+    """A tail with nothing new to send never writes, so it would never notice a client that
+    left: read the socket (clients send nothing else) and say when it closes."""
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+    except (WebSocketDisconnect, RuntimeError):
+        return
+    finally:
+        gone.set()
+
+
+async def _tail(
+    ws: WebSocket, state: Any, query: str, limit: int, start: int, delay_for: int, gone: asyncio.Event
+) -> None:
     last_ts = start
     sent_at_last: set[tuple[tuple[tuple[str, str], ...], str]] = set()
     first = True
     try:
-        while True:
+        while not gone.is_set():
             end = now_ns() - delay_for * 1_000_000_000
             if end > last_ts:
                 try:
@@ -93,6 +129,7 @@ async def tail_endpoint(ws: WebSocket) -> None:
                     else:
                         last_ts, sent_at_last = new_last, new_sent
                 first = False
-            await asyncio.sleep(POLL_SECONDS)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(gone.wait(), POLL_SECONDS)
     except (WebSocketDisconnect, RuntimeError):
         return
