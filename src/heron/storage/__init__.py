@@ -11,6 +11,7 @@ from heron.storage.types import (
     AppendResult,
     CorruptionError,
     Direction,
+    DiskFullError,
     FsyncMode,
     LimitError,
     LogBatch,
@@ -22,6 +23,7 @@ from heron.storage.types import (
     SeriesInfo,
     StorageError,
     StorageOptions,
+    StorageWriteError,
 )
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "Counters",
     "Database",
     "Direction",
+    "DiskFullError",
     "FsyncMode",
     "LimitError",
     "LogBatch",
@@ -46,4 +49,5 @@ __all__ = [
     "Snapshot",
     "StorageError",
     "StorageOptions",
+    "StorageWriteError",
 ]

@@ -1,13 +1,16 @@
 """Immutable blocks: a directory per time range with meta.json, an index and a chunks file.
 
 Blocks are written into `<id>.tmp`, fsynced and renamed, so a crash never leaves a half block
-under a real name. Readers keep the chunks file open and use `pread`, so a block that
-compaction or retention deletes stays readable by snapshots that still hold it.
+under a real name. A write that fails (a full disk) removes what it wrote, so the space comes
+back and nothing half-written is ever opened as a block. Readers keep the chunks file open and
+use `pread`, so a block that compaction or retention deletes stays readable by snapshots that
+still hold it.
 The byte layouts are in docs/format/block.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -86,8 +89,13 @@ class BlockWriter:
         self.blocks_dir = blocks_dir
         self.id = new_block_id()
         self.tmp = os.path.join(blocks_dir, self.id + ".tmp")
+        self._final: str | None = None  # set once the block is renamed into place
         os.makedirs(self.tmp)
-        self._chunks = open(os.path.join(self.tmp, "chunks"), "wb")
+        try:
+            self._chunks = open(os.path.join(self.tmp, "chunks"), "wb")
+        except BaseException:
+            _remove_tree(self.tmp)
+            raise
         self._offset = 0
         self._series: list[list[Any]] = []
         self._pending: list[tuple[int, Labels, np.ndarray, np.ndarray]] = []
@@ -170,13 +178,20 @@ class BlockWriter:
         _fsync_path(self.tmp)
         final = os.path.join(self.blocks_dir, self.id)
         os.rename(self.tmp, final)
+        self._final = final
         _fsync_path(self.blocks_dir)
         return Block.open(final)
 
     def abort(self) -> None:
+        """Remove everything this writer made. Also the renamed block if `finish` failed after
+        the rename: its caller keeps the data (the head, or the source blocks) and writes it
+        again, and a second copy would only be read twice until compaction merged it."""
         if not self._chunks.closed:
-            self._chunks.close()
+            with contextlib.suppress(OSError):  # a failed flush of a file about to be deleted
+                self._chunks.close()
         _remove_tree(self.tmp)
+        if self._final is not None:
+            _remove_tree(self._final)
 
 
 class Block:

@@ -80,7 +80,7 @@ def write_log_series(
 
 
 def write_head(head: Head, blocks_dir: str, wal_upto: int) -> Block | None:
-    """Persist a frozen head as a level-0 block."""
+    """Persist a frozen head as a level-0 block; on any failure nothing of it stays on disk."""
     w = BlockWriter(blocks_dir, level=0, wal_upto=wal_upto)
     try:
         for fp in sorted(head.series):
@@ -101,12 +101,14 @@ def write_head(head: Head, blocks_dir: str, wal_upto: int) -> Block | None:
 
 
 def merge_blocks(blocks: list[Block], blocks_dir: str, level: int) -> Block | None:
-    """Merge blocks into one, removing duplicate entries that retries left across them."""
+    """Merge blocks into one, removing duplicate entries that retries left across them.
+
+    On any failure the partial output is removed and the sources are untouched."""
     w = BlockWriter(
         blocks_dir, level=level, wal_upto=max(b.wal_upto for b in blocks), sources=[b.id for b in blocks]
     )
-    w.add_log_raw_bytes(sum(b.meta["stats"]["log_raw_bytes"] for b in blocks))
     try:
+        w.add_log_raw_bytes(sum(b.meta["stats"]["log_raw_bytes"] for b in blocks))
         fps: dict[int, list[Block]] = {}
         for b in blocks:
             for fp in b.series:

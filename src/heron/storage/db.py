@@ -10,6 +10,7 @@ Anything else there (e.g. `lost+found`) is left alone with a warning.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -40,6 +41,7 @@ from heron.storage.types import (
     AppendResult,
     CorruptionError,
     Direction,
+    DiskFullError,
     FsyncMode,
     LogBatch,
     LogEntries,
@@ -50,6 +52,7 @@ from heron.storage.types import (
     SeriesInfo,
     StorageError,
     StorageOptions,
+    StorageWriteError,
 )
 
 __all__ = ["Database"]
@@ -58,6 +61,9 @@ log = logging.getLogger("heron.storage")
 
 _INT64_MIN = int(np.iinfo(np.int64).min)
 _KNOWN_ENTRIES = {"LOCK", "wal", "blocks", "quarantine"}
+# After a head cut failed (the disk is full), appends wait this long before trying again, so a
+# full disk does not cost a block write attempt per push.
+_CUT_RETRY_SECONDS = 10.0
 
 
 @dataclass
@@ -81,6 +87,8 @@ class Counters:
     compactions: int = 0
     retention_dropped_blocks: int = 0
     quarantined_blocks: int = 0
+    head_cut_failures: int = 0
+    compaction_failures: int = 0
 
 
 class Database:
@@ -100,6 +108,8 @@ class Database:
         # label set -> head series whose WAL series record is in the current segment: lets a
         # scrape skip validation, hashing and the WAL series check. Cleared at every head cut.
         self._scrape_cache: dict[Labels, HeadSeries] = {}
+        self._scrape_segment = 0  # the WAL segment _scrape_cache is valid for
+        self._cut_retry_at = 0.0  # time.monotonic() before which a failed head cut is not retried
         self._head = Head()
         self._state = _State((self._head,), ())
         self._wal: walmod.WAL | None = None
@@ -292,6 +302,15 @@ class Database:
             if self._closed:
                 raise StorageError("database is closed")
             assert self._wal is not None
+            try:
+                # After a failed write the WAL needs a fresh segment before records are encoded,
+                # because which series records an append carries depends on the segment.
+                self._wal.prepare()
+            except OSError as exc:
+                raise self._write_error("opening a WAL segment", exc) from exc
+            if self._scrape_segment != self._wal.current_segment:
+                self._scrape_cache.clear()
+                self._scrape_segment = self._wal.current_segment
             txn = _Txn()
             for lb in logs:
                 self._prepare_logs(lb, txn)
@@ -299,22 +318,44 @@ class Database:
                 self._prepare_samples(sb, txn)
             fast = self._prepare_columns(columns, txn) if columns is not None else None
             try:
-                self._wal.write(b"".join(txn.blobs))
+                self._wal.write(b"".join(txn.blobs), txn.wal_series)
             except OSError as exc:
-                raise StorageError(f"writing the WAL failed: {exc}") from exc
-            for fp in txn.wal_series:
-                self._wal.mark_series(fp)
+                self._scrape_cache.clear()
+                raise self._write_error("writing the WAL", exc) from exc
             self._apply(txn)
             if fast is not None:
                 self._apply_columns(*fast)
-            if self._head_full():
-                self._cut_head_locked()
+            if self._head_full() and time.monotonic() >= self._cut_retry_at:
+                # The entries are in the WAL already: a cut that fails is retried later and
+                # must not turn this acknowledged append into an error.
+                self._cut_head_or_retry_later()
             elif self._wal.current_size >= self.options.wal_segment_bytes:
                 # A long-lived head still gets bounded segment files; every segment starts
                 # with fresh series records, so the scrape cache must be rebuilt.
                 self._wal.rotate()
                 self._scrape_cache.clear()
         return txn.result
+
+    def wal_position(self) -> tuple[int, int]:
+        """The WAL's committed end (segment number, bytes): see `WAL.committed`."""
+        assert self._wal is not None
+        return self._wal.committed
+
+    def _write_error(self, what: str, exc: OSError) -> StorageWriteError:
+        """The named error for a failed write, with the data dir and its free space in the message."""
+        free = free_bytes(self.path)
+        room = "unknown" if free is None else str(free)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return DiskFullError(
+                f"disk full: {what} failed ({exc.strerror}); data dir {self.path} has {room} bytes free",
+                path=self.path,
+                free_bytes=free,
+            )
+        return StorageWriteError(
+            f"{what} failed: {exc}; data dir {self.path} has {room} bytes free",
+            path=self.path,
+            free_bytes=free,
+        )
 
     def _prepare_columns(
         self, cols: SampleColumns, txn: "_Txn"
@@ -678,9 +719,31 @@ class Database:
             if self._closed:
                 raise StorageError("database is closed")
             if self._head.series:
-                self._cut_head_locked()
+                try:
+                    self._cut_head_locked()
+                except OSError as exc:
+                    raise self._write_error("writing a block", exc) from exc
+
+    def _cut_head_or_retry_later(self) -> None:
+        try:
+            self._cut_head_locked()
+        except (OSError, StorageError) as exc:
+            self.counters.head_cut_failures += 1
+            self._cut_retry_at = time.monotonic() + _CUT_RETRY_SECONDS
+            log.error(
+                "persisting the head failed; it stays in memory and in the WAL, retrying later",
+                extra=log_fields(
+                    error=str(exc), retry_in=_CUT_RETRY_SECONDS, free_bytes=free_bytes(self.path)
+                ),
+            )
 
     def _cut_head_locked(self) -> None:
+        """Persist the head into a block and drop the WAL segments it covers.
+
+        If the block cannot be written, the head is put back as it was (nothing was appended
+        meanwhile: the write lock is held) and its segments are kept, so nothing is lost; the
+        next cut writes all of it, with a `wal_upto` that covers every segment it came from.
+        """
         assert self._wal is not None
         t0 = time.perf_counter()
         seg = self._wal.rotate()
@@ -688,10 +751,21 @@ class Database:
         frozen = self._head
         self._head = Head()
         self._state = _State((self._head, frozen), self._state.blocks)
-        block = write_head(frozen, os.path.join(self.path, "blocks"), wal_upto=seg)
+        try:
+            block = write_head(frozen, os.path.join(self.path, "blocks"), wal_upto=seg)
+        except BaseException:
+            self._head = frozen
+            self._state = _State((frozen,), self._state.blocks)
+            raise
+        self._cut_retry_at = 0.0
         blocks = self._state.blocks + ((block,) if block is not None else ())
         self._state = _State((self._head,), blocks)
-        self._wal.remove_upto(seg)
+        try:
+            self._wal.remove_upto(seg)
+        except OSError as exc:
+            # The block holds their data and its wal_upto makes replay skip them; the next
+            # cut deletes them.
+            log.warning("old wal segments not deleted yet", extra=log_fields(upto=seg, error=str(exc)))
         self.counters.head_cuts += 1
         # Forget the newest-timestamp of series that fell out of the out-of-order window.
         horizon_ns = time.time_ns() - int(self.options.ooo_window_seconds * 1e9) * 2
@@ -724,6 +798,15 @@ class Database:
                 except CorruptionError as exc:
                     self._quarantine_from_error(group, exc)
                     continue
+                except OSError as exc:
+                    # The sources stay as they are and the partial output is gone; the next
+                    # maintenance round tries again.
+                    self.counters.compaction_failures += 1
+                    log.error(
+                        "compaction failed; its blocks are kept as they are",
+                        extra=log_fields(error=str(exc), free_bytes=free_bytes(self.path)),
+                    )
+                    break
                 with self._write_lock:
                     ids = {b.id for b in group}
                     kept = tuple(b for b in self._state.blocks if b.id not in ids)
@@ -786,8 +869,8 @@ class Database:
                 self.apply_retention()
                 self.compact()
                 with self._write_lock:
-                    if not self._closed and self._head_full():
-                        self._cut_head_locked()
+                    if not self._closed and self._head_full() and time.monotonic() >= self._cut_retry_at:
+                        self._cut_head_or_retry_later()
             except Exception:
                 log.exception("storage maintenance failed")
 
@@ -841,7 +924,18 @@ class Database:
             "wal_bytes": self._wal.size_bytes() if self._wal else 0,
             "wal_fsync_seconds_total": self._wal.fsync_seconds_total if self._wal else 0.0,
             "wal_fsyncs_total": self._wal.fsync_count if self._wal else 0,
+            "wal_write_failures_total": self._wal.write_failures if self._wal else 0,
+            "data_dir_free_bytes": free_bytes(self.path) or 0,
         }
+
+
+def free_bytes(path: str) -> int | None:
+    """Bytes an unprivileged writer may still use on the filesystem holding `path`."""
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
 
 
 @dataclass

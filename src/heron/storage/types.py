@@ -27,6 +27,8 @@ __all__ = [
     "StorageError",
     "LimitError",
     "CorruptionError",
+    "StorageWriteError",
+    "DiskFullError",
     "Direction",
     "FsyncMode",
 ]
@@ -160,3 +162,26 @@ class LimitError(StorageError):
 
 class CorruptionError(StorageError):
     """A checksum or structural check failed on data read back from disk."""
+
+
+class StorageWriteError(StorageError):
+    """Writing to the data directory failed (EIO and the like). Nothing of the failed call was
+    acknowledged or applied, and whatever it wrote was cut back, so the caller may retry it.
+
+    `path` is the data directory and `free_bytes` what its filesystem had left when it failed,
+    so an operator reading the message knows where to look.
+    """
+
+    retry_after_seconds = 5
+
+    def __init__(self, message: str, *, path: str, free_bytes: int | None):
+        super().__init__(message)
+        self.path = path
+        self.free_bytes = free_bytes
+
+
+class DiskFullError(StorageWriteError):
+    """The data directory's filesystem is full (ENOSPC) or over quota (EDQUOT). Writing resumes
+    on its own once there is room again; until then reads keep working."""
+
+    retry_after_seconds = 10

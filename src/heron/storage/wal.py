@@ -12,6 +12,7 @@ The byte layout is in docs/format/wal.md.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -20,7 +21,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -236,7 +237,13 @@ def decode_records(buf: bytes | memoryview) -> tuple[list[WalRecord], int, str |
 
 
 class WAL:
-    """The segment directory. One writer (the Database's write lock serialises callers)."""
+    """The segment directory. One writer (the Database's write lock serialises callers).
+
+    A failed write never leaves a partial record in front of later ones: the segment is cut back
+    to the end of its last whole record and never written again; the next append starts a fresh
+    segment (`prepare`), which repeats the series records it needs. So bytes below `committed`
+    never change, which is what lets query workers follow the WAL read-only.
+    """
 
     def __init__(self, directory: str, *, segment_bytes: int, fsync_always: bool, fsync_interval: float):
         self.dir = directory
@@ -246,12 +253,16 @@ class WAL:
         self.fsync_interval = fsync_interval
         self._lock = threading.Lock()  # guards the fd against the fsync thread
         self._fd: int | None = None
-        self._seg = 0
-        self._size = 0
+        self._seg = 0  # the segment being written, or the last one that was (then _fd is None)
+        self._size = 0  # bytes of whole, successfully written records in _seg
+        self._committed = (0, 0)
+        self._fresh_needed = False  # _seg must not be written again: the next append opens another
         self._dirty = False
         self._written_series: set[int] = set()
         self.fsync_seconds_total = 0.0
         self.fsync_count = 0
+        self.write_failures = 0  # failed writes, fsyncs and segment creations
+        self._failing = False  # since the last failure, no write succeeded (logs once per episode)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -286,20 +297,71 @@ class WAL:
             yield from records
 
     # -- writing ---------------------------------------------------------------------------
+    @property
+    def committed(self) -> tuple[int, int]:
+        """(segment number, byte size): the end of the last write that fully succeeded.
+
+        Every segment below the number is complete, and the named one holds exactly that many
+        bytes of whole records. Bytes below a committed position never change afterwards (they
+        are only ever deleted with their whole segment, once a block holds their data).
+        """
+        return self._committed
+
     def open_for_append(self) -> None:
-        """Start a fresh segment after the newest one; replayed segments are never appended to."""
+        """Start a fresh segment after the newest one; replayed segments are never appended to.
+
+        A full disk must not keep the server from starting and answering queries, so failing
+        to create the segment is logged and retried by the first append (`prepare`).
+        """
         segs = self.segments()
-        self._seg = (segs[-1] if segs else 0) + 1
-        self._open_segment()
+        newest = segs[-1] if segs else 0
+        self._seg = newest
+        self._committed = (newest, os.path.getsize(self._path(newest)) if segs else 0)
+        try:
+            self._open_segment(newest + 1)
+        except OSError as exc:
+            self.write_failures += 1
+            self._fresh_needed = True
+            log.error(
+                "cannot create a wal segment; retrying on the next append", extra=log_fields(error=str(exc))
+            )
         if not self.fsync_always:
             self._thread = threading.Thread(target=self._fsync_loop, name="heron-wal-fsync", daemon=True)
             self._thread.start()
 
-    def _open_segment(self) -> None:
-        self._fd = os.open(self._path(self._seg), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    def _open_segment(self, seg: int) -> None:
+        """Create segment `seg` and make it the current one; on failure nothing changes."""
+        path = self._path(seg)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        try:
+            _fsync_dir(self.dir)
+        except OSError:
+            os.close(fd)
+            _unlink_quietly(path)
+            raise
+        self._fd = fd
+        self._seg = seg
         self._size = 0
         self._written_series = set()
-        _fsync_dir(self.dir)
+        self._fresh_needed = False
+
+    def prepare(self) -> bool:
+        """Make sure there is a segment that may be written; call before encoding an append.
+
+        Returns True when a fresh segment was opened (every series record is needed again).
+        Raises OSError when none can be created (the disk is still full); then nothing changed
+        and the next call tries again.
+        """
+        with self._lock:
+            if not self._fresh_needed and self._fd is not None:
+                return False
+            self._close_locked()
+            try:
+                self._open_segment(self._seg + 1)
+            except OSError:
+                self.write_failures += 1
+                raise
+            return True
 
     @property
     def current_segment(self) -> int:
@@ -312,38 +374,118 @@ class WAL:
     def needs_series(self, fp: int) -> bool:
         return fp not in self._written_series
 
-    def mark_series(self, fp: int) -> None:
-        self._written_series.add(fp)
+    def write(self, blob: bytes, series: Iterable[int] = ()) -> None:
+        """Write a batch of framed records with one system call; returns once the OS has them.
 
-    def write(self, blob: bytes) -> None:
-        """Write a batch of framed records with one system call; returns once the OS has them."""
+        `series` are the fingerprints whose series records `blob` carries; they count as written
+        in this segment only once the write succeeded. On any failure (ENOSPC, EIO, a short
+        write, a failed fsync) the segment is cut back to its last whole record, closed, and the
+        OSError is raised; `committed` stays where it was.
+        """
         if not blob:
             return
         with self._lock:
-            assert self._fd is not None, "WAL not open"
-            view = memoryview(blob)
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
+            if self._fd is None or self._fresh_needed:
+                raise OSError(errno.EIO, "the wal segment was abandoned after a failed write; retry")
+            try:
+                view = memoryview(blob)
+                while view:
+                    n = os.write(self._fd, view)
+                    if n <= 0:
+                        raise OSError(errno.EIO, f"write(2) returned {n} with {len(view)} bytes left")
+                    view = view[n:]
+                self._dirty = True
+                if self.fsync_always:
+                    self._fsync_locked()
+            except OSError as exc:
+                self._abandon_locked(exc)
+                raise
             self._size += len(blob)
-            self._dirty = True
-            if self.fsync_always:
-                self._fsync_locked()
+            self._committed = (self._seg, self._size)
+            self._written_series.update(series)
+            if self._failing:
+                self._failing = False
+                log.info("wal writes succeed again", extra=log_fields(segment=self._seg))
+
+    def _abandon_locked(self, exc: OSError) -> None:
+        """Cut the current segment back to its last whole record and stop writing to it."""
+        self.write_failures += 1
+        self._fresh_needed = True
+        self._written_series = set()
+        fd, self._fd = self._fd, None
+        assert fd is not None
+        seg = self._seg
+        try:
+            os.ftruncate(fd, self._size)
+            cut = True
+        except OSError as exc2:
+            # The torn tail stays; nothing is written after it, so replay cuts it there.
+            log.error(
+                "cannot cut back a failed wal write",
+                extra=log_fields(segment=seg, size=self._size, error=str(exc2)),
+            )
+            cut = False
+        try:
+            os.fsync(fd)  # the cut, and what was acknowledged before the failure
+        except OSError as exc3:
+            log.error("wal fsync failed", extra=log_fields(segment=seg, error=str(exc3)))
+        finally:
+            os.close(fd)
+        self._dirty = False
+        if cut and self._size == 0:
+            # Nothing was ever committed in it, so no reader depends on it: delete it, and
+            # a disk that stays full does not pile up one empty segment per refused append.
+            try:
+                os.unlink(self._path(seg))
+                self._seg = seg - 1
+            except OSError:
+                self._seg = seg
+        log.log(
+            logging.DEBUG if self._failing else logging.ERROR,
+            "wal write failed; the segment was closed and the next append starts a fresh one",
+            extra=log_fields(segment=seg, kept_bytes=self._size, cut_back=cut, error=str(exc)),
+        )
+        self._failing = True
 
     def rotate(self) -> int:
-        """Close the current segment and open the next; returns the closed segment's number."""
+        """Close the current segment and open the next; returns the closed segment's number.
+
+        When the next one cannot be created, the WAL waits for `prepare` to retry it; what was
+        written is in segments up to the returned number either way.
+        """
         with self._lock:
-            self._fsync_locked()
-            assert self._fd is not None
-            os.close(self._fd)
             closed = self._seg
-            self._seg += 1
-            self._open_segment()
+            self._close_locked()
+            try:
+                self._open_segment(closed + 1)
+            except OSError as exc:
+                self.write_failures += 1
+                self._fresh_needed = True
+                log.error(
+                    "cannot create a wal segment; retrying on the next append",
+                    extra=log_fields(error=str(exc)),
+                )
             return closed
+
+    def _close_locked(self) -> None:
+        """fsync and close the current segment, if open. A failed fsync is counted and logged:
+        what it covered was acknowledged already, and its segment is never written again."""
+        if self._fd is None:
+            return
+        try:
+            self._fsync_locked()
+        except OSError as exc:
+            self.write_failures += 1
+            log.error("wal fsync failed", extra=log_fields(segment=self._seg, error=str(exc)))
+        os.close(self._fd)
+        self._fd = None
+        self._dirty = False
+        self._fresh_needed = True
+        self._written_series = set()
 
     def remove_upto(self, seg: int) -> None:
         for s in self.segments():
-            if s <= seg and s != self._seg:
+            if s <= seg and not (s == self._seg and self._fd is not None):
                 os.unlink(self._path(s))
         _fsync_dir(self.dir)
 
@@ -368,18 +510,22 @@ class WAL:
     def _fsync_loop(self) -> None:
         while not self._stop.wait(self.fsync_interval):
             with self._lock:
-                self._fsync_locked()
+                try:
+                    self._fsync_locked()
+                except OSError as exc:
+                    # Acknowledged data may not be durable; stop writing into this segment so
+                    # the next append starts a fresh one, as after a failed write.
+                    self.write_failures += 1
+                    self._fresh_needed = True
+                    log.error("wal fsync failed", extra=log_fields(segment=self._seg, error=str(exc)))
 
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
         with self._lock:
-            if self._fd is not None:
-                self._dirty = True
-                self._fsync_locked()
-                os.close(self._fd)
-                self._fd = None
+            self._dirty = True
+            self._close_locked()
 
 
 def _fsync_dir(path: str) -> None:
@@ -388,3 +534,10 @@ def _fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        return
