@@ -74,8 +74,7 @@ def _query_pool(settings: Settings, state: AppState, db: Database) -> QueryPool:
         log_level=settings.log_level,
         log_format=settings.log_format,
     )
-    position = getattr(db, "wal_position", None) or (lambda: (db._wal.current_segment, db._wal.current_size))
-    pool = QueryPool(spec, settings.query_workers, position, quarantine)
+    pool = QueryPool(spec, settings.query_workers, db.wal_position, quarantine)
     pool.register_metrics(state.registry)
     return pool
 
