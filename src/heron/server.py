@@ -24,7 +24,7 @@ from heron.logsetup import log_fields
 from heron.receive.loki_push import decode_push
 from heron.ship.loki_client import PushOutcome, PushResult
 from heron.ship.loki_encode import PROTOBUF_CONTENT_TYPE
-from heron.storage import Database
+from heron.storage import Database, StorageWriteError
 
 if TYPE_CHECKING:
     from heron.workers import QueryPool
@@ -81,10 +81,15 @@ def _query_pool(settings: Settings, state: AppState, db: Database) -> QueryPool:
 
 def _in_process_sink(db: Database) -> Callable[[bytes], PushResult]:
     """`heron all` ships through a function call: decode the same push body the agent would
-    send over HTTP and append it. Refused entries are final, as a 400 would be."""
+    send over HTTP and append it. Refused entries are final, as a 400 would be; a full disk
+    is a RETRY, as a 507 would be."""
 
     def send(body: bytes) -> PushResult:
-        result = db.append(decode_push(body, PROTOBUF_CONTENT_TYPE))
+        try:
+            result = db.append(decode_push(body, PROTOBUF_CONTENT_TYPE))
+        except StorageWriteError as exc:
+            # A full or failing disk: the agent keeps the batch queued and sends it again.
+            return PushResult(PushOutcome.RETRY, None, 1, str(exc), float(exc.retry_after_seconds))
         if result.rejected:
             log.warning(
                 "agent entries refused by storage",

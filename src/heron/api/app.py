@@ -12,6 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from heron.api import health, loki
 from heron.api.state import AppState
 from heron.logsetup import log_fields
+from heron.storage import DiskFullError, StorageWriteError
 
 __all__ = ["create_app"]
 
@@ -24,12 +25,28 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(f"internal error: {type(exc).__name__}: {exc}\n", status_code=500)
 
 
+async def _write_failed(request: Request, exc: Exception) -> Response:
+    """A full disk (507) or a failing one (503): the request may succeed later, so clients are
+    told when to retry; nothing of it was stored. Reads are unaffected and keep answering."""
+    assert isinstance(exc, StorageWriteError)
+    full = isinstance(exc, DiskFullError)
+    log.debug(  # the storage logs the failure once per episode; this would be once per request
+        "request refused: the data dir cannot be written",
+        extra=log_fields(path=request.url.path, error=str(exc), free_bytes=exc.free_bytes),
+    )
+    return PlainTextResponse(
+        f"{exc}\n",
+        status_code=507 if full else 503,
+        headers={"Retry-After": str(exc.retry_after_seconds)},
+    )
+
+
 def create_app(
     state: AppState, lifespan: Callable[[Any], AsyncContextManager[None]] | None = None
 ) -> Starlette:
     app = Starlette(
         routes=[*health.routes(), *loki.routes()],
-        exception_handlers={Exception: _internal_error},
+        exception_handlers={StorageWriteError: _write_failed, Exception: _internal_error},
         lifespan=lifespan,
     )
     app.state.heron = state

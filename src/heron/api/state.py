@@ -139,6 +139,21 @@ class AppState:
                 kind="counter",
             )
         )
+        r.register(
+            Gauge(
+                "heron_wal_write_failures_total",
+                "WAL writes, fsyncs and segment creations that failed (a full or failing disk).",
+                lambda: self._stat("wal_write_failures_total"),
+                kind="counter",
+            )
+        )
+        r.register(
+            Gauge(
+                "heron_data_dir_free_bytes",
+                "Free bytes of the filesystem holding the data dir.",
+                lambda: self._stat("data_dir_free_bytes"),
+            )
+        )
         for attr, name, help in (
             ("head_cuts", "heron_head_cuts_total", "Heads persisted into blocks."),
             ("compactions", "heron_compactions_total", "Block merges."),
