@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import random
@@ -229,3 +230,45 @@ def test_save_is_atomic_under_sigkill(tmp_path: Path, caplog: pytest.LogCaptureF
         # The newest returned save is there, or the one in flight when the kill came.
         assert saved[-1] <= version <= saved[-1] + 1
         start = version + 1
+
+
+def test_save_on_a_full_disk_keeps_the_old_file_and_frees_the_temp_file(tmp_path: Path) -> None:
+    from tmpfs import fill, small_tmpfs
+
+    with small_tmpfs(tmp_path / "mnt", "1m") as mnt:
+        store = CheckpointStore(mnt / "checkpoints.json")
+        old = {"a": _checkpoint(1, 100)}
+        store.save(old)
+        filler = fill(mnt)
+        big = {f"k{i}": _checkpoint(i, i, {"pending": "y" * 200}) for i in range(200)}
+        with pytest.raises(OSError) as info:
+            store.save(big)
+        assert info.value.errno == errno.ENOSPC
+        assert not (mnt / "checkpoints.json.tmp").exists()  # its pages are free again
+        assert CheckpointStore(mnt / "checkpoints.json").load() == old
+        filler.unlink()
+        store.save(big)
+        assert CheckpointStore(mnt / "checkpoints.json").load() == big
+
+
+def test_a_write_that_stores_nothing_is_an_error_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heron.collect.logs import checkpoints
+
+    calls: list[int] = []
+
+    def stuck_write(fd: int, data: bytes) -> int:
+        calls.append(fd)
+        if len(calls) > 3:  # bounds the old loop, which took 0 for progress
+            raise OSError(errno.ENOSPC, "no space")
+        return 0
+
+    store = CheckpointStore(tmp_path / "checkpoints.json")
+    store.save({"a": _checkpoint(1, 1)})
+    monkeypatch.setattr(checkpoints.os, "write", stuck_write)
+    with pytest.raises(OSError) as info:
+        store.save({"a": _checkpoint(1, 2)})
+    monkeypatch.undo()
+    assert info.value.errno == errno.EIO and len(calls) == 1
+    assert CheckpointStore(tmp_path / "checkpoints.json").load() == {"a": _checkpoint(1, 1)}

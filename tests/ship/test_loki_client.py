@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import random
 import threading
 import time
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from heron.model import labels_from
-from heron.ship.loki_client import Backoff, LokiPushClient, PushOutcome
+from heron.ship.loki_client import MAX_RETRY_AFTER, Backoff, LokiPushClient, PushOutcome, parse_retry_after
 from heron.ship.loki_encode import encode_push_request
 from heron.storage import LogBatch
 from serverproc import start_server
@@ -21,11 +22,13 @@ FAST = Backoff(initial=0.01, maximum=0.05, rng=random.Random(1))
 
 
 class Scripted(ThreadingHTTPServer):
-    """Answers pushes with a scripted list of status codes, recording what it received."""
+    """Answers pushes with a scripted list of status codes (or (code, headers) pairs), recording
+    what it received and when."""
 
-    def __init__(self, codes: list[int]):
+    def __init__(self, codes: list[int | tuple[int, dict[str, str]]]):
         self.codes = list(codes)
         self.seen: list[tuple[str, dict[str, str], bytes]] = []
+        self.times: list[float] = []
         super().__init__(("127.0.0.1", 0), _Handler)
 
     @property
@@ -39,9 +42,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
         self.server.seen.append((self.path, dict(self.headers), body))
-        code = self.server.codes.pop(0) if self.server.codes else 204
+        self.server.times.append(time.monotonic())
+        step = self.server.codes.pop(0) if self.server.codes else 204
+        code, headers = step if isinstance(step, tuple) else (step, {})
         self.send_response(code)
         msg = b"" if code == 204 else b"scripted answer"
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(msg)))
         self.end_headers()
         self.wfile.write(msg)
@@ -74,6 +81,29 @@ def test_retries_5xx_and_429_until_delivered(scripted: Scripted) -> None:
     headers = scripted.seen[0][1]
     assert headers["Authorization"] == "Bearer s3cret"
     assert headers["Content-Type"] == "application/x-protobuf"
+
+
+@pytest.mark.parametrize(
+    "scripted", [[(507, {"Retry-After": "1"}), (503, {"Retry-After": "1"}), 204]], indirect=True
+)
+def test_507_and_503_are_retried_no_sooner_than_retry_after(scripted: Scripted) -> None:
+    """A full disk (507) or a failing one (503) on the server: the batch is kept and sent again,
+    after the wait the server asked for, however short the backoff would be."""
+    with LokiPushClient(scripted.url, backoff=FAST) as c:
+        res = c.push(BODY)
+    assert res.outcome is PushOutcome.DELIVERED and res.attempts == 3
+    assert [body for _, _, body in scripted.seen] == [BODY] * 3
+    gaps = [b - a for a, b in zip(scripted.times, scripted.times[1:])]
+    assert min(gaps) >= 0.95, gaps
+
+
+def test_retry_after_accepts_seconds_and_http_dates_and_is_capped() -> None:
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(None) == 0.0 and parse_retry_after("soon") == 0.0
+    assert parse_retry_after("86400") == MAX_RETRY_AFTER
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 25.0 <= parse_retry_after(when) <= 30.0
+    assert parse_retry_after(email.utils.formatdate(time.time() - 30, usegmt=True)) == 0.0
 
 
 @pytest.mark.parametrize("scripted", [[400, 204]], indirect=True)

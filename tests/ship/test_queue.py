@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import random
@@ -310,3 +311,64 @@ def test_overlapping_segment_is_ignored_and_kept(tmp_path: Path, caplog: pytest.
     messages = [r.getMessage() for r in caplog.records]
     assert any("overlaps" in m for m in messages) and any("unexpected file" in m for m in messages)
     assert stray.read_bytes() == b"not a record"
+
+
+def test_a_full_disk_refuses_puts_and_acks_and_keeps_every_record_whole(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tmpfs import fill, resize, small_tmpfs
+
+    with small_tmpfs(tmp_path / "mnt", "1m") as mnt:
+        qdir = mnt / "queue"
+        q = DurableQueue(qdir, 64 << 20, segment_bytes=256 << 10)
+        stored: list[bytes] = []
+        for n in range(1000):
+            data = b"%d:" % n + os.urandom(3000)
+            try:
+                q.put(data)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+                break
+            stored.append(data)
+        else:
+            raise AssertionError("the disk never filled")
+        fill(mnt)
+        with pytest.raises(OSError):
+            q.ack(1)
+        assert q.acked_seq == 0 and not (qdir / "ack.tmp").exists()
+        assert q.peek() == (1, stored[0])
+        q.close()
+        with caplog.at_level(logging.WARNING, logger="heron.agent.queue"):
+            q = DurableQueue(qdir, 64 << 20, segment_bytes=256 << 10)
+        assert "damaged" not in caplog.text
+        resize(mnt, "8m")
+        q.put(b"after")
+        assert [p for _, p in drain(q)] == [*stored, b"after"]
+        q.close()
+
+
+def test_a_write_that_stores_nothing_is_an_error_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from heron.ship import queue as queuemod
+
+    real_write = os.write
+    calls: list[int] = []
+    q = DurableQueue(tmp_path, 1 << 20)
+    q.put(b"first")
+
+    def stuck_write(fd: int, data: bytes) -> int:
+        if fd != q._wfd:
+            return real_write(fd, data)
+        calls.append(fd)
+        if len(calls) > 3:  # bounds the old loop, which took 0 for progress
+            raise OSError(errno.ENOSPC, "no space")
+        return 0
+
+    monkeypatch.setattr(queuemod.os, "write", stuck_write)
+    with pytest.raises(OSError) as info:
+        q.put(b"second")
+    monkeypatch.undo()
+    assert info.value.errno == errno.EIO and len(calls) == 1
+    assert [p for _, p in drain(q)] == [b"first"]
+    q.close()

@@ -2,25 +2,28 @@
 
 Retries follow Promtail's rules: network errors, 5xx and 429 are retried with exponential
 backoff and full jitter (the server may be restarting or shedding load); any other 4xx is
-final, because sending the same bytes again cannot succeed. The caller keeps the batch in its
-durable queue until `push` returns `Delivered` or `Rejected`, so a crash between the two only
-causes a re-send, which the server's duplicate check absorbs.
+final, because sending the same bytes again cannot succeed. A `Retry-After` header (a full
+disk answers 507 with one, a failing disk 503) sets the least wait before the next attempt.
+The caller keeps the batch in its durable queue until `push` returns `Delivered` or `Rejected`,
+so a crash between the two only causes a re-send, which the server's duplicate check absorbs.
 """
 
 from __future__ import annotations
 
+import email.utils
 import enum
 import http.client
 import logging
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from heron.logsetup import log_fields
 from heron.ship.loki_encode import PROTOBUF_CONTENT_TYPE
 
-__all__ = ["PushOutcome", "PushResult", "LokiPushClient", "Backoff"]
+__all__ = ["PushOutcome", "PushResult", "LokiPushClient", "Backoff", "parse_retry_after", "MAX_RETRY_AFTER"]
 
 log = logging.getLogger("heron.agent.ship")
 
@@ -29,6 +32,7 @@ class PushOutcome(enum.Enum):
     DELIVERED = "delivered"  # 2xx: the server stored (or already had) every entry
     REJECTED = "rejected"  # a final 4xx: logged and counted, not retried
     STOPPED = "stopped"  # the client was closed while retrying
+    RETRY = "retry"  # not stored now (e.g. the disk is full): keep the batch, send it again later
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class PushResult:
     status: int | None
     attempts: int
     message: str = ""
+    retry_after: float = 0.0  # with RETRY: seconds to wait before sending the batch again
 
 
 @dataclass
@@ -49,6 +54,26 @@ class Backoff:
 
     def delay(self, attempt: int) -> float:
         return self.rng.uniform(0.0, min(self.maximum, self.initial * (2**attempt)))
+
+
+# Retry-After is honoured up to this; a server asking for longer is still tried every 5 minutes.
+MAX_RETRY_AFTER = 300.0
+
+
+def parse_retry_after(value: str | None) -> float:
+    """Seconds from a Retry-After header: delta-seconds or an HTTP date; 0 when absent or bad."""
+    if not value:
+        return 0.0
+    value = value.strip()
+    if value.isdigit():
+        return min(MAX_RETRY_AFTER, float(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    if when.tzinfo is None:
+        return 0.0
+    return min(MAX_RETRY_AFTER, max(0.0, when.timestamp() - time.time()))
 
 
 class _TransportError(Exception):
@@ -102,7 +127,7 @@ class LokiPushClient:
             )
         return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
 
-    def _post(self, body: bytes) -> tuple[int, str]:
+    def _post(self, body: bytes) -> tuple[int, str, float]:
         for fresh in (False, True):
             reused = self._conn is not None
             if self._conn is None:
@@ -121,7 +146,11 @@ class LokiPushClient:
             if resp.will_close:
                 conn.close()
                 self._conn = None
-            return resp.status, data.decode("utf-8", "replace")
+            return (
+                resp.status,
+                data.decode("utf-8", "replace"),
+                parse_retry_after(resp.getheader("Retry-After")),
+            )
         raise AssertionError("unreachable: the second attempt returns or raises")
 
     def push(self, body: bytes) -> PushResult:
@@ -129,8 +158,9 @@ class LokiPushClient:
         attempt = 0
         while True:
             attempt += 1
+            retry_after = 0.0
             try:
-                code, text = self._post(body)
+                code, text, retry_after = self._post(body)
             except _TransportError as exc:
                 status, message = None, str(exc)
             else:
@@ -144,7 +174,7 @@ class LokiPushClient:
                         extra=log_fields(status=status, error=message, attempts=attempt),
                     )
                     return PushResult(PushOutcome.REJECTED, status, attempt, message)
-            delay = self.backoff.delay(attempt - 1)
+            delay = max(self.backoff.delay(attempt - 1), retry_after)
             self.retries_total += 1
             log.warning(
                 "push failed; retrying",

@@ -20,6 +20,8 @@ docs/format/agent-state.md.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import re
@@ -107,7 +109,10 @@ def _read_record(fd: int, offset: int, limit: int, expect_seq: int) -> tuple[int
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view) :]
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.EIO, f"write(2) returned {n} with {len(view)} bytes left")
+        view = view[n:]
 
 
 def _fsync_dir(path: str) -> None:
@@ -388,12 +393,19 @@ class DurableQueue:
         tmp = os.path.join(self.directory, _ACK_TMP)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
-            _write_all(fd, data)
-            if self.fsync == "always":
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, os.path.join(self.directory, _ACK_NAME))
+            try:
+                _write_all(fd, data)
+                if self.fsync == "always":
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, os.path.join(self.directory, _ACK_NAME))
+        except BaseException:
+            # A full disk: the old ack stands (the caller raises, nothing is deleted) and the
+            # partial temp file goes, so its space comes back for the next try.
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
         if self.fsync == "always":
             _fsync_dir(self.directory)
 
@@ -472,9 +484,16 @@ class DurableQueue:
         path = os.path.join(self.directory, _segment_name(base))
         # O_TRUNC, not O_EXCL: a leftover file of this name holds no valid records (or open()
         # would have counted them into _next_seq).
-        self._wfd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
+        wfd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
         if self.fsync == "always":
-            _fsync_dir(self.directory)
+            try:
+                _fsync_dir(self.directory)
+            except OSError:
+                os.close(wfd)
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                raise
+        self._wfd = wfd
         segment = _Segment(base, path, 0, base)
         if not self._segments:
             self._cur_off, self._cur_seq = 0, base

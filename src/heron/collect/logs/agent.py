@@ -48,6 +48,9 @@ TRIM_INTERVAL = 5.0  # seconds between returns of freed heap memory to the OS
 # container written to, a numpy-free parse, a batch check), so with hundreds of files trickling
 # lines, polling on every inotify event would cost more than the lines do.
 POLL_COALESCE = 0.05
+# While the state dir's disk is full, a failed queue put or checkpoint save is tried again this
+# often; reading pauses meanwhile (what was read stays in memory, nothing is dropped).
+DISK_RETRY_SECONDS = 1.0
 
 
 MALFORMED_LABEL = "heron_parse_error"
@@ -124,6 +127,7 @@ class LogAgent:
         self.malformed_lines = 0
         self.batches_shipped = 0
         self.reading = False  # the reader loop runs (readiness)
+        self.put_failed = False  # the last queue put failed (a full disk): reading is paused
         self.tail_stats: dict[str, int | bool] = {}  # the tailer's, refreshed about once a second
 
     def queue_bytes(self) -> int:
@@ -321,6 +325,11 @@ class LogAgent:
                 if self.queue.full:
                     stop.wait(0.05)  # backpressure: the shipper must catch up first
                     continue
+                if self.put_failed:
+                    # The state dir is full: read nothing more until the held batch is queued.
+                    stop.wait(DISK_RETRY_SECONDS)
+                    batch = self._enqueue(batch, tailer)
+                    continue
                 polled = time.monotonic()
                 reads = tailer.poll()
                 now = time.time_ns()
@@ -368,7 +377,20 @@ class LogAgent:
             for key, (off, state, fid, path) in batch.positions.items()
         }
         body = encode_streams(batch.streams.items()) if batch.streams else b""
-        self.queue.put(json.dumps(header, separators=(",", ":")).encode() + b"\n" + body)
+        try:
+            self.queue.put(json.dumps(header, separators=(",", ":")).encode() + b"\n" + body)
+        except OSError as e:
+            # Keep the batch: its checkpoints did not advance, so even a crash now loses nothing.
+            if not self.put_failed:
+                log.error(
+                    "cannot queue a batch; reading pauses until it can",
+                    extra=log_fields(error=str(e), lines=batch.lines, retry_every=DISK_RETRY_SECONDS),
+                )
+            self.put_failed = True
+            return batch
+        if self.put_failed:
+            log.info("queueing works again; reading resumes")
+        self.put_failed = False
         self.lines_read += batch.lines
         return _Batch()
 
@@ -395,11 +417,35 @@ class LogAgent:
                     continue
                 if result.outcome is PushOutcome.STOPPED:
                     return
+                if result.outcome is PushOutcome.RETRY:
+                    log.warning(
+                        "batch not stored now; sending it again later",
+                        extra=log_fields(error=result.message, retry_in=result.retry_after),
+                    )
+                    if stop.wait(max(result.retry_after, DISK_RETRY_SECONDS)):
+                        return  # stopping: the batch stays queued for the next start
+                    continue
                 if result.outcome is PushOutcome.REJECTED:
                     log.error("batch rejected by the server", extra=log_fields(status=result.status))
-            self._advance(header)
-            self.queue.ack(seq)
+            if not self._settle(seq, header, stop):
+                return
             self.batches_shipped += 1
+
+    def _settle(self, seq: int, header: dict, stop: threading.Event) -> bool:
+        """Advance the checkpoints and acknowledge `seq`, retrying while the disk is full;
+        False when stopping first (the batch is then sent again by the next start)."""
+        while True:
+            try:
+                self._advance(header)
+                self.queue.ack(seq)
+                return True
+            except OSError as e:
+                log.error(
+                    "cannot save checkpoints or the queue ack; retrying",
+                    extra=log_fields(error=str(e), retry_in=DISK_RETRY_SECONDS),
+                )
+                if stop.wait(DISK_RETRY_SECONDS):
+                    return False
 
     def _advance(self, header: dict) -> None:
         with self._ck_lock:

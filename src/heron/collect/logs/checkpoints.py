@@ -15,6 +15,7 @@ checkpoint file is in docs/format/agent-state.md.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -183,18 +184,26 @@ class CheckpointStore:
         Returns after the new file is fsynced and renamed over the old one and the directory is
         fsynced, so the save survives power loss. A crash at any point leaves the old or the new
         complete file. A `parser_state` that JSON cannot hold raises before anything is written.
+        A failed write (a full disk) raises OSError, keeps the old file as it was and removes the
+        partial temp file, so its space comes back for the next try.
         """
         data = _encode(checkpoints)
         fd = os.open(self._tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(self._tmp_path, self.path)
+            try:
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    if written <= 0:
+                        raise OSError(errno.EIO, f"write(2) returned {written}", self._tmp_path)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(self._tmp_path, self.path)
+        except BaseException:
+            _unlink_quietly(self._tmp_path)
+            raise
         _fsync_dir(os.path.dirname(self.path) or ".")
         self._current = dict(checkpoints)
 
@@ -217,6 +226,13 @@ class CheckpointStore:
         os.rename(self.path, target)
         _fsync_dir(os.path.dirname(self.path) or ".")
         return target
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        return
 
 
 def _fsync_dir(path: str) -> None:
