@@ -258,6 +258,34 @@ def test_a_failed_fsync_under_fsync_always_is_not_acknowledged(
     reopen_and_check(path, acked, refused).close()
 
 
+def test_a_failed_background_fsync_moves_the_next_append_to_a_fresh_segment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = str(tmp_path / "data")
+    db = Database.open(path, opts(fsync_interval=0.02), background=False)
+    wal = wal_of(db)
+    real_fsync = os.fsync
+
+    def failing_fsync(fd: int) -> None:
+        if fd == wal._fd:
+            raise OSError(errno.EIO, "I/O error")
+        real_fsync(fd)
+
+    monkeypatch.setattr(walmod.os, "fsync", failing_fsync)
+    acked = push(db, 0)  # acknowledged: the data is in the page cache, the fsync comes later
+    seg = db.wal_position()[0]
+    deadline = time.monotonic() + 5
+    while wal.write_failures == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert wal.write_failures >= 1  # the fsync thread logged and counted it, and lives on
+    monkeypatch.setattr(walmod.os, "fsync", real_fsync)
+    acked += push(db, 1)
+    assert db.wal_position()[0] == seg + 1
+    assert wal._thread is not None and wal._thread.is_alive()
+    db.close()
+    reopen_and_check(path, acked).close()
+
+
 def test_a_segment_that_cannot_be_created_is_retried_by_the_next_append(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

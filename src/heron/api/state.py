@@ -167,6 +167,16 @@ class AppState:
                 "heron_quarantined_blocks_total",
                 "Blocks moved to quarantine after a checksum failure.",
             ),
+            (
+                "head_cut_failures",
+                "heron_head_cut_failures_total",
+                "Head cuts that failed (a full disk); the head stays in memory and is cut later.",
+            ),
+            (
+                "compaction_failures",
+                "heron_compaction_failures_total",
+                "Compactions that failed (a full disk); their blocks stay as they are.",
+            ),
         ):
             r.register(Gauge(name, help, lambda a=attr: self._c(a), kind="counter"))
         r.register(

@@ -725,6 +725,9 @@ class Database:
                     raise self._write_error("writing a block", exc) from exc
 
     def _cut_head_or_retry_later(self) -> None:
+        """Cut the head; if that fails (a full disk), log it and let appends retry only after
+        `_CUT_RETRY_SECONDS`, so a disk that stays full costs one block write attempt per
+        interval, not one per push. The head and its WAL segments stay as they were."""
         try:
             self._cut_head_locked()
         except (OSError, StorageError) as exc:

@@ -352,9 +352,9 @@ class WAL:
         Raises OSError when none can be created (the disk is still full); then nothing changed
         and the next call tries again.
         """
+        if not self._fresh_needed and self._fd is not None:
+            return False  # the common case, without waiting for a background fsync's lock
         with self._lock:
-            if not self._fresh_needed and self._fd is not None:
-                return False
             self._close_locked()
             try:
                 self._open_segment(self._seg + 1)
