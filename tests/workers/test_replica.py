@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import time
 from pathlib import Path
 
@@ -9,7 +11,16 @@ import numpy as np
 import pytest
 
 from heron.model import Matcher, MatchOp, SeriesKind
-from heron.storage import Database, Direction, LogBatch, SampleBatch, SampleColumns, StorageOptions
+from heron.storage import (
+    Database,
+    Direction,
+    DiskFullError,
+    LogBatch,
+    SampleBatch,
+    SampleColumns,
+    StorageOptions,
+)
+from heron.storage import wal as walmod
 from heron.workers.replica import WalReplica
 
 APP = [Matcher("app", MatchOp.EQ, "a")]
@@ -110,3 +121,32 @@ def test_replica_stops_at_a_damaged_record_and_keeps_what_came_before(db: Databa
     replica = WalReplica(db.path)
     replica.sync((seg, size))
     assert len(_lines(replica.snapshot())) == 20
+
+
+def test_replica_reading_between_a_failed_write_and_the_fresh_segment_sees_only_acked_entries(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = time.time_ns() - 10**12
+    replica = WalReplica(db.path)
+    _push(db, 0, 10, base)
+    real_write = walmod.os.write
+    wal = db._wal
+    calls = {"n": 0}
+
+    def torn(fd: int, data: bytes | memoryview) -> int:
+        if wal is None or fd != wal._fd:
+            return real_write(fd, data)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return real_write(fd, bytes(data[:25]))  # a partial record reaches the file...
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # ...then the disk is full
+
+    monkeypatch.setattr(walmod.os, "write", torn)
+    with pytest.raises(DiskFullError):
+        _push(db, 10, 10, base)
+    replica.sync(db.wal_position())  # between the failure and the next write
+    monkeypatch.setattr(walmod.os, "write", real_write)
+    _push(db, 20, 10, base)
+    replica.sync(db.wal_position())
+    want = [(base + i, f"line {i}".encode()) for i in [*range(10), *range(20, 30)]]
+    assert _lines(replica.snapshot()) == want == _lines(db.snapshot())
