@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import tracemalloc
 
 import pytest
 
@@ -438,3 +439,78 @@ def test_go_time_parse(layout: str, value: str, unix: int) -> None:
 def test_go_time_parse_errors(layout: str, value: str) -> None:
     with pytest.raises(ValueError):
         parse_time(layout, value)
+
+
+# --- output bounded by the max line size (issue 18) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "function"),
+    [
+        ('{{ repeat 100000000 "x" }}', "repeat"),
+        ('{{ repeat 600 "é" }}', "repeat"),  # 1200 bytes of UTF-8 in 600 characters
+        ('{{ Replace (repeat 500 "x") "x" "yyyyy" -1 }}', "Replace"),
+        ('{{ replace "" "xxxxxxxxxx" (repeat 200 "a") }}', "replace"),
+        ('{{ regexReplaceAll "" (repeat 500 "a") "bbb" }}', "regexReplaceAll"),
+        ('{{ regexReplaceAllLiteral "a" (repeat 500 "a") "$1$1$1" }}', "regexReplaceAllLiteral"),
+        ('{{ indent 100000000 "a" }}', "indent"),
+        ('{{ nindent 300 "a\\nb\\nc\\nd" }}', "nindent"),
+        ('{{ alignLeft 100000000 "a" }}', "alignLeft"),
+        ('{{ alignRight 100000000 "a" }}', "alignRight"),
+        ('{{ printf "%9999999s" "a" }}', "printf"),
+        ('{{ printf "%.9999999f" 1.5 }}', "printf"),
+        ('{{ printf "%*d" 999999 1 }}', "printf"),
+        ('{{ printf "%s%s%s" (repeat 400 "a") (repeat 400 "a") (repeat 400 "a") }}', "printf"),
+        ('{{ print (repeat 600 "a") (repeat 600 "a") }}', "print"),
+        ('{{ println (repeat 600 "a") (repeat 600 "a") }}', "println"),
+        ('{{ html (repeat 600 "a") (repeat 600 "a") }}', "html"),
+        ('{{ b64enc (repeat 900 "a") }}', "b64enc"),  # any other function: its result is checked
+    ],
+)
+def test_growing_functions_refuse_output_past_the_limit(text: str, function: str) -> None:
+    tracemalloc.start()
+    try:
+        with pytest.raises(TemplateExecError) as err:
+            compile_template(text, max_bytes=1000).render(LABELS, "the line", TS)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    msg = str(err.value)
+    assert f"error calling {function}: output of " in msg
+    assert "exceeds the maximum line size of 1000 bytes (max_line_size)" in msg
+    assert peak < 256 * 1024, f"{peak} bytes allocated to refuse a 1000-byte limit"
+
+
+def test_output_pieces_are_counted_as_they_are_appended() -> None:
+    tmpl = compile_template('{{ repeat 600 "a" }}-{{ repeat 600 "b" }}', max_bytes=1000)
+    with pytest.raises(
+        TemplateExecError, match=r'line:1:25: executing "line" at <repeat 600 "b">: output of at least'
+    ):
+        tmpl.render({}, "", 0)
+    text = "{{ if true }}" + "x" * 600 + "{{ end }}{{ if true }}" + "é" * 300 + "{{ end }}"  # 1200 bytes
+    with pytest.raises(TemplateExecError, match="output of 1200 bytes exceeds the maximum line size of 1000"):
+        compile_template(text, max_bytes=1000).render({}, "", 0)
+
+
+def test_output_at_the_limit_is_rendered() -> None:
+    assert compile_template('{{ repeat 1000 "x" }}', max_bytes=1000).render({}, "", 0) == "x" * 1000
+    assert compile_template('{{ repeat 500 "é" }}', max_bytes=1000).render({}, "", 0) == "é" * 500
+    assert compile_template('{{ replace "" "-" "abc" }}', max_bytes=7).render({}, "", 0) == "-a-b-c-"
+    assert compile_template('{{ indent 2 "a\\nb" }}', max_bytes=7).render({}, "", 0) == "  a\n  b"
+    # the default is Heron's default max_line_size, 256 KiB
+    with pytest.raises(TemplateExecError, match="maximum line size of 262144 bytes"):
+        compile_template('{{ repeat 262145 "x" }}').render({}, "", 0)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "args", "want"),
+    [
+        ("%100000000s|", ("a",), "%!(NOVERB)%!(EXTRA string=a)"),  # Go's parsenum gives up
+        ("%.100000000f|", (1.5,), "%!(NOVERB)%!(EXTRA float64=1.5)"),
+        ("%*d", (10_000_000, 1), "%!(BADWIDTH)1"),
+        ("%.*f", (10_000_000, 1.5), "%!(BADPREC)1.500000"),
+        ("%c|%c", (0xD800, 0x110000), "\ufffd|\ufffd"),  # utf8.EncodeRune: surrogates are U+FFFD
+    ],
+)
+def test_sprintf_width_and_rune_bounds_follow_go(fmt: str, args: tuple[object, ...], want: str) -> None:
+    assert go_sprintf(fmt, *args) == want

@@ -34,6 +34,14 @@ server's local time zone is UTC; time layouts support Go's elements (2006 01 Jan
 
 Render errors raise TemplateExecError; Loki then sets `__error__=TemplateFormatErr` and
 `__error_details__` to the message and keeps the line unchanged.
+
+Output is bounded by `max_bytes` (the server's max line size): a template that would render
+more is a render error, never an allocation of the oversized text. Functions whose result can
+outgrow their arguments by a parameter (repeat, Replace/replace, regexReplaceAll, indent,
+nindent, alignLeft/alignRight, printf widths and precisions) check the size before they build
+it, every other function's result is checked when it returns (at most a small constant times
+its bounded arguments), and the pieces of the output are counted as they are appended. One
+line of a `{{ repeat 100000000 "x" }}` therefore costs a few bytes and an error, not 100 MB.
 """
 
 from __future__ import annotations
@@ -54,6 +62,7 @@ from heron.logql.linefilter import compile_regex
 
 __all__ = [
     "FUNCTIONS",
+    "DEFAULT_MAX_BYTES",
     "TEMPLATE_FORMAT_ERR",
     "GoTime",
     "Template",
@@ -673,7 +682,34 @@ def _fmt_int(v: int, verb: str, flags: str, prec: int | None) -> str:
     return sign + digits
 
 
-def _fmt_one(verb: str, flags: str, width: int | None, prec: int | None, v: Any) -> str:
+_GO_FMT_MAX = 1_000_000  # fmt's tooLarge: a bigger width or precision is not a number to Go
+
+
+def _parsenum(digits: str) -> int | None:
+    """fmt's parsenum: the number, or None where Go gives up ("crazy long number")."""
+    num = 0
+    for ch in digits:
+        if num > _GO_FMT_MAX:
+            return None
+        num = num * 10 + ord(ch) - 48
+    return num
+
+
+def _check_pad(width: int | None, prec: int | None, verb: str, v: Any, limit: int | None) -> None:
+    """Refuse, before building it, a field that padding or precision would make longer than
+    the output limit (Go allows up to ten million characters in one field)."""
+    if limit is None:
+        return
+    grows = isinstance(v, (int, float)) and not isinstance(v, bool) and verb in "dvboOxXeEfFgG"
+    size = max(width or 0, (prec or 0) if grows else 0)
+    if size > limit:
+        raise _FnError(_too_long(size, limit))
+
+
+def _fmt_one(
+    verb: str, flags: str, width: int | None, prec: int | None, v: Any, limit: int | None = None
+) -> str:
+    _check_pad(width, prec, verb, v, limit)
     minus, zero = "-" in flags, "0" in flags and "-" not in flags
     if isinstance(v, bool):
         if verb not in "tv":
@@ -683,8 +719,9 @@ def _fmt_one(verb: str, flags: str, width: int | None, prec: int | None, v: Any)
         if verb in "dvboOxX":
             s = _fmt_int(v, verb, flags, prec)
             return _pad_to(s, width, minus, zero and prec is None)
-        if verb == "c":
-            return _pad_to(chr(v) if 0 <= v <= 0x10FFFF else "\ufffd", width, minus, False)
+        if verb == "c":  # Go's utf8.EncodeRune: a surrogate or out-of-range rune is U+FFFD
+            ok = 0 <= v <= 0x10FFFF and not 0xD800 <= v <= 0xDFFF
+            return _pad_to(chr(v) if ok else "\ufffd", width, minus, False)
         if verb == "q":
             return _pad_to(_go_quote_rune(v), width, minus, False)
         if verb == "U":
@@ -734,13 +771,17 @@ def _fmt_one(verb: str, flags: str, width: int | None, prec: int | None, v: Any)
     return _pad_to(_format_v(v, False), width, minus, False)
 
 
-def go_sprintf(fmt: str, *args: Any) -> str:
+def go_sprintf(fmt: str, *args: Any, limit: int | None = None) -> str:
     """fmt.Sprintf for the verbs templates use: %s %v %d %q %f %e %g %x %X %o %b %c %t %U %%,
-    flags `-+# 0`, width and precision (also `*`); mismatches print Go's %!verb(type=value)."""
+    flags `-+# 0`, width and precision (also `*`); mismatches print Go's %!verb(type=value).
+
+    Widths and precisions past a million are Go's BADWIDTH/BADPREC/NOVERB; with `limit`, a
+    field wider than `limit` characters is an error before it is padded."""
     out: list[str] = []
     argi = 0
     pos = 0
     n = len(fmt)
+    size = 0  # of the formatted arguments, which (unlike fmt's text) can outgrow the template
     while pos < n:
         i = fmt.find("%", pos)
         if i < 0:
@@ -760,8 +801,9 @@ def go_sprintf(fmt: str, *args: Any) -> str:
         width: int | None = None
         prec: int | None = None
         if width_s == "*":
-            if argi < len(args) and isinstance(args[argi], int) and not isinstance(args[argi], bool):
-                width = args[argi]
+            arg = args[argi] if argi < len(args) else None
+            if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) <= _GO_FMT_MAX:
+                width = arg
                 if width < 0:
                     flags += "-"
                     width = -width
@@ -769,20 +811,32 @@ def go_sprintf(fmt: str, *args: Any) -> str:
                 out.append("%!(BADWIDTH)")
             argi += 1
         elif width_s:
-            width = int(width_s)
+            width = _parsenum(width_s)
+            if width is None:
+                out.append("%!(NOVERB)")
+                break
         if prec_s == "*":
-            if argi < len(args) and isinstance(args[argi], int) and not isinstance(args[argi], bool):
-                prec = args[argi] if args[argi] >= 0 else None
+            arg = args[argi] if argi < len(args) else None
+            if isinstance(arg, int) and not isinstance(arg, bool) and abs(arg) <= _GO_FMT_MAX:
+                prec = arg if arg >= 0 else None
             else:
                 out.append("%!(BADPREC)")
             argi += 1
         elif prec_s is not None:
-            prec = int(prec_s) if prec_s else 0
+            prec = _parsenum(prec_s) if prec_s else 0
+            if prec is None:
+                out.append("%!(NOVERB)")
+                break
         if argi >= len(args):
             out.append(f"%!{verb}(MISSING)")
             continue
-        out.append(_fmt_one(verb, flags, width, prec, args[argi]))
+        piece = _fmt_one(verb, flags, width, prec, args[argi], limit)
+        out.append(piece)
         argi += 1
+        if limit is not None:
+            size += len(piece)
+            if size > limit:
+                raise _FnError(_too_long(size, limit, partial=True))
     if argi < len(args):
         extra = ", ".join(
             "<nil>" if a is None else f"{_type_name(a)}={_format_v(a, False)}" for a in args[argi:]
@@ -791,15 +845,22 @@ def go_sprintf(fmt: str, *args: Any) -> str:
     return "".join(out)
 
 
-def _sprint(args: tuple[Any, ...]) -> str:
-    """fmt.Sprint: a space between operands when neither is a string."""
+def _sprint(args: tuple[Any, ...], limit: int | None = None, sep: str = "") -> str:
+    """fmt.Sprint: a space between operands when neither is a string (fmt.Sprintln: `sep`
+    " " between all operands); with `limit`, stops once the text is longer."""
     out: list[str] = []
     prev_str = True
+    size = 0
     for k, a in enumerate(args):
         is_str = isinstance(a, str)
-        if k > 0 and not is_str and not prev_str:
-            out.append(" ")
-        out.append(_format_v(a, False))
+        if k > 0 and (sep or (not is_str and not prev_str)):
+            out.append(sep or " ")
+            size += 1
+        piece = _format_v(a, False)
+        out.append(piece)
+        size += len(piece)
+        if limit is not None and size > limit:
+            raise _FnError(_too_long(size, limit, partial=True))
         prev_str = is_str
     return "".join(out)
 
@@ -923,6 +984,27 @@ def _decimal_op(first: Any, rest: tuple[Any, ...], op: str) -> float:
     return float(acc)
 
 
+# --- output size ------------------------------------------------------------------------------
+
+DEFAULT_MAX_BYTES = 256 * 1024  # Heron's default max_line_size
+
+
+def _utf8_len(s: str) -> int:
+    """UTF-8 size of text (a lone surrogate counts its three bytes), without copying ASCII."""
+    return len(s) if s.isascii() else len(s.encode("utf-8", "surrogatepass"))
+
+
+def _too_long(size: int, limit: int, partial: bool = False) -> str:
+    """The error text; `partial` when `size` counts only what was built before stopping."""
+    what = f"at least {size}" if partial else str(size)
+    return f"output of {what} bytes exceeds the maximum line size of {limit} bytes (max_line_size)"
+
+
+def _check_size(size: int, limit: int, partial: bool = False) -> None:
+    if size > limit:
+        raise _FnError(_too_long(size, limit, partial))
+
+
 # --- function implementations -----------------------------------------------------------------
 
 _GO_SPACE = "".join(
@@ -1015,9 +1097,10 @@ def _regex(pattern: str) -> Any:
         raise _FnError(str(exc)) from None
 
 
-def _regex_replace(pattern: str, s: str, repl: str, literal: bool) -> str:
+def _regex_replace(limit: int, pattern: str, s: str, repl: str, literal: bool) -> str:
     """Regexp.ReplaceAllString / ReplaceAllLiteralString, with Go's rule that an empty match
-    right after a previous match is not replaced."""
+    right after a previous match is not replaced. The result is counted as it is built, so a
+    short replacement for every empty match of a long text stops at `limit` bytes."""
     rx = _regex(pattern)
     text = s.encode("utf-8", "surrogateescape")
     match = rx._regexp.Match
@@ -1026,15 +1109,21 @@ def _regex_replace(pattern: str, s: str, repl: str, literal: bool) -> str:
     last = 0
     pos = 0
     n = len(text)
+    size = 0
     while pos <= n:
         spans = match(_UNANCHORED, text, pos, n)
         a0, a1 = spans[0]
         if a0 < 0:
             break
         out.append(text[last:a0])
+        size += a0 - last
         if a1 > last or a0 == 0:
-            piece = repl if literal else _go_expand(repl, text, spans, names)
-            out.append(piece.encode("utf-8", "surrogateescape"))
+            piece = (repl if literal else _go_expand(repl, text, spans, names)).encode(
+                "utf-8", "surrogateescape"
+            )
+            out.append(piece)
+            size += len(piece)
+            _check_size(size, limit, partial=True)
         last = a1
         width = _rune_width(text, pos)
         if pos + width > a1:
@@ -1255,11 +1344,12 @@ def _go_trunc_div(a: int, b: int, mod: bool) -> int:
     return _wrap64(a - q * b) if mod else _wrap64(q)
 
 
-def _align(count: int, src: str, left: bool) -> str:
+def _align(limit: int, count: int, src: str, left: bool) -> str:
     n = len(src)
     if count < 0 or count == n:
         return src
     if count > n:
+        _check_size(_utf8_len(src) + count - n, limit)
         return src + " " * (count - n) if left else " " * (count - n) + src
     return src[:count] if left else src[n - count :]
 
@@ -1287,10 +1377,30 @@ def _trunc(c: int, s: str) -> str:
     return s
 
 
-def _repeat(count: int, s: str) -> str:
+def _repeat(limit: int, count: int, s: str) -> str:
     if count < 0:
         raise _FnError("strings: negative Repeat count")
+    if s:
+        _check_size(count * _utf8_len(s), limit)
     return s * count
+
+
+def _replace(limit: int, s: str, old: str, new: str, n: int = -1) -> str:
+    """strings.Replace; the result's size is known from the match count before it is built."""
+    count = s.count(old) if old else len(s) + 1
+    if n >= 0:
+        count = min(count, n)
+    if len(new) > len(old):
+        _check_size(_utf8_len(s) + count * (_utf8_len(new) - _utf8_len(old)), limit)
+    return s.replace(old, new, n)
+
+
+def _indent(limit: int, n: int, s: str, newline: bool) -> str:
+    """Sprig's indent / nindent: n spaces before every line (nindent adds a newline first)."""
+    if n > 0:
+        _check_size(n * (s.count("\n") + 1) + _utf8_len(s) + newline, limit)
+    pad = " " * n
+    return ("\n" if newline else "") + pad + s.replace("\n", "\n" + pad)
 
 
 def _empty(v: Any) -> bool:
@@ -1470,16 +1580,16 @@ def _slice(item: Any, *idx: Any) -> Any:
     return out.decode("utf-8", "surrogateescape") if isinstance(out, bytes) else out
 
 
-def _html_escape(*args: Any) -> str:
-    s = args[0] if len(args) == 1 and isinstance(args[0], str) else _sprint(args)
+def _html_escape(limit: int, *args: Any) -> str:
+    s = args[0] if len(args) == 1 and isinstance(args[0], str) else _sprint(args, limit)
     return (
         s.replace("&", "&amp;").replace("'", "&#39;").replace("<", "&lt;").replace(">", "&gt;")
         .replace('"', "&#34;").replace("\x00", "\ufffd")
     )  # fmt: skip
 
 
-def _js_escape(*args: Any) -> str:
-    s = args[0] if len(args) == 1 and isinstance(args[0], str) else _sprint(args)
+def _js_escape(limit: int, *args: Any) -> str:
+    s = args[0] if len(args) == 1 and isinstance(args[0], str) else _sprint(args, limit)
     out: list[str] = []
     for ch in s:
         if ch in "\\'\"":
@@ -1499,8 +1609,8 @@ def _js_escape(*args: Any) -> str:
     return "".join(out)
 
 
-def _urlquery(*args: Any) -> str:
-    s = args[0] if len(args) == 1 and isinstance(args[0], str) else _sprint(args)
+def _urlquery(limit: int, *args: Any) -> str:
+    s = args[0] if len(args) == 1 and isinstance(args[0], str) else _sprint(args, limit)
     return urllib.parse.quote_plus(s, safe="")
 
 
@@ -1514,6 +1624,7 @@ class _Fn(NamedTuple):
     impl: Callable[..., Any]
     params: tuple[str, ...]
     variadic: str | None = None
+    sized: bool = False  # impl takes the output limit first, to refuse an oversized result early
 
 
 _S, _I, _F, _A, _T = "string", "int", "float64", "any", "time"
@@ -1522,15 +1633,19 @@ FUNCTIONS: dict[str, _Fn] = {
     # Loki's own
     "ToLower": _Fn(_go_lower, (_S,)),
     "ToUpper": _Fn(_go_upper, (_S,)),
-    "Replace": _Fn(lambda s, old, new, n: s.replace(old, new, n if n >= 0 else -1), (_S, _S, _S, _I)),
+    "Replace": _Fn(_replace, (_S, _S, _S, _I), sized=True),
     "Trim": _Fn(lambda s, cut: s.strip(cut), (_S, _S)),
     "TrimLeft": _Fn(lambda s, cut: s.lstrip(cut), (_S, _S)),
     "TrimRight": _Fn(lambda s, cut: s.rstrip(cut), (_S, _S)),
     "TrimPrefix": _Fn(lambda s, p: s.removeprefix(p), (_S, _S)),
     "TrimSuffix": _Fn(lambda s, p: s.removesuffix(p), (_S, _S)),
     "TrimSpace": _Fn(lambda s: s.strip(_GO_SPACE), (_S,)),
-    "regexReplaceAll": _Fn(lambda r, s, repl: _regex_replace(r, s, repl, False), (_S, _S, _S)),
-    "regexReplaceAllLiteral": _Fn(lambda r, s, repl: _regex_replace(r, s, repl, True), (_S, _S, _S)),
+    "regexReplaceAll": _Fn(
+        lambda m, r, s, repl: _regex_replace(m, r, s, repl, False), (_S, _S, _S), sized=True
+    ),
+    "regexReplaceAllLiteral": _Fn(
+        lambda m, r, s, repl: _regex_replace(m, r, s, repl, True), (_S, _S, _S), sized=True
+    ),
     "count": _Fn(_regex_count, (_S, _S)),
     "urldecode": _Fn(_url_unescape, (_S,)),
     "urlencode": _Fn(lambda s: urllib.parse.quote_plus(s, safe=""), (_S,)),
@@ -1541,8 +1656,8 @@ FUNCTIONS: dict[str, _Fn] = {
     "unixEpochNanos": _Fn(lambda t: str(t.unix_nano()), (_T,)),
     "toDateInZone": _Fn(_to_date_in_zone, (_S, _S, _S)),
     "unixToTime": _Fn(_unix_to_time, (_S,)),
-    "alignLeft": _Fn(lambda c, s: _align(c, s, True), (_I, _S)),
-    "alignRight": _Fn(lambda c, s: _align(c, s, False), (_I, _S)),
+    "alignLeft": _Fn(lambda m, c, s: _align(m, c, s, True), (_I, _S), sized=True),
+    "alignRight": _Fn(lambda m, c, s: _align(m, c, s, False), (_I, _S), sized=True),
     # Sprig, as Loki exposes it
     "b64enc": _Fn(lambda s: base64.b64encode(s.encode("utf-8", "surrogateescape")).decode(), (_S,)),
     "b64dec": _Fn(_b64dec, (_S,)),
@@ -1554,10 +1669,10 @@ FUNCTIONS: dict[str, _Fn] = {
     "contains": _Fn(lambda sub, s: sub in s, (_S, _S)),
     "hasPrefix": _Fn(lambda p, s: s.startswith(p), (_S, _S)),
     "hasSuffix": _Fn(lambda p, s: s.endswith(p), (_S, _S)),
-    "indent": _Fn(lambda n, s: " " * n + s.replace("\n", "\n" + " " * n), (_I, _S)),
-    "nindent": _Fn(lambda n, s: "\n" + " " * n + s.replace("\n", "\n" + " " * n), (_I, _S)),
-    "replace": _Fn(lambda old, new, src: src.replace(old, new), (_S, _S, _S)),
-    "repeat": _Fn(_repeat, (_I, _S)),
+    "indent": _Fn(lambda m, n, s: _indent(m, n, s, False), (_I, _S), sized=True),
+    "nindent": _Fn(lambda m, n, s: _indent(m, n, s, True), (_I, _S), sized=True),
+    "replace": _Fn(lambda m, old, new, src: _replace(m, src, old, new), (_S, _S, _S), sized=True),
+    "repeat": _Fn(_repeat, (_I, _S), sized=True),
     "trim": _Fn(lambda s: s.strip(_GO_SPACE), (_S,)),
     "trimAll": _Fn(lambda cut, s: s.strip(cut), (_S, _S)),
     "trimSuffix": _Fn(lambda suf, s: s.removesuffix(suf), (_S, _S)),
@@ -1594,18 +1709,18 @@ FUNCTIONS: dict[str, _Fn] = {
     "len": _Fn(_len, (_A,)),
     "index": _Fn(_index, (_A,), _A),
     "slice": _Fn(_slice, (_A,), _A),
-    "print": _Fn(lambda *a: _sprint(a), (), _A),
-    "printf": _Fn(go_sprintf, (_S,), _A),
-    "println": _Fn(lambda *a: " ".join(_format_v(x, False) for x in a) + "\n", (), _A),
+    "print": _Fn(lambda m, *a: _sprint(a, m), (), _A, sized=True),
+    "printf": _Fn(lambda m, fmt, *a: go_sprintf(fmt, *a, limit=m), (_S,), _A, sized=True),
+    "println": _Fn(lambda m, *a: _sprint(a, m, " ") + "\n", (), _A, sized=True),
     "eq": _Fn(_eq, (_A,), _A),
     "ne": _Fn(_ne, (_A, _A)),
     "lt": _Fn(_lt, (_A, _A)),
     "le": _Fn(_le, (_A, _A)),
     "gt": _Fn(_gt, (_A, _A)),
     "ge": _Fn(_ge, (_A, _A)),
-    "html": _Fn(_html_escape, (), _A),
-    "js": _Fn(_js_escape, (), _A),
-    "urlquery": _Fn(_urlquery, (), _A),
+    "html": _Fn(_html_escape, (), _A, sized=True),
+    "js": _Fn(_js_escape, (), _A, sized=True),
+    "urlquery": _Fn(_urlquery, (), _A, sized=True),
 }
 _LAZY = {"and", "or"}
 _LINE_FN, _TS_FN = "__line__", "__timestamp__"
@@ -2081,12 +2196,14 @@ class _Parser:
 
 
 class _Ctx:
-    """What one render sees: the label map (dot and $), the line and the timestamp."""
+    """What one render sees: the label map (dot and $), the line and the timestamp, and the
+    output limit with the characters emitted so far (a lower bound of the bytes)."""
 
-    __slots__ = ("root", "line", "ts_ns")
+    __slots__ = ("root", "line", "ts_ns", "limit", "size")
 
-    def __init__(self, root: Mapping[str, str], line: str, ts_ns: int) -> None:
+    def __init__(self, root: Mapping[str, str], line: str, ts_ns: int, limit: int) -> None:
         self.root, self.line, self.ts_ns = root, line, ts_ns
+        self.limit, self.size = limit, 0
 
 
 Eval = Callable[[Any, _Ctx], Any]
@@ -2187,10 +2304,17 @@ class _Compiler:
 
     def action(self, node: _Action) -> Emit:
         pipe = self.pipe(node.pipe)
+        pos = node.pipe.pos
+        end = node.pipe.cmds[-1].pos + len(node.pipe.cmds[-1].raw) if node.pipe.cmds else pos
+        wrap, raw = self.wrap, self.text[pos:end].strip()
 
         def run(dot: Any, ctx: _Ctx, out: list[str]) -> None:
             v = pipe(dot, ctx)
-            out.append(v if type(v) is str else _format_v(v))
+            text = v if type(v) is str else _format_v(v)
+            ctx.size += len(text)
+            if ctx.size > ctx.limit:
+                raise wrap(pos, raw, _Exec(_too_long(ctx.size, ctx.limit, partial=True)))
+            out.append(text)
 
         return run
 
@@ -2267,6 +2391,7 @@ class _Compiler:
         evals = [self.typed_arg(node, kind) for node, kind in zip(arg_nodes, kinds)]
         impl = fn.impl
         variadic = fn.variadic
+        sized = fn.sized
 
         def invoke(dot: Any, ctx: _Ctx, final: Any) -> Any:
             try:
@@ -2284,7 +2409,11 @@ class _Compiler:
             except _Exec as exc:
                 raise wrap(pos, raw, exc) from None
             try:
-                return impl(*args)
+                v = impl(ctx.limit, *args) if sized else impl(*args)
+                # Every other function's result is a small multiple of its (bounded) inputs.
+                if type(v) is str and len(v) > ctx.limit:
+                    raise _FnError(_too_long(_utf8_len(v), ctx.limit))
+                return v
             except _FnError as exc:
                 raise wrap(pos, raw, _Exec(f"error calling {name}: {exc}")) from None
             except (ValueError, OverflowError, ZeroDivisionError, decimal.InvalidOperation) as exc:
@@ -2382,40 +2511,51 @@ def _field(v: Any, key: str, ctx: _Ctx) -> Any:
 
 
 def _emit_text(text: str) -> Emit:
+    size = len(text)
+
     def run(dot: Any, ctx: _Ctx, out: list[str]) -> None:
+        ctx.size += size  # text inside a branch can repeat only as often as the template says
         out.append(text)
 
     return run
 
 
 class Template:
-    """A compiled template. `render(labels, line, ts_ns)` gives the formatted text."""
+    """A compiled template. `render(labels, line, ts_ns)` gives the formatted text, at most
+    `max_bytes` of UTF-8."""
 
-    __slots__ = ("text", "name", "_run", "_simple_key")
+    __slots__ = ("text", "name", "max_bytes", "_run", "_simple_key")
 
-    def __init__(self, text: str, name: str, run: Emit, simple_key: str | None) -> None:
-        self.text, self.name = text, name
+    def __init__(self, text: str, name: str, run: Emit, simple_key: str | None, max_bytes: int) -> None:
+        self.text, self.name, self.max_bytes = text, name, max_bytes
         self._run = run
         self._simple_key = simple_key
 
     def render(self, labels: Mapping[str, str], line: str, ts_ns: int) -> str:
-        """Render for one entry. Raises TemplateExecError where Go's Execute fails."""
+        """Render for one entry. Raises TemplateExecError where Go's Execute fails, and where
+        the output would be longer than `max_bytes`."""
         key = self._simple_key
-        if key is not None:  # Loki's shortcut for `{{.label}}`
+        if key is not None:  # Loki's shortcut for `{{.label}}`: a label is never too long
             return labels.get(key, "")
         out: list[str] = []
-        self._run(labels, _Ctx(labels, line, ts_ns), out)
-        return "".join(out)
+        limit = self.max_bytes
+        self._run(labels, _Ctx(labels, line, ts_ns, limit), out)
+        text = "".join(out)
+        if len(text) > limit or (not text.isascii() and _utf8_len(text) > limit):
+            raise TemplateExecError(
+                f'template: {self.name}: executing "{self.name}": {_too_long(_utf8_len(text), limit)}'
+            )
+        return text
 
     def __repr__(self) -> str:
         return f"Template({self.text!r})"
 
 
-def compile_template(text: str, name: str = "line") -> Template:
+def compile_template(text: str, name: str = "line", max_bytes: int = DEFAULT_MAX_BYTES) -> Template:
     """Parse and compile `text`; TemplateError (a ValueError) with Go's message if it is bad.
 
     `name` is the template name in messages: Loki uses "line" for line_format and "label" for
-    label_format.
+    label_format. `max_bytes` bounds what one render may produce (the max line size).
     """
     nodes = _Parser(_Lexer(text, name)).parse()
     simple = None
@@ -2426,4 +2566,4 @@ def compile_template(text: str, name: str = "line") -> Template:
             if isinstance(arg, _Field) and arg.base == "dot" and len(arg.chain) == 1:
                 simple = arg.chain[0]
     run = _Compiler(name, text).list(nodes) if nodes else (lambda dot, ctx, out: None)
-    return Template(text, name, run, simple)
+    return Template(text, name, run, simple, max_bytes)
