@@ -6,26 +6,33 @@ limit; for metric queries, per-output-series timestamps (and unwrapped values) f
 range functions at every step, then vector aggregations and binary operations on step
 matrices. The syntax package parses; this module only evaluates.
 
-Cancellation is cooperative: every chunk visited checks the deadline, so a timed-out query
-stops doing work instead of running on in a thread nobody waits for.
+Cancellation is cooperative and so is the memory bound: one `QueryBudget` per query is checked
+for its deadline in every loop that grows with the data (chunks, every `LINE_BATCH` lines of a
+per-line pipeline, output series, quantile chunks, vector operations), and charged with what the
+query holds as it is produced (decoded chunks, kept lines and label maps, step matrices, the
+answer about to be rendered). A query past its deadline stops doing work instead of running on
+in a thread nobody waits for; one past its budget stops with QueryMemoryError (HTTP 422) before
+it takes the process down. Range queries are refused above `rangeagg.MAX_POINTS` steps before
+any step is allocated.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from heron.logql import rangeagg, vectorops
-from heron.logql.pipeline import ERROR_DETAILS_LABEL, ERROR_LABEL, Pipeline
+from heron.logql.budget import DEFAULT_MEMORY_BYTES, ENTRY_BYTES, POINT_BYTES, QueryBudget, labels_bytes
+from heron.logql.pipeline import ERROR_DETAILS_LABEL, ERROR_LABEL, Pipeline, line_bytes
 from heron.logql.result import (
     QueryError,
     QueryLimitError,
     QueryResult,
     QueryStats,
-    QueryTimeoutError,
     ResultType,
     Sample,
     Series,
@@ -42,8 +49,10 @@ from heron.logql.syntax import (
     RangeOp,
     VectorAggregation,
     VectorExpr,
+    format_prometheus_duration_ns,
     parse_expr,
 )
+from heron.logql.template import DEFAULT_MAX_BYTES
 from heron.model import SeriesKind
 from heron.storage import Database, Direction, LogColumns, Snapshot
 
@@ -59,16 +68,23 @@ _NO_VALUES_OPS = {
 }
 
 
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+# Transient arrays a vector operation makes, in multiples of its operands' values: topk/bottomk
+# sort keys, order, ranks and masks; binary operations their masks and results.
+_AGG_FACTOR = {"topk": 6, "bottomk": 6, "sort": 3, "sort_desc": 3}
+_OP_FACTOR = 4
+_SERIES_BYTES = 400  # an output series in the making: its acc entry, lists and array headers
+
+
 @dataclass
 class _Ctx:
     snapshot: Snapshot
-    deadline: float
+    budget: QueryBudget
     stats: QueryStats
     steps: np.ndarray  # evaluation times, ns
 
     def check(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise QueryTimeoutError("the query exceeded its time limit and was cancelled")
+        self.budget.check()
 
 
 def _key(labels: dict[str, str]) -> _LABELS_KEY:
@@ -76,10 +92,23 @@ def _key(labels: dict[str, str]) -> _LABELS_KEY:
 
 
 class Engine:
-    def __init__(self, db: Database, *, max_series: int = 500, max_entries: int = 5000):
+    """Evaluates LogQL over `db` (a Database or a worker's replica of one).
+
+    `max_line_bytes` is the server's max line size (setting `max_line_size`): what a
+    line_format or label_format template may render for one entry."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_series: int = 500,
+        max_entries: int = 5000,
+        max_line_bytes: int = DEFAULT_MAX_BYTES,
+    ):
         self.db = db
         self.max_series = max_series
         self.max_entries = max_entries
+        self.max_line_bytes = max_line_bytes
 
     # -- entry points ----------------------------------------------------------------------
     def query_range(
@@ -93,12 +122,21 @@ class Engine:
         direction: Direction = Direction.BACKWARD,
         interval_ns: int = 0,
         deadline: float | None = None,
+        memory_bytes: int | None = None,
     ) -> QueryResult:
+        """A range query; `memory_bytes` is its budget (query_memory_budget), `deadline` a
+        time.monotonic() value."""
         expr = parse_expr(query)
-        ctx = self._ctx(deadline, rangeagg.step_times(start, end, step))
-        if isinstance(expr, LogSelectorExpr):
+        if isinstance(expr, LogSelectorExpr):  # no steps: a log query returns entries
+            ctx = self._ctx(deadline, memory_bytes, np.empty(0, dtype=np.int64))
             result = self._log_query(expr, start, end, limit, direction, interval_ns, ctx)
         else:
+            try:
+                steps = rangeagg.step_times(start, end, step)
+            except ValueError as exc:
+                raise QueryError(str(exc)) from None
+            ctx = self._ctx(deadline, memory_bytes, steps)
+            ctx.budget.charge(steps.nbytes)
             result = self._matrix_result(self._eval(expr, ctx), ctx)
         result.stats = ctx.stats
         return result
@@ -111,6 +149,7 @@ class Engine:
         limit: int = 100,
         direction: Direction = Direction.BACKWARD,
         deadline: float | None = None,
+        memory_bytes: int | None = None,
     ) -> QueryResult:
         expr = parse_expr(query)
         if isinstance(expr, LogSelectorExpr):
@@ -118,24 +157,40 @@ class Engine:
                 "log queries are not supported as an instant query type, please change your query to a "
                 "range query type"
             )
-        ctx = self._ctx(deadline, np.array([ts], dtype=np.int64))
+        if not _INT64_MIN <= ts <= _INT64_MAX:
+            raise QueryError("query times must lie within the int64 nanosecond range (years 1678 to 2262)")
+        ctx = self._ctx(deadline, memory_bytes, np.array([ts], dtype=np.int64))
         value = self._eval(expr, ctx)
         if isinstance(value, float):
             return QueryResult(ResultType.SCALAR, scalar=(ts, value), stats=ctx.stats)
         self._check_errors(value)
         self._check_series(value)
+        ctx.budget.charge(len(value.labels) * POINT_BYTES)
         vector = [
             Sample(lbs, ts, float(v[0])) for lbs, v in zip(value.labels, value.values) if not np.isnan(v[0])
         ]
         return QueryResult(ResultType.VECTOR, vector=vector, stats=ctx.stats)
 
-    def _ctx(self, deadline: float | None, steps: np.ndarray) -> _Ctx:
-        return _Ctx(
-            self.db.snapshot(),
+    def _ctx(self, deadline: float | None, memory_bytes: int | None, steps: np.ndarray) -> _Ctx:
+        budget = QueryBudget(
             deadline if deadline is not None else time.monotonic() + 120,
-            QueryStats(),
-            steps,
+            memory_bytes if memory_bytes is not None else DEFAULT_MEMORY_BYTES,
         )
+        return _Ctx(self.db.snapshot(), budget, QueryStats(), steps)
+
+    def _pipeline(self, stages: tuple, unwrap: object, ctx: _Ctx) -> Pipeline:  # type: ignore[type-arg]
+        """Build a pipeline; a template or parser that fails to compile is the query's fault (400)."""
+        try:
+            return Pipeline(
+                stages,  # type: ignore[arg-type]
+                unwrap,  # type: ignore[arg-type]
+                max_line_bytes=self.max_line_bytes,
+                budget=ctx.budget,
+            )
+        except QueryError:
+            raise
+        except ValueError as exc:
+            raise QueryError(str(exc)) from None
 
     # -- log queries -----------------------------------------------------------------------
     def _log_query(
@@ -154,7 +209,7 @@ class Engine:
             raise QueryLimitError(
                 f"max entries limit per query exceeded, limit > max_entries_limit ({limit} > {mx})"
             )
-        pipeline = _pipeline(expr.stages, None)
+        pipeline = self._pipeline(expr.stages, None, ctx)
         snap = ctx.snapshot
         refs = snap.select(list(expr.matchers), SeriesKind.LOG, start, end - 1)
         sources = []
@@ -165,23 +220,35 @@ class Engine:
         stream_labels = [dict(r.labels) for r in refs]
         # Collected rows: (ts, sidx, line, out labels key, out labels, metadata)
         rows: list[tuple[int, int, str, _LABELS_KEY, dict[str, str], bytes]] = []
+        rows_bytes = 0  # charged to the budget for the rows
         all_ts: list[int] = []
         bound: int | None = None
+        budget = ctx.budget
+        order_key = lambda r: (r[0], r[1], r[2])  # noqa: E731
         for src in sources:
             if bound is not None and (src.min_t > bound if forward else src.max_t < bound):
                 break
             for cols in src.load():
                 ctx.check()
                 self._account(cols, ctx)
+                chunk_bytes = _columns_bytes(cols)
+                budget.charge(chunk_bytes)  # held while its entries go through the pipeline
                 out = pipeline.process(stream_labels[src.sidx], cols)
                 idx = out.index.tolist()
                 ts = cols.timestamps[out.index].tolist()
                 ctx.stats.post_filter_lines += len(idx)
-                lines = (
-                    out.lines
-                    if out.lines is not None
-                    else [cols.line(i).decode("utf-8", "replace") for i in idx]
-                )
+                kept = out.charged
+                if out.lines is not None:
+                    lines = out.lines
+                else:
+                    lines = [cols.line(i).decode("utf-8", "replace") for i in idx]
+                    kept += sum(map(len, lines)) + len(lines) * ENTRY_BYTES
+                if cols.meta:
+                    kept += int(np.diff(cols.meta_ends, prepend=0)[out.index].sum())
+                if out.charged < kept:
+                    budget.charge(kept - out.charged)
+                rows_bytes += kept
+                budget.release(chunk_bytes)
                 base = stream_labels[src.sidx]
                 base_key = _key(base)
                 for k, (i, t, line) in enumerate(zip(idx, ts, lines)):
@@ -197,11 +264,21 @@ class Engine:
                         )
                     )
                 all_ts += ts
+            if interval_ns == 0 and len(rows) > 4 * limit + 4096:
+                # Keep only what the answer can use: the first `limit` distinct entries in the
+                # query's order, exactly what the final pass below would take.
+                before = len(rows)
+                rows.sort(key=order_key, reverse=not forward)
+                rows = _first_distinct(rows, limit)
+                all_ts = [r[0] for r in rows]
+                freed = rows_bytes - rows_bytes * len(rows) // before
+                rows_bytes -= freed
+                budget.release(freed)
             if len(all_ts) >= limit:
                 arr = np.array(all_ts, dtype=np.int64)
                 k = limit - 1
                 bound = int(np.partition(arr, k)[k]) if forward else int(-np.partition(-arr, k)[k])
-        rows.sort(key=lambda r: (r[0], r[1], r[2]), reverse=not forward)
+        rows.sort(key=order_key, reverse=not forward)
         streams: dict[_LABELS_KEY, Stream] = {}
         prev: tuple[int, int, str] | None = None
         last_kept: dict[_LABELS_KEY, int] = {}
@@ -228,6 +305,8 @@ class Engine:
         for st in streams.values():
             if st.metadata is not None and not any(st.metadata):
                 st.metadata = None
+        # Rendering copies each returned line twice (JSON text, then bytes) around its list.
+        budget.charge(taken * POINT_BYTES + 2 * sum(sum(map(len, st.lines)) for st in streams.values()))
         ctx.stats.entries_returned = taken
         return QueryResult(ResultType.STREAMS, streams=list(streams.values()))
 
@@ -240,6 +319,10 @@ class Engine:
 
     # -- metric queries --------------------------------------------------------------------
     def _eval(self, expr: Expr, ctx: _Ctx) -> vectorops.StepMatrix | float:
+        """Evaluate a metric expression. Each step matrix returned is charged to the budget
+        (its values' bytes); an operation releases its operands once its result exists."""
+        ctx.check()
+        budget = ctx.budget
         if isinstance(expr, RangeAggregation):
             return self._range_aggregation(expr, ctx)
         if isinstance(expr, VectorAggregation):
@@ -249,15 +332,30 @@ class Engine:
             g = expr.grouping
             grouping = list(g.labels) if (g.labels or g.without) else None
             param = float(expr.param) if expr.param is not None else None
-            return vectorops.aggregate(expr.op.value, inner, grouping, g.without, param)
+            work = _AGG_FACTOR.get(expr.op.value, _OP_FACTOR) * inner.values.nbytes
+            budget.charge(work)
+            try:
+                out = vectorops.aggregate(expr.op.value, inner, grouping, g.without, param)
+            except ValueError as exc:
+                raise QueryError(str(exc)) from None
+            return _replace(budget, work, [inner], out)
         if isinstance(expr, BinOpExpr):
             lhs = self._eval(expr.lhs, ctx)
             rhs = self._eval(expr.rhs, ctx)
             m = expr.matching
             on = list(m.labels) if m.on else None
             ignoring = list(m.labels) if not m.on and m.labels else None
+            operands = [x for x in (lhs, rhs) if isinstance(x, vectorops.StepMatrix)]
+            work = _OP_FACTOR * sum(x.values.nbytes for x in operands)
+            budget.charge(work)
+            reserved = [0]
+
+            def reserve(nbytes: int) -> None:
+                reserved[0] += nbytes
+                budget.charge(nbytes)
+
             try:
-                return vectorops.binary_op(
+                out = vectorops.binary_op(
                     expr.op.value,
                     lhs,
                     rhs,
@@ -266,37 +364,52 @@ class Engine:
                     ignoring=ignoring,
                     group_left=list(m.include) if m.card is Cardinality.MANY_TO_ONE else None,
                     group_right=list(m.include) if m.card is Cardinality.ONE_TO_MANY else None,
+                    reserve=reserve,
                 )
             except ValueError as exc:
                 raise QueryError(str(exc)) from None
+            return _replace(budget, work + reserved[0], operands, out)
         if isinstance(expr, LiteralExpr):
             return float(expr.value)
         if isinstance(expr, VectorExpr):
+            budget.charge(len(ctx.steps) * 8)
             return vectorops.vector_literal(float(expr.value), len(ctx.steps))
         if isinstance(expr, LabelReplaceExpr):
             inner = self._eval(expr.expr, ctx)
             if isinstance(inner, float):
                 raise QueryError("label_replace needs a vector, not a scalar")
+            budget.charge(inner.values.nbytes)
             try:
-                return vectorops.label_replace(inner, expr.dst, expr.replacement, expr.src, expr.regex)
+                out = vectorops.label_replace(inner, expr.dst, expr.replacement, expr.src, expr.regex)
             except ValueError as exc:
                 raise QueryError(str(exc)) from None
+            return _replace(budget, inner.values.nbytes, [inner], out)
         raise QueryError(f"unsupported expression {expr}")
 
     def _range_aggregation(self, expr: RangeAggregation, ctx: _Ctx) -> vectorops.StepMatrix:
         lr = expr.log_range
         selector = lr.selector
-        pipeline = _pipeline(selector.stages, lr.unwrap)
+        if lr.range_ns <= 0:  # Loki's grammar takes [0s]; its window (t - 0, t] holds nothing
+            shown = format_prometheus_duration_ns(lr.range_ns)
+            raise QueryError(f"invalid range [{shown}] in {expr.op.value}: a range must be greater than zero")
+        pipeline = self._pipeline(selector.stages, lr.unwrap, ctx)
         op = expr.op
         needs_values = op not in _NO_VALUES_OPS
         if needs_values and lr.unwrap is None:
             raise QueryError(f"invalid aggregation {op.value} without unwrap")
+        if not len(ctx.steps):
+            return vectorops.StepMatrix.empty(0)
+        first, last = int(ctx.steps[0]) - lr.offset_ns, int(ctx.steps[-1]) - lr.offset_ns
+        if first - lr.range_ns < _INT64_MIN or last > _INT64_MAX:
+            raise QueryError("the range and offset reach outside the int64 nanosecond time range")
         steps = ctx.steps - lr.offset_ns
-        lo, hi = int(steps[0]) - lr.range_ns + 1, int(steps[-1])
+        lo, hi = first - lr.range_ns + 1, last
         snap = ctx.snapshot
+        budget = ctx.budget
         refs = snap.select(list(selector.matchers), SeriesKind.LOG, lo, hi)
         # Output series: labels key -> lists of per-chunk arrays
         acc: dict[_LABELS_KEY, tuple[dict[str, str], list[np.ndarray], list[np.ndarray]]] = {}
+        acc_bytes = 0  # the timestamps and values held in acc (16 bytes an entry)
         grouping = expr.grouping
         times_only = not pipeline.per_line and not pipeline.vector_filters and op in _NO_VALUES_OPS
         for ref in refs:
@@ -305,42 +418,56 @@ class Engine:
                 # No stage looks at lines: timestamps and lengths come from the chunks' index
                 # frames, and the line bytes are never decompressed.
                 ts, lens = snap.series_log_times(ref, lo, hi)
+                budget.charge(24 * len(ts))
+                acc_bytes += 24 * len(ts)
                 ctx.stats.chunks_decoded += 1
                 ctx.stats.lines_processed += len(ts)
                 ctx.stats.bytes_processed += int(lens.sum())
                 ctx.stats.post_filter_lines += len(ts)
-                self._add(acc, self._group(dict(ref.labels), grouping), ts, lens.astype(np.float64))
+                acc_bytes += self._add(
+                    acc, self._group(dict(ref.labels), grouping), ts, lens.astype(np.float64), budget
+                )
                 continue
             cols = snap.series_log_columns(ref, lo, hi)
             if not len(cols):
                 continue
+            cols_bytes = _columns_bytes(cols)
+            budget.charge(cols_bytes)
             self._account(cols, ctx)
             base = dict(ref.labels)
             out = pipeline.process(base, cols)
             ts = cols.timestamps[out.index]
             ctx.stats.post_filter_lines += len(ts)
+            budget.charge(16 * len(ts))
+            acc_bytes += 16 * len(ts)
             if op in (RangeOp.BYTES_OVER_TIME, RangeOp.BYTES_RATE):
                 starts = np.concatenate(([0], cols.ends[:-1]))
                 sizes = (cols.ends - starts)[out.index].astype(np.float64)
                 if out.lines is not None:
-                    sizes = np.array([len(line.encode()) for line in out.lines], dtype=np.float64)
+                    sizes = line_bytes(out.lines)
                 vals = sizes
             else:
                 vals = out.values if out.values is not None else np.zeros(len(ts))
             if out.labels is None:
-                self._add(acc, self._group(base, grouping), ts, vals)
+                acc_bytes += self._add(acc, self._group(base, grouping), ts, vals, budget)
             else:
                 by_key: dict[_LABELS_KEY, list[int]] = {}
                 for k, lbs in enumerate(out.labels):
                     by_key.setdefault(_key(self._group(lbs, grouping)), []).append(k)
+                ctx.check()
                 for key, ks in by_key.items():
                     sel = np.array(ks, dtype=np.int64)
-                    self._add(acc, dict(key), ts[sel], vals[sel])
+                    acc_bytes += self._add(acc, dict(key), ts[sel], vals[sel], budget)
+            budget.release(cols_bytes + out.charged)  # only ts and vals stay, in acc
         if op is RangeOp.ABSENT_OVER_TIME:
-            return self._absent(expr, acc, steps, lr.range_ns)
+            absent = self._absent(expr, acc, steps, lr.range_ns)
+            budget.release(acc_bytes)
+            budget.charge(absent.values.nbytes)
+            return absent
         labels_out: list[dict[str, str]] = []
         rows: list[np.ndarray] = []
         fn = rangeagg.RANGE_FUNCTIONS[_range_fn_name(op, lr.unwrap is not None)]
+        row_bytes = 8 * len(steps)
         for lbs, ts_parts, val_parts in acc.values():
             ctx.check()
             ts = np.concatenate(ts_parts)
@@ -348,12 +475,17 @@ class Engine:
             if len(ts_parts) > 1:
                 order = np.argsort(ts, kind="stable")
                 ts, vals = ts[order], vals[order]
-            row = _apply_range_fn(fn, op, lr.unwrap is not None, expr.param, ts, vals, steps, lr.range_ns)
+            row = _apply_range_fn(
+                fn, op, lr.unwrap is not None, expr.param, ts, vals, steps, lr.range_ns, ctx.check
+            )
             if np.all(np.isnan(row)):
                 continue
+            budget.charge(row_bytes)
             labels_out.append(lbs)
             rows.append(row)
+        budget.charge(row_bytes * len(rows))  # vstack copies the rows
         values = np.vstack(rows) if rows else np.empty((0, len(steps)))
+        budget.release(row_bytes * len(rows) + acc_bytes)
         return vectorops.StepMatrix(labels_out, values)
 
     @staticmethod
@@ -371,16 +503,21 @@ class Engine:
         labels: dict[str, str],
         ts: np.ndarray,
         vals: np.ndarray,
-    ) -> None:
+        budget: QueryBudget,
+    ) -> int:
+        """Add entries to an output series; returns the bytes charged for a new series."""
         if not len(ts):
-            return
+            return 0
         key = _key(labels)
         got = acc.get(key)
         if got is None:
             acc[key] = (labels, [ts], [vals])
-        else:
-            got[1].append(ts)
-            got[2].append(vals)
+            nbytes = 2 * labels_bytes([labels]) + _SERIES_BYTES  # the map and its key tuple
+            budget.charge(nbytes)
+            return nbytes
+        got[1].append(ts)
+        got[2].append(vals)
+        return 0
 
     def _absent(
         self,
@@ -432,6 +569,8 @@ class Engine:
             value = vectorops.StepMatrix([{}], np.full((1, len(steps)), value))
         self._check_errors(value)
         self._check_series(value)
+        # The answer's points, each copied into a Series (16 bytes) and then rendered.
+        ctx.budget.charge(int(np.count_nonzero(~np.isnan(value.values))) * (16 + POINT_BYTES))
         matrix = []
         for lbs, row in zip(value.labels, value.values):
             present = ~np.isnan(row)
@@ -440,14 +579,37 @@ class Engine:
         return QueryResult(ResultType.MATRIX, matrix=matrix)
 
 
-def _pipeline(stages: tuple, unwrap: object) -> Pipeline:  # type: ignore[type-arg]
-    """Build a pipeline; a template or parser that fails to compile is the query's fault (400)."""
-    try:
-        return Pipeline(stages, unwrap)  # type: ignore[arg-type]
-    except QueryError:
-        raise
-    except ValueError as exc:
-        raise QueryError(str(exc)) from None
+def _replace(
+    budget: QueryBudget,
+    work: int,
+    operands: list[vectorops.StepMatrix],
+    out: vectorops.StepMatrix | float,
+) -> vectorops.StepMatrix | float:
+    """Swap the charge for an operation's working arrays and operands for its result's."""
+    budget.release(work + sum(x.values.nbytes for x in operands))
+    if isinstance(out, vectorops.StepMatrix):
+        budget.charge(out.values.nbytes)
+    return out
+
+
+def _first_distinct(rows: list, limit: int) -> list:  # type: ignore[type-arg]
+    """The first `limit` sorted rows, skipping repeats of the same (ts, stream, line)."""
+    out = []
+    prev = None
+    for r in rows:
+        ident = (r[0], r[1], r[2])
+        if ident == prev:
+            continue
+        prev = ident
+        out.append(r)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _columns_bytes(cols: LogColumns) -> int:
+    """What decoded chunk columns hold: line and metadata bytes and three int64 arrays."""
+    return len(cols.data) + len(cols.meta) + 24 * len(cols)
 
 
 def _fmt(labels: dict[str, str]) -> str:
@@ -479,10 +641,13 @@ def _apply_range_fn(
     vals: np.ndarray,
     steps: np.ndarray,
     range_ns: int,
+    check: Callable[[], None],
 ) -> np.ndarray:
-    """Call a range function with its signature: count-like ones take no values."""
+    """Call a range function with its signature: count-like ones take no values; quantile,
+    whose work grows with window length times steps, checks the deadline as it goes."""
     if op is RangeOp.COUNT_OVER_TIME or (op is RangeOp.RATE and not unwrapped):
         return fn(ts, steps, range_ns)  # type: ignore[operator]
     if op is RangeOp.QUANTILE_OVER_TIME:
-        return fn(param if param is not None else 0.0, ts, vals, steps, range_ns)  # type: ignore[operator]
+        q = param if param is not None else 0.0
+        return fn(q, ts, vals, steps, range_ns, check)  # type: ignore[operator]
     return fn(ts, vals, steps, range_ns)  # type: ignore[operator]

@@ -65,6 +65,8 @@ __all__ = [
     "ERROR_DETAILS_LABEL",
     "PatternParser",
     "RegexpParser",
+    "check_json_params",
+    "check_logfmt_params",
     "compile_pattern",
     "compile_regexp_parser",
     "merge_extracted",
@@ -608,6 +610,12 @@ def _compile_json_params(params: tuple[tuple[str, str], ...]) -> list[tuple[str,
     return out
 
 
+def check_json_params(params: Sequence[tuple[str, str]]) -> None:
+    """Validate `| json name="path"` once, when the pipeline is built: a bad label name or path
+    is the query's fault (ValueError), found before any line is read."""
+    _compile_json_params(tuple((name, expr) for name, expr in params))
+
+
 def _parse_json_params(
     line: bytes, params: Sequence[tuple[str, str]], base: Mapping[str, str] | None
 ) -> tuple[Labels, str | None]:
@@ -1039,6 +1047,14 @@ def _logfmt_param(expr: str) -> str:
     if m.end() != len(e):
         raise ValueError(f"cannot parse expression [{expr}]: unexpected char {e[m.end()]}")
     return e
+
+
+def check_logfmt_params(params: Sequence[tuple[str, str]]) -> None:
+    """Validate `| logfmt name="key"` once, when the pipeline is built (ValueError if bad), as
+    Loki's NewLogfmtExpressionParser does."""
+    for name, expr in params:
+        _check_label_name(name)
+        _logfmt_param(expr)
 
 
 def parse_logfmt(

@@ -4,6 +4,11 @@ Line filters that come before any parser or formatter run over the whole chunk b
 (`linefilter.line_mask`); only the entries that survive them pay for per-line Python work
 (parsing, label filters, templates). A pipeline of nothing but such filters never touches a
 line in Python at all, and keeps the stream's labels without building a dict per entry.
+
+The per-line loop is where a query's time and memory go, so it reports to the query's budget
+every `budget.LINE_BATCH` lines: the deadline is checked, and the lines and label maps made so
+far are charged (`PipelineOutput.charged` says how much, for the engine to release when it drops
+them). Templates render at most `max_line_bytes`, the server's max line size.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from heron.logql import parsers
+from heron.logql.budget import ENTRY_BYTES, LINE_BATCH, QueryBudget, labels_bytes
 from heron.logql.linefilter import compile_regex, line_mask
 from heron.logql.result import QueryError
 from heron.logql.syntax import (
@@ -46,11 +52,11 @@ from heron.logql.syntax import (
     parse_bytes,
     parse_duration_ns,
 )
-from heron.logql.template import TemplateExecError, compile_template
+from heron.logql.template import DEFAULT_MAX_BYTES, TemplateExecError, compile_template
 from heron.model import Matcher
 from heron.storage import LogColumns
 
-__all__ = ["Pipeline", "PipelineOutput", "ERROR_LABEL", "ERROR_DETAILS_LABEL"]
+__all__ = ["Pipeline", "PipelineOutput", "ERROR_LABEL", "ERROR_DETAILS_LABEL", "line_bytes"]
 
 ERROR_LABEL = "__error__"
 ERROR_DETAILS_LABEL = "__error_details__"
@@ -68,6 +74,24 @@ class PipelineOutput:
     labels: list[Labels] | None  # per kept entry; None = the stream labels, unchanged
     lines: list[str] | None  # per kept entry when the pipeline rewrote lines; None = unchanged
     values: np.ndarray | None  # float64 per kept entry when the pipeline ends in unwrap
+    charged: int = 0  # bytes charged to the query's budget for these lines and labels
+
+
+def _encode(line: str) -> bytes:
+    """A line's bytes for the parsers. A template can leave lone surrogates in a line (`slice`
+    cuts bytes, kept as U+DC80..U+DCFF): those give back their byte, anything else U+FFFD."""
+    try:
+        return line.encode()
+    except UnicodeEncodeError:
+        try:
+            return line.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return line.encode("utf-8", "replace")
+
+
+def line_bytes(lines: list[str]) -> np.ndarray:
+    """UTF-8 sizes of lines a pipeline rewrote (for bytes_over_time), as float64."""
+    return np.array([len(_encode(line)) for line in lines], dtype=np.float64)
 
 
 def _pattern_to_regex(pattern: str) -> str:
@@ -142,13 +166,16 @@ def _label_filter(f: LabelFilter) -> Callable[[Labels], bool]:
     raise QueryError(f"unsupported label filter {f}")
 
 
-def _step(stage: StageExpr) -> _Step:
-    """Each step takes (ts, line, labels) and returns the new (line, labels), or None to drop."""
+def _step(stage: StageExpr, max_line_bytes: int) -> _Step:
+    """Each step takes (ts, line, labels) and returns the new (line, labels), or None to drop.
+
+    What a step could only find out per line but depends on the query alone (a bad parser
+    parameter) is checked here, so it is one 400 instead of an error on every line."""
     if isinstance(stage, (LineFilter, LineFilterOr)):
         op, values = _filter_values(stage)
         if op in ("|~", "!~"):
             regexes = [compile_regex(v) for v in values]
-            hit: Callable[[str], bool] = lambda line: any(r.search(line.encode()) for r in regexes)  # noqa: E731
+            hit: Callable[[str], bool] = lambda line: any(r.search(_encode(line)) for r in regexes)  # noqa: E731
         else:
             needles = values
             hit = lambda line: any(n in line for n in needles)  # noqa: E731
@@ -156,34 +183,37 @@ def _step(stage: StageExpr) -> _Step:
         return lambda ts, line, lbs: (line, lbs) if hit(line) != negate else None
     if isinstance(stage, JSONParser):
         params = [(p.identifier, p.expression) for p in stage.params] or None
-        return _parser_step(lambda line: parsers.parse_json(line.encode(), params), "JSONParserErr")
+        parsers.check_json_params(params or [])
+        return _parser_step(lambda line: parsers.parse_json(_encode(line), params), "JSONParserErr")
     if isinstance(stage, LogfmtParser):
         params = [(p.identifier, p.expression) for p in stage.params] or None
         strict, keep_empty = stage.strict, stage.keep_empty
+        parsers.check_logfmt_params(params or [])
         return _parser_step(
-            lambda line: parsers.parse_logfmt(line.encode(), params, strict, keep_empty), "LogfmtParserErr"
+            lambda line: parsers.parse_logfmt(_encode(line), params, strict, keep_empty), "LogfmtParserErr"
         )
     if isinstance(stage, RegexpParser):
         rp = parsers.compile_regexp_parser(stage.regex)
-        return _parser_step(lambda line: (rp.parse(line.encode()), None), "RegexpParserErr")
+        return _parser_step(lambda line: (rp.parse(_encode(line)), None), "RegexpParserErr")
     if isinstance(stage, PatternParser):
         pp = parsers.compile_pattern(stage.pattern)
-        return _parser_step(lambda line: (pp.parse(line.encode()), None), "PatternParserErr")
+        return _parser_step(lambda line: (pp.parse(_encode(line)), None), "PatternParserErr")
     if isinstance(stage, UnpackParser):
 
         def unpack(ts: int, line: str, lbs: Labels) -> tuple[str, Labels]:
-            extracted, new_line, err = parsers.parse_unpack(line.encode())
+            extracted, new_line, err = parsers.parse_unpack(_encode(line))
             lbs = parsers.merge_extracted(lbs, extracted)
             if err:
                 lbs.setdefault(ERROR_LABEL, err)
-            return (new_line if new_line is not None else line), lbs
+            # the packed `_entry` comes back as bytes; lines are text from here on
+            return (new_line.decode("utf-8", "replace") if new_line is not None else line), lbs
 
         return unpack
     if isinstance(stage, LabelFilter):
         pred = _label_filter(stage)
         return lambda ts, line, lbs: (line, lbs) if pred(lbs) else None
     if isinstance(stage, LineFormat):
-        tmpl = compile_template(stage.template)
+        tmpl = compile_template(stage.template, "line", max_line_bytes)
 
         def line_format(ts: int, line: str, lbs: Labels) -> tuple[str, Labels]:
             try:
@@ -196,7 +226,12 @@ def _step(stage: StageExpr) -> _Step:
         return line_format
     if isinstance(stage, LabelFormat):
         ops = [
-            (f.name, f.value, f.rename, None if f.rename else compile_template(f.value))
+            (
+                f.name,
+                f.value,
+                f.rename,
+                None if f.rename else compile_template(f.value, "label", max_line_bytes),
+            )
             for f in stage.formats
         ]
 
@@ -274,9 +309,18 @@ def _unwrap_value(unwrap: Unwrap, lbs: Labels) -> float | None:
 
 
 class Pipeline:
-    """Compiled once per query; `process` is called for every chunk of every stream."""
+    """Compiled once per query; `process` is called for every chunk of every stream.
 
-    def __init__(self, stages: tuple[StageExpr, ...], unwrap: Unwrap | None = None):
+    `budget`, when given, is the query's: checked and charged as lines are processed."""
+
+    def __init__(
+        self,
+        stages: tuple[StageExpr, ...],
+        unwrap: Unwrap | None = None,
+        *,
+        max_line_bytes: int = DEFAULT_MAX_BYTES,
+        budget: QueryBudget | None = None,
+    ):
         i = 0
         self.vector_filters: list[tuple[str, list[str]]] = []
         while i < len(stages) and isinstance(stages[i], (LineFilter, LineFilterOr)):
@@ -286,8 +330,10 @@ class Pipeline:
             if op in ("|~", "!~"):
                 for v in values:
                     compile_regex(v)  # fail at compile time, not per chunk
-        self.steps = [_step(s) for s in stages[i:]]
+        self.steps = [_step(s, max_line_bytes) for s in stages[i:]]
+        self.formats = any(isinstance(s, (LabelFormat, LineFormat)) for s in stages)
         self.unwrap = unwrap
+        self.budget = budget
         self.post = [_label_filter(f) for f in unwrap.post_filters] if unwrap else []
 
     @property
@@ -311,31 +357,58 @@ class Pipeline:
         values: list[float] = []
         ts_list = cols.timestamps[index].tolist()
         data, ends = cols.data, cols.ends
-        for i, ts in zip(index.tolist(), ts_list):
-            start = int(ends[i - 1]) if i else 0
-            line = data[start : int(ends[i])].decode("utf-8", "replace")
-            lbs = dict(stream_labels)
-            ok = True
-            for step in self.steps:
-                got = step(ts, line, lbs)
-                if got is None:
-                    ok = False
-                    break
-                line, lbs = got
-            if not ok:
-                continue
-            if self.unwrap is not None:
-                v = _unwrap_value(self.unwrap, lbs)
-                lbs.pop(self.unwrap.identifier, None)
-                if not all(p(lbs) for p in self.post):
+        budget = self.budget
+        charged = 0
+        accounted = 0  # entries of out_* already charged
+        sizes = np.diff(ends, prepend=0) if budget is not None else ends
+        idx_list = index.tolist()
+        for b0 in range(0, len(idx_list), LINE_BATCH):
+            if budget is not None and b0:
+                stored = int(sizes[keep[accounted:]].sum())
+                charged += self._charge(budget, out_lines, out_labels, accounted, stored)
+                accounted = len(out_lines)
+            for i, ts in zip(idx_list[b0 : b0 + LINE_BATCH], ts_list[b0 : b0 + LINE_BATCH]):
+                start = int(ends[i - 1]) if i else 0
+                line = data[start : int(ends[i])].decode("utf-8", "replace")
+                lbs = dict(stream_labels)
+                ok = True
+                for step in self.steps:
+                    got = step(ts, line, lbs)
+                    if got is None:
+                        ok = False
+                        break
+                    line, lbs = got
+                if not ok:
                     continue
-                values.append(float("nan") if v is None else v)
-            keep.append(i)
-            out_labels.append(lbs)
-            out_lines.append(line)
+                if self.unwrap is not None:
+                    v = _unwrap_value(self.unwrap, lbs)
+                    lbs.pop(self.unwrap.identifier, None)
+                    if not all(p(lbs) for p in self.post):
+                        continue
+                    values.append(float("nan") if v is None else v)
+                keep.append(i)
+                out_labels.append(lbs)
+                out_lines.append(line)
+        if budget is not None and idx_list:
+            stored = int(sizes[keep[accounted:]].sum())
+            charged += self._charge(budget, out_lines, out_labels, accounted, stored)
         return PipelineOutput(
             np.array(keep, dtype=np.int64),
             out_labels,
             out_lines,
             np.array(values, dtype=np.float64) if self.unwrap is not None else None,
+            charged,
         )
+
+    def _charge(
+        self, budget: QueryBudget, lines: list[str], labels: list[Labels], start: int, stored: int
+    ) -> int:
+        """Charge the entries kept since `start` (one batch) and check the deadline. `stored`
+        is the batch's stored line bytes: without a formatting stage every label a parser made
+        is a piece of those lines (2x covers sanitized and prefixed JSON names), so label text
+        is only measured label by label when a template could have made it."""
+        n = len(lines) - start
+        text = None if self.formats else 2 * stored
+        nbytes = sum(map(len, lines[start:])) + n * ENTRY_BYTES + labels_bytes(labels[start:], text)
+        budget.charge(nbytes)
+        return nbytes

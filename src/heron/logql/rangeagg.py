@@ -62,6 +62,8 @@ __all__ = [
     "rate_unwrapped",
     "rate_counter",
     "step_times",
+    "MAX_POINTS",
+    "RESOLUTION_ERROR",
     "window_bounds",
     "range_seconds",
     "apply_range_function",
@@ -75,6 +77,14 @@ _Combine = Callable[[_Arrays, _Arrays], _Arrays]
 
 # Cells (windows x longest window) gathered at once by quantile_over_time: bounds its memory.
 _QUANTILE_CHUNK = 1 << 21
+
+# Loki's and Prometheus' cap on the points of one range query series: (end - start) / step.
+MAX_POINTS = 11_000
+RESOLUTION_ERROR = (
+    "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
+    "resolution (?step=XX)"
+)
+_INT64_MAX = (1 << 63) - 1
 
 
 # --------------------------------------------------------------------------- inputs and windows
@@ -132,14 +142,19 @@ def step_times(start_ns: int, end_ns: int, step_ns: int) -> np.ndarray:
 
     An instant query is `start == end` (one step). `end < start` gives no steps; Loki's HTTP layer
     rejects that earlier. A non-positive step is an error (Loki: "zero or negative query
-    resolution step widths are not accepted").
+    resolution step widths are not accepted"), and so is more than MAX_POINTS steps (Loki's
+    RESOLUTION_ERROR), found before anything is allocated, as are times outside int64.
     """
     start, end, step = int(start_ns), int(end_ns), int(step_ns)
     if step <= 0:
         raise ValueError("zero or negative query resolution step widths are not accepted")
     if end < start:
         return np.empty(0, dtype=np.int64)
+    if (end - start) // step > MAX_POINTS:
+        raise ValueError(RESOLUTION_ERROR)
     n = (end - start) // step + 1
+    if not -_INT64_MAX <= start <= _INT64_MAX or start + (n - 1) * step > _INT64_MAX:
+        raise ValueError("query times must lie within the int64 nanosecond range (years 1678 to 2262)")
     return start + np.arange(n, dtype=np.int64) * step
 
 
@@ -380,7 +395,12 @@ def _nan_first_pick(block: np.ndarray, n_nan: np.ndarray, i: np.ndarray) -> np.n
 
 
 def quantile_over_time(
-    q: float, ts: npt.ArrayLike, values: npt.ArrayLike, steps: npt.ArrayLike, range_ns: int
+    q: float,
+    ts: npt.ArrayLike,
+    values: npt.ArrayLike,
+    steps: npt.ArrayLike,
+    range_ns: int,
+    check: Callable[[], None] | None = None,
 ) -> np.ndarray:
     """φ-quantile of the window's values, Prometheus/Loki `quantile` with linear interpolation.
 
@@ -388,6 +408,9 @@ def quantile_over_time(
     values, w = rank - floor(rank). q < 0 gives -Inf, q > 1 gives +Inf (only at steps whose window
     holds entries -- empty windows still produce no point). NaN values sort *first*, as in Loki's
     `HeapByMaxValue.Less`. q = NaN gives NaN (Go would index with int(NaN); we refuse to guess).
+
+    Long overlapping windows make this the one kernel whose work is not O(entries + steps), so
+    `check` (the query's deadline) runs before each chunk.
     """
     _, vals, lo, hi = _unwrap_inputs(ts, values, steps, range_ns)
     q = float(q)
@@ -409,6 +432,8 @@ def quantile_over_time(
     lens = lens_all[by_len]
     pos = 0
     while pos < idx.shape[0]:
+        if check is not None:
+            check()
         cost = np.arange(1, idx.shape[0] - pos + 1) * lens[pos:]
         stop = pos + max(1, int(np.searchsorted(cost, _QUANTILE_CHUNK, side="right")))
         w_idx = idx[pos:stop]

@@ -20,6 +20,7 @@ __all__ = [
     "QueryResult",
     "QueryError",
     "QueryLimitError",
+    "QueryMemoryError",
     "QueryTimeoutError",
 ]
 
@@ -85,6 +86,11 @@ class QueryError(Exception):
 
 class QueryLimitError(QueryError):
     """A configured query limit was hit; the message names it."""
+
+
+class QueryMemoryError(QueryLimitError):
+    """The query needed more memory than its budget (query_memory_budget); HTTP 422, the
+    status Loki gives a query refused for its size."""
 
 
 class QueryTimeoutError(Exception):

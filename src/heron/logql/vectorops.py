@@ -399,6 +399,7 @@ def _vector_vector(
     ignoring: list[str] | None,
     group_left: list[str] | None,
     group_right: list[str] | None,
+    reserve: Callable[[int], None] | None = None,
 ) -> StepMatrix:
     n_steps = lhs.n_steps
     if group_left is not None:
@@ -433,6 +434,9 @@ def _vector_vector(
             pair_j.append(j)
     if not pair_i:
         return StepMatrix.empty(n_steps)
+    if reserve is not None:
+        # Matched pairs can outnumber both sides: six (pairs x steps) arrays are made below.
+        reserve(len(pair_i) * n_steps * 8 * 6 + len(pair_i) * 400)
     pi = np.asarray(pair_i, dtype=np.int64)
     pj = np.asarray(pair_j, dtype=np.int64)
     matched = mp[pi] & op_[pj]  # (pairs, steps); Loki's duplicate checks run before filtering
@@ -477,6 +481,7 @@ def binary_op(
     ignoring: list[str] | None = None,
     group_left: list[str] | None = None,
     group_right: list[str] | None = None,
+    reserve: Callable[[int], None] | None = None,
 ) -> StepMatrix | float:
     """`lhs op rhs` with Loki's semantics, per step.
 
@@ -499,7 +504,8 @@ def binary_op(
     * Matching modifiers are ignored when an operand is a scalar (they only apply to two vectors).
 
     Scalar op scalar returns a float; anything with a vector returns a StepMatrix holding only
-    series that still have samples.
+    series that still have samples. `reserve(nbytes)` is called before the (pairs x steps)
+    arrays of vector matching are made, so a query's memory budget can refuse them (it raises).
     """
     if op not in ARITHMETIC_OPS and op not in COMPARISON_OPS and op not in SET_OPS:
         raise ValueError(f"unknown binary operator {op!r}")
@@ -533,7 +539,7 @@ def binary_op(
         raise ValueError(f"step count mismatch: {lhs.n_steps} vs {rhs.n_steps}")
     if op in SET_OPS:
         return _set_op(op, lhs, rhs, on, ignoring)
-    return _vector_vector(op, lhs, rhs, return_bool, on, ignoring, group_left, group_right)
+    return _vector_vector(op, lhs, rhs, return_bool, on, ignoring, group_left, group_right, reserve)
 
 
 # --------------------------------------------------------------------------- label_replace
