@@ -8,7 +8,6 @@ that ingests does nothing for a query but pass bytes along.
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,8 +20,8 @@ from heron.api.params import (
     parse_step_ns,
     parse_time_ns,
 )
-from heron.api.render import render_query_result
-from heron.logql.result import QueryError, QueryLimitError, QueryTimeoutError
+from heron.api.render import json_bytes, render_query_result, utf8
+from heron.logql.result import QueryError, QueryLimitError, QueryMemoryError, QueryTimeoutError
 from heron.logql.syntax import ParseError
 from heron.storage import Direction
 
@@ -46,7 +45,8 @@ class QueryAnswer:
 
 
 def _text(status: int, message: str, outcome: str = "error") -> QueryAnswer:
-    return QueryAnswer(status, (message.rstrip("\n") + "\n").encode(), "text/plain; charset=utf-8", outcome)
+    """A plain-text answer; the message may quote label values, so it is encoded leniently."""
+    return QueryAnswer(status, utf8(message.rstrip("\n") + "\n"), "text/plain; charset=utf-8", outcome)
 
 
 def _direction(value: str | None) -> Direction:
@@ -84,7 +84,10 @@ def query_range_params(params: dict[str, Any], default_span_ns: int) -> tuple[in
 def execute_query(
     engine: "Engine", limits: "ApiLimits", params: dict[str, Any], *, instant: bool, categorize: bool
 ) -> QueryAnswer:
-    """Run `/loki/api/v1/query` (instant) or `query_range` with already-merged parameters."""
+    """Run `/loki/api/v1/query` (instant) or `query_range` with already-merged parameters.
+
+    Every failure the query or its parameters cause is an answer: 400 with the reason, 422
+    past the memory budget (`limits.query_memory_bytes`), 504 past the timeout."""
     t0 = time.perf_counter()
     try:
         query = params.get("query")
@@ -93,9 +96,12 @@ def execute_query(
         limit = _limit(params, limits)
         direction = _direction(params.get("direction"))
         deadline = time.monotonic() + limits.query_timeout_seconds
+        memory = limits.query_memory_bytes
         if instant:
             ts = parse_time_ns(params.get("time"), now_ns(), "time")
-            result = engine.query_instant(query, ts, limit=limit, direction=direction, deadline=deadline)
+            result = engine.query_instant(
+                query, ts, limit=limit, direction=direction, deadline=deadline, memory_bytes=memory
+            )
         else:
             start, end = query_range_params(params, HOUR_NS)
             step = parse_step_ns(params.get("step"), start, end)
@@ -110,13 +116,15 @@ def execute_query(
                 direction=direction,
                 interval_ns=interval_ns,
                 deadline=deadline,
+                memory_bytes=memory,
             )
+    except QueryMemoryError as exc:
+        return _text(422, str(exc))
     except (ParseError, ParamError, QueryError) as exc:
         return _text(400, str(exc))
     except QueryTimeoutError as exc:
         return _text(504, f"query timed out: {exc}", "timeout")
     result.stats.exec_seconds = time.perf_counter() - t0
-    body = json.dumps(
-        render_query_result(result, categorize), ensure_ascii=False, allow_nan=False, separators=(",", ":")
-    ).encode()
-    return QueryAnswer(200, body, "application/json", "success")
+    return QueryAnswer(
+        200, json_bytes(render_query_result(result, categorize)), "application/json", "success"
+    )

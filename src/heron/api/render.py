@@ -1,15 +1,62 @@
-"""Loki's JSON response shapes for query results (resultType streams, matrix, vector, scalar)."""
+"""Loki's JSON response shapes for query results (resultType streams, matrix, vector, scalar).
+
+Text from the data can hold lone surrogates: parsers keep each invalid UTF-8 byte of a line as
+one (U+DC80..U+DCFF) so offsets stay per byte, and such a value can become a label. Strict
+UTF-8 cannot encode them, so every answer goes through `utf8`/`safe_text`, which show each as
+U+FFFD, the replacement Loki shows for invalid bytes, instead of failing the request.
+"""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from typing import Any
 
 import numpy as np
 
 from heron.logql.result import QueryResult, QueryStats, ResultType
 
-__all__ = ["render_query_result", "render_stats", "format_sample_value", "format_ts_seconds"]
+__all__ = [
+    "render_query_result",
+    "render_stats",
+    "format_sample_value",
+    "format_ts_seconds",
+    "json_bytes",
+    "json_text",
+    "safe_text",
+    "utf8",
+]
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def safe_text(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD, so it encodes as UTF-8."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def utf8(text: str) -> bytes:
+    """UTF-8 bytes of `text`; lone surrogates become U+FFFD (the common case costs nothing)."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return safe_text(text).encode()
+
+
+def json_text(obj: Any) -> str:
+    """Compact JSON with non-ASCII text kept as is, safe to send as UTF-8."""
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return safe_text(text)
+    return text
+
+
+def json_bytes(obj: Any) -> bytes:
+    """Compact JSON as UTF-8 bytes; lone surrogates in the data become U+FFFD."""
+    return utf8(json.dumps(obj, ensure_ascii=False, allow_nan=False, separators=(",", ":")))
 
 
 def format_sample_value(v: float) -> str:

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from heron.api.params import ParamError, now_ns, parse_int, parse_time_ns
+from heron.api.render import json_text, safe_text
 from heron.logql.result import QueryError, QueryTimeoutError, ResultType
 from heron.logql.syntax import ParseError
 from heron.storage import Direction
@@ -23,6 +24,14 @@ __all__ = ["tail_endpoint", "POLL_SECONDS", "MAX_DELAY_FOR_SECONDS"]
 
 POLL_SECONDS = 1.0
 MAX_DELAY_FOR_SECONDS = 5
+
+
+def _reason(message: str) -> str:
+    """A close reason: RFC 6455 allows 123 bytes of UTF-8, and a longer one fails the close."""
+    text = safe_text(message)[:120]
+    while len(text.encode()) > 123:
+        text = text[:-1]
+    return text
 
 
 async def tail_endpoint(ws: WebSocket) -> None:
@@ -38,7 +47,7 @@ async def tail_endpoint(ws: WebSocket) -> None:
         limit = parse_int(params.get("limit"), 100, "limit")
         start = parse_time_ns(params.get("start"), now_ns() - 3600 * 1_000_000_000, "start")
     except ParamError as exc:
-        await ws.close(code=1008, reason=str(exc)[:120])
+        await ws.close(code=1008, reason=_reason(str(exc)))
         return
     if not state.ready or state.engine is None:
         await ws.close(code=1013, reason="storage is not ready yet")
@@ -95,9 +104,10 @@ async def _tail(
                         limit=limit if first else state.limits.max_entries_per_query,
                         direction=Direction.FORWARD,
                         deadline=time.monotonic() + state.limits.query_timeout_seconds,
+                        memory_bytes=state.limits.query_memory_bytes,
                     )
                 except (ParseError, QueryError) as exc:
-                    await ws.close(code=1008, reason=str(exc)[:120])
+                    await ws.close(code=1008, reason=_reason(str(exc)))
                     return
                 except QueryTimeoutError:
                     await ws.close(code=1011, reason="tail query timed out")
@@ -123,7 +133,7 @@ async def _tail(
                     if values:
                         streams.append({"stream": st.labels, "values": values})
                 if streams:
-                    await ws.send_json({"streams": streams, "dropped_entries": None})
+                    await ws.send_text(json_text({"streams": streams, "dropped_entries": None}))
                     if new_last == last_ts:
                         sent_at_last |= new_sent
                     else:
