@@ -52,10 +52,13 @@ def build_state(settings: Settings) -> AppState:
 
 def engine_options(state: AppState) -> dict[str, Any]:
     """The LogQL engine's limits, the same for the in-process engine and the query workers."""
-    return {
+    options: dict[str, Any] = {
         "max_series": state.limits.max_series_per_query,
         "max_entries": state.limits.max_entries_per_query,
     }
+    if state.db is not None:  # a template renders at most one line's worth (max_line_size)
+        options["max_line_bytes"] = state.db.options.max_line_bytes
+    return options
 
 
 def _query_pool(settings: Settings, state: AppState, db: Database) -> QueryPool:
