@@ -117,6 +117,7 @@ def test_zero_range_and_too_many_steps_are_query_errors(engine: Engine) -> None:
     assert len(rangeagg.step_times(0, 11_000, 1)) == 11_001
     with pytest.raises(ValueError, match="int64"):
         rangeagg.step_times(2**63 - 10, 2**63 + 10, 5)
+    assert rangeagg.step_times(-(2**63), -(2**63) + 10, 5).tolist() == [-(2**63), -(2**63) + 5, -(2**63) + 10]
 
 
 class CountingBudget(QueryBudget):

@@ -84,7 +84,7 @@ RESOLUTION_ERROR = (
     "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query "
     "resolution (?step=XX)"
 )
-_INT64_MAX = (1 << 63) - 1
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 # --------------------------------------------------------------------------- inputs and windows
@@ -153,7 +153,7 @@ def step_times(start_ns: int, end_ns: int, step_ns: int) -> np.ndarray:
     if (end - start) // step > MAX_POINTS:
         raise ValueError(RESOLUTION_ERROR)
     n = (end - start) // step + 1
-    if not -_INT64_MAX <= start <= _INT64_MAX or start + (n - 1) * step > _INT64_MAX:
+    if not _INT64_MIN <= start <= _INT64_MAX or start + (n - 1) * step > _INT64_MAX:
         raise ValueError("query times must lie within the int64 nanosecond range (years 1678 to 2262)")
     return start + np.arange(n, dtype=np.int64) * step
 
