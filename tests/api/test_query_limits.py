@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Iterator
 
 import httpx
 import psutil
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from serverproc import ServerProc, start_server
 
@@ -216,6 +219,22 @@ def test_lone_surrogates_are_rendered_as_replacement_characters(http: httpx.Clie
     r = query_range(http, '{job="x"} | line_format `{{ printf "%c" 55296 }}`', limit="1")
     assert r.status_code == 200, r.text
     assert r.json()["data"]["result"][0]["values"][0][1] == "\ufffd"
+
+
+def test_tail_sends_lone_surrogates_as_replacement_characters(srv: ServerProc) -> None:
+    query = urllib.parse.quote('{job="x"} | label_format s=`{{ slice "é" 0 1 }}`')
+    url = srv.url.replace("http://", "ws://") + f"/loki/api/v1/tail?limit=2&query={query}"
+    with connect(url, open_timeout=10) as ws:
+        frame = json.loads(ws.recv(timeout=15))
+    assert frame["streams"][0]["stream"]["s"] == "\ufffd"
+    # a refusal whose reason is long non-ASCII text still closes with 1008 (at most 123 bytes)
+    query = urllib.parse.quote('{job="x"} | logfmt ' + "é" * 100)
+    url = srv.url.replace("http://", "ws://") + f"/loki/api/v1/tail?query={query}"
+    with connect(url, open_timeout=10) as ws:
+        with pytest.raises(ConnectionClosed) as info:
+            ws.recv(timeout=15)
+    assert info.value.rcvd is not None and info.value.rcvd.code == 1008
+    assert info.value.rcvd.reason.startswith("invalid extracted label name 'ééé")
 
 
 def test_unpacked_line_goes_on_through_the_pipeline(http: httpx.Client) -> None:
