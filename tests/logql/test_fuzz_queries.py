@@ -211,9 +211,10 @@ PARAMS = st.fixed_dictionaries(
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
     s = start_server(
-        Path(tmp_path_factory.mktemp("fuzz")) / "data", "--query-workers", "0", "--query-timeout", "20s"
+        Path(tmp_path_factory.mktemp("fuzz")) / "data", "--query-workers", "1", "--query-timeout", "20s"
     )
-    # a heap cap: a query that runs away fails with MemoryError (a 500 here), not the machine
+    # a heap cap, inherited by the query worker it starts: a runaway query fails with MemoryError
+    # (a 500 here), not the machine
     with open(f"/proc/{s.proc.pid}/status") as f:
         data = next(int(x.split()[1]) * 1024 for x in f if x.startswith("VmData:"))
     psutil.Process(s.proc.pid).rlimit(psutil.RLIMIT_DATA, (data + 2**30, data + 2**30))
