@@ -22,6 +22,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -54,9 +55,9 @@ from heron.logql.syntax import (
 )
 from heron.logql.template import DEFAULT_MAX_BYTES
 from heron.model import SeriesKind
-from heron.storage import Database, Direction, LogColumns, Snapshot
+from heron.storage import Direction, LogColumns, Snapshot
 
-__all__ = ["Engine"]
+__all__ = ["Engine", "SnapshotSource"]
 
 _LABELS_KEY = tuple[tuple[str, str], ...]
 _NO_VALUES_OPS = {
@@ -87,6 +88,13 @@ class _Ctx:
         self.budget.check()
 
 
+class SnapshotSource(Protocol):
+    """What the engine reads from: a `Database` in the server process, a `WalReplica` in a
+    query worker (heron.workers)."""
+
+    def snapshot(self) -> Snapshot: ...
+
+
 def _key(labels: dict[str, str]) -> _LABELS_KEY:
     return tuple(sorted(labels.items()))
 
@@ -99,7 +107,7 @@ class Engine:
 
     def __init__(
         self,
-        db: Database,
+        db: SnapshotSource,
         *,
         max_series: int = 500,
         max_entries: int = 5000,

@@ -74,7 +74,7 @@ def worker_main(conn: Connection, spec: WorkerSpec) -> None:
     from heron.logql.engine import Engine
 
     replica = WalReplica(spec.data_dir)
-    engine = Engine(replica, **spec.engine_options)  # type: ignore[arg-type]
+    engine = Engine(replica, **spec.engine_options)
     try:
         while True:
             try:
