@@ -22,6 +22,8 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from heron.ship.loki_encode import PROTOBUF_CONTENT_TYPE, encode_push_request
+from heron.storage import LogBatch
 from serverproc import ServerProc, start_server
 
 S = 10**9
@@ -238,11 +240,22 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
         st_ = streams.setdefault(key, {"stream": labels, "values": []})
         st_["values"].append([str(NOW + k * 10**8), line])  # type: ignore[attr-defined]
     body = json.dumps({"streams": list(streams.values())})
-    # one line whose bytes are not UTF-8 (a JSON \\udcXX escape stores the raw byte)
-    raw = '{"stream":{"job":"fuzz","kind":"raw"},"values":[["' + str(NOW) + '","a=\\udcff b=\\udcc3"]]}'
-    body = body[:-2] + "," + raw + "]}"
-    r = httpx.post(s.url + "/loki/api/v1/push", content=body, headers={"content-type": "application/json"})
-    assert r.status_code == 204, r.text
+    try:
+        r = httpx.post(
+            s.url + "/loki/api/v1/push", content=body, headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 204, r.text
+        # one line whose bytes are not UTF-8: JSON refuses those, protobuf lines carry any bytes
+        raw = LogBatch((("job", "fuzz"), ("kind", "raw")), [NOW], [b"a=\xff b=\xc3"])
+        r = httpx.post(
+            s.url + "/loki/api/v1/push",
+            content=encode_push_request([raw]),
+            headers={"content-type": PROTOBUF_CONTENT_TYPE},
+        )
+        assert r.status_code == 204, r.text
+    except BaseException:
+        s.stop()
+        raise
     yield s
     assert s.stop() == 0, s.log()
 
