@@ -28,7 +28,10 @@ __all__ = [
     "format_labels",
     "LABEL_NAME_RE",
     "METRIC_NAME_RE",
+    "MAX_LABEL_NAME_BYTES",
+    "RESERVED_LABEL_PREFIX",
     "valid_label_name",
+    "label_name_problem",
     "parse_label_set",
 ]
 
@@ -55,8 +58,33 @@ class SeriesKind(enum.IntEnum):
     METRIC = 2
 
 
+MAX_LABEL_NAME_BYTES = 1024
+"""Longest label name accepted: Loki's default `max_label_name_length`. Names are ASCII, so
+bytes and characters agree."""
+
+RESERVED_LABEL_PREFIX = "__"
+"""Names starting with this are Prometheus' and Loki's own (`__name__`, `__error__`,
+`__stream_shard__`); a log stream may not carry one, or LogQL would confuse it with them."""
+
+
 def valid_label_name(name: str) -> bool:
     return LABEL_NAME_RE.fullmatch(name) is not None
+
+
+def label_name_problem(name: str, kind: SeriesKind) -> str | None:
+    """Why `name` may not name a label of a `kind` series, or None if it may. The message quotes
+    at most the first 64 characters of a name, so a 10,000-character one gives a short answer."""
+    shown = repr(name) if len(name) <= 64 else repr(name[:64]) + f"... ({len(name)} characters)"
+    if len(name) > MAX_LABEL_NAME_BYTES:
+        return f"label name {shown} is longer than the limit of {MAX_LABEL_NAME_BYTES} bytes"
+    if not valid_label_name(name):
+        return f"invalid label name {shown}: names are [a-zA-Z_][a-zA-Z0-9_]*"
+    if kind is SeriesKind.LOG and name.startswith(RESERVED_LABEL_PREFIX):
+        return (
+            f"label name {shown} is reserved: names starting with {RESERVED_LABEL_PREFIX} are not "
+            f"allowed on log streams"
+        )
+    return None
 
 
 def labels_from(source: Mapping[str, str] | Iterable[tuple[str, str]]) -> Labels:

@@ -490,3 +490,45 @@ def test_wal_segments_rotate_by_size_and_all_replay(tmp_path):
         assert len(all_logs(db, eq("app", "seg"))) == 50
         series = db.query_samples([eq("__name__", "m")], 0, 2**62)
         assert len(series) == 20 and all(len(ts) == 50 for _, ts, _ in series)
+
+
+def test_entries_past_the_future_skew_are_refused_and_do_not_block_their_stream(tmp_path):
+    """Issue 18: one entry at 4900000000000000000 (year 2125) was stored, and from then on every
+    current entry of its stream was `too far behind the newest entry`."""
+    with Database.open(str(tmp_path / "d"), opts(future_skew_seconds=600), background=False) as db:
+        lab = L(app="f")
+        now = time.time_ns()
+        far, near = 4_900_000_000_000_000_000, now + 300 * 10**9  # near: inside the 10 minutes
+        res = db.append(logs=[LogBatch(lab, [far], [b"from the future"])])
+        assert res.accepted == 0 and [r.reason for r in res.rejected] == [RejectReason.TOO_NEW]
+        assert "too far in the future" in res.rejected[0].message and "600s" in res.rejected[0].message
+        # in one batch, out of order: the refused entry must not count as the stream's newest
+        res = db.append(logs=[LogBatch(lab, [now, far, now - 10**9, near], [b"a", b"b", b"c", b"d"])])
+        assert res.accepted == 3
+        assert [(r.index, r.reason) for r in res.rejected] == [(1, RejectReason.TOO_NEW)]
+        assert db.append(logs=[LogBatch(lab, [now + 1], [b"e"])]).accepted == 1
+        assert [line for *_, line in all_logs(db, eq("app", "f"))] == [b"c", b"a", b"e", b"d"]
+        assert db.counters.rejected["too_far_in_future"] == 2
+    with Database.open(str(tmp_path / "z"), opts(future_skew_seconds=0), background=False) as db:
+        assert db.append(logs=[LogBatch(L(app="z"), [time.time_ns() + 10**9], [b"x"])]).rejected
+
+
+def test_label_names_are_at_most_1024_bytes_and_log_streams_refuse_reserved_names(db):
+    res = db.append(
+        logs=[
+            LogBatch(L(**{"a" * 10_000: "v"}), [NOW_NS], [b"x"]),
+            LogBatch(L(**{"b" * 1024: "v"}), [NOW_NS], [b"x"]),
+            LogBatch(L(__name__="up", app="x"), [NOW_NS], [b"x"]),
+            LogBatch(L(__stream_shard__="1"), [NOW_NS], [b"x"]),
+        ],
+        samples=[SampleBatch(L(__name__="up", **{"c" * 1025: "v"}), [NOW_MS], [1.0])],
+    )
+    assert res.accepted == 1 and [r.reason for r in res.rejected] == [RejectReason.INVALID_LABELS] * 4
+    long_name, reserved, shard, metric = (r.message for r in res.rejected)
+    assert "(10000 characters) is longer than the limit of 1024 bytes" in long_name
+    assert len(long_name) < 300  # the 10,000 characters are not echoed back
+    assert "'__name__' is reserved" in reserved and "not allowed on log streams" in reserved
+    assert "'__stream_shard__' is reserved" in shard
+    assert "longer than the limit of 1024 bytes" in metric
+    assert db.label_names(SeriesKind.LOG, 0, 2**62) == ["b" * 1024]
+    assert db.append(samples=[SampleBatch(L(__name__="up"), [NOW_MS], [1.0])]).accepted == 1

@@ -30,7 +30,7 @@ from heron.model import (
     SeriesKind,
     fingerprint,
     format_labels,
-    valid_label_name,
+    label_name_problem,
 )
 from heron.storage import wal as walmod
 from heron.storage.block import Block
@@ -60,6 +60,7 @@ __all__ = ["Database"]
 log = logging.getLogger("heron.storage")
 
 _INT64_MIN = int(np.iinfo(np.int64).min)
+_INT64_MAX = int(np.iinfo(np.int64).max)
 _KNOWN_ENTRIES = {"LOCK", "wal", "blocks", "quarantine"}
 # After a head cut failed (the disk is full), appends wait this long before trying again, so a
 # full disk does not cost a block write attempt per push.
@@ -469,8 +470,10 @@ class Database:
         if len(set(names)) != len(names):
             return RejectReason.INVALID_LABELS, f"series {format_labels(labels)} repeats a label name"
         for name, value in labels:
-            if not valid_label_name(name):
-                return RejectReason.INVALID_LABELS, f"invalid label name {name!r}"
+            problem = label_name_problem(name, kind)
+            if problem is not None:
+                shown = format_labels(labels)  # not when long: the problem quotes the name already
+                return RejectReason.INVALID_LABELS, problem + (f" in {shown}" if len(shown) <= 200 else "")
             if len(value.encode()) > o.max_label_value_bytes:
                 return (
                     RejectReason.INVALID_LABELS,
@@ -527,16 +530,27 @@ class Database:
         return series
 
     def _time_checks(
-        self, fp: int, ts: np.ndarray, window: int, oldest: int, labels: Labels, kind: SeriesKind, txn: "_Txn"
+        self,
+        fp: int,
+        ts: np.ndarray,
+        window: int,
+        oldest: int,
+        labels: Labels,
+        kind: SeriesKind,
+        txn: "_Txn",
+        latest: int = _INT64_MAX,
     ) -> tuple[np.ndarray, np.ndarray, bool]:
         """Returns (keep mask, mask of entries not newer than everything before them, whether
-        the batch is sorted and newer than the series, so every entry is kept)."""
+        the batch is sorted and newer than the series, so every entry is kept).
+
+        Entries after `latest` are refused (Loki's creation grace period): stored, one entry
+        from the far future would put every current entry of its stream too far behind."""
         newest = self._series_max.get(fp, _INT64_MIN)
         n = len(ts)
         first = int(ts[0])
-        if first > newest and first >= oldest:
+        if first > newest and first >= oldest and int(ts[-1]) <= latest:
             # The common case: an in-order batch newer than the series. Only equal neighbours
-            # can be duplicates, and nothing is too old.
+            # can be duplicates, and nothing is too old (or, being in order, too new).
             if n == 1:
                 return np.ones(1, dtype=bool), np.zeros(1, dtype=bool), True
             step = ts[1:] - ts[:-1]
@@ -547,18 +561,27 @@ class Database:
                 cand = np.zeros(n, dtype=bool)
                 cand[1:] = step == 0
                 return np.ones(n, dtype=bool), cand, True
+        too_new = ts > latest
+        # A refused entry must not count as the newest for the entries after it.
+        valid = np.where(too_new, _INT64_MIN, ts) if bool(too_new.any()) else ts
         before = np.empty(n, dtype=np.int64)
         before[0] = newest
         if n > 1:
-            np.maximum.accumulate(ts[:-1], out=before[1:])
+            np.maximum.accumulate(valid[:-1], out=before[1:])
             np.maximum(before[1:], newest, out=before[1:])
         limit = np.where(before == _INT64_MIN, _INT64_MIN, before - window)
-        too_old = (ts < limit) | (ts < oldest)
-        keep = ~too_old
-        if bool(too_old.any()):
-            for i in np.nonzero(too_old)[0].tolist():
+        refused = (ts < limit) | (ts < oldest) | too_new
+        keep = ~refused
+        if bool(refused.any()):
+            for i in np.nonzero(refused)[0].tolist():
                 t = int(ts[i])
-                if t < oldest:
+                if too_new[i]:
+                    reason = RejectReason.TOO_NEW
+                    why = (
+                        f"is too far in the future: more than {self.options.future_skew_seconds:g}s "
+                        f"ahead of the server's clock (future_skew)"
+                    )
+                elif t < oldest:
                     reason, why = RejectReason.RETENTION, "is older than the retention period"
                 else:
                     reason = RejectReason.TOO_OLD
@@ -580,9 +603,11 @@ class Database:
         o = self.options
         ts = np.asarray(b.timestamps, dtype=np.int64)
         lens = np.fromiter(map(len, b.lines), dtype=np.int64, count=n)
-        oldest = time.time_ns() - int(o.retention_seconds * 1e9)
+        now = time.time_ns()
+        oldest = now - int(o.retention_seconds * 1e9)
+        latest = min(now + int(o.future_skew_seconds * 1e9), _INT64_MAX)
         keep, candidates, in_order = self._time_checks(
-            series.fp, ts, int(o.ooo_window_seconds * 1e9), oldest, series.labels, SeriesKind.LOG, txn
+            series.fp, ts, int(o.ooo_window_seconds * 1e9), oldest, series.labels, SeriesKind.LOG, txn, latest
         )
         too_long = lens > o.max_line_bytes
         if bool(too_long.any()):

@@ -103,6 +103,7 @@ class RejectReason(enum.Enum):
     TOO_MANY_LABELS = "too_many_labels"
     SERIES_LIMIT = "series_limit"
     RETENTION = "older_than_retention"
+    TOO_NEW = "too_far_in_future"  # further ahead of the clock than future_skew
 
 
 @dataclass(frozen=True)
