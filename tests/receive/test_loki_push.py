@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
+import zlib
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from heron.model import labels_from
-from heron.receive.loki_push import PushError, decode_push, decode_push_protobuf, encode_metadata
+from heron.protowire import field_bytes, field_fixed64, field_varint
+from heron.receive.loki_push import (
+    PushError,
+    PushTooLarge,
+    decode_push,
+    decode_push_protobuf,
+    encode_metadata,
+)
 from heron.ship.loki_encode import encode_push_request
 from heron.storage import LogBatch
 
@@ -186,3 +196,88 @@ def test_many_small_plain_streams_decode_in_one_vectorised_call(monkeypatch: pyt
     assert [(b.labels, list(b.timestamps), list(b.lines), b.metadata) for b in got] == [
         (b.labels, list(b.timestamps), list(b.lines), None) for b in batches
     ]
+
+
+# --- hostile bodies (issue 18): each is a PushError (400) that names the problem ------------------
+
+
+def _json(doc: object) -> bytes:
+    return json.dumps(doc).encode()
+
+
+def _one_entry(stream: dict, ts: object = "1700000000000000000", line: object = "x") -> bytes:
+    return _json({"streams": [{"stream": stream, "values": [[ts, line]]}]})
+
+
+@pytest.mark.parametrize(
+    "body,needle",
+    [
+        (b'{"streams":' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),  # RecursionError
+        (_one_entry({"a": "b"}, ts="99999999999999999999999"), "out of range"),  # OverflowError
+        (_one_entry({"a": "b"}, ts=2**63), "out of range"),
+        (
+            b'{"streams":[{"stream":{"a":"\\ud800"},"values":[["1","x"]]}]}',
+            "label 'a' value is not valid UTF-8",
+        ),
+        (
+            b'{"streams":[{"stream":{"\\udfff":"v"},"values":[["1","x"]]}]}',
+            "label name '\\udfff' is not valid",
+        ),
+        (b'{"streams":[{"stream":{"a":"b"},"values":[["1","\\ud800"]]}]}', "log line is not valid UTF-8"),
+        (b'{"streams":[{"stream":{"a":"b"},"values":[["1","x",{"k":"\\udc80"}]]}]}', "lone surrogate"),
+    ],
+)
+def test_hostile_json_is_a_push_error(body: bytes, needle: str) -> None:
+    with pytest.raises(PushError, match=re.escape(needle)):
+        decode_push(body, "application/json")
+
+
+def _stream(labels: bytes, *entries: bytes) -> bytes:
+    return field_bytes(1, field_bytes(1, labels) + b"".join(field_bytes(2, e) for e in entries))
+
+
+_TS = field_bytes(1, field_varint(1, 1_700_000_000) + field_varint(2, 5))
+_LINE = field_bytes(2, b"hello")
+
+
+@pytest.mark.parametrize(
+    "raw,needle",
+    [
+        # issue 18: streams sent as a varint was skipped as unknown, and the push answered 204
+        (field_varint(1, 7), "PushRequest.streams (field 1) has wire type 0"),
+        (field_bytes(1, field_varint(1, 3) + field_bytes(2, _TS + _LINE)), "StreamAdapter.labels"),
+        (field_bytes(1, field_bytes(1, b'{a="b"}') + field_varint(2, 3)), "StreamAdapter.entries"),
+        (_stream(b'{a="b"}', _TS + field_varint(2, 9)), "EntryAdapter.line (field 2) has wire type 0"),
+        (_stream(b'{a="b"}', field_varint(1, 9) + _LINE), "EntryAdapter.timestamp"),
+        (_stream(b'{a="b"}', _TS + _LINE + field_varint(3, 1)), "EntryAdapter.structuredMetadata"),
+        (_stream(b'{a="b"}', field_bytes(1, field_bytes(1, b"x")) + _LINE), "Timestamp.seconds or nanos"),
+        (_stream(b'{a="b"}', _TS + _LINE + field_bytes(3, field_varint(1, 1))), "LabelPairAdapter"),
+        (
+            _stream(b'{a="b"}', _TS + _LINE + field_bytes(3, field_bytes(1, b"\xff"))),
+            "metadata is not valid UTF-8",
+        ),
+        (_stream(b'{a="b"}', field_bytes(1, field_varint(1, 2**62)) + _LINE), "out of range"),
+    ],
+)
+def test_protobuf_fields_of_the_wrong_type_are_push_errors(raw: bytes, needle: str) -> None:
+    with pytest.raises(PushError, match=re.escape(needle)):
+        decode_push_protobuf(raw)
+    # unknown fields, of any wire type, are skipped as proto3 readers skip them
+    extra = field_varint(9, 1) + field_fixed64(10, 2)
+    (batch,) = decode_push_protobuf(extra + _stream(b'{a="b"}', _TS + _LINE + extra))
+    assert list(batch.lines) == [b"hello"] and list(batch.timestamps) == [1_700_000_000_000_000_005]
+
+
+def test_decoded_size_is_bounded_for_every_encoding() -> None:
+    doc = _one_entry({"a": "b"}, line="x" * 5000)
+    pb = encode_push_request([LogBatch(labels_from({"a": "b"}), [1], [b"x" * 5000])])
+    for body, ctype, enc in [
+        (gzip.compress(doc), "application/json", "gzip"),
+        (zlib.compress(doc), "application/json", "deflate"),
+        (pb, "application/x-protobuf", ""),
+        (gzip.compress(pb), "application/x-protobuf", "gzip"),  # small once gunzipped, big unsnapped
+    ]:
+        assert decode_push(body, ctype, enc, max_size=6000)
+        with pytest.raises(PushTooLarge, match="4000 bytes") as caught:
+            decode_push(body, ctype, enc, max_size=4000)
+        assert caught.value.limit == 4000

@@ -10,23 +10,40 @@ of a name -> value object, sorted by name; an entry without metadata stores no b
 from __future__ import annotations
 
 import functools
-import gzip
 import json
-import zlib
 from typing import Any
 
-import cramjam
 import numpy as np
 
 from heron.model import Labels, labels_from, parse_label_set
 from heron.protowire import ProtoError, iter_fields, read_varint, read_varints
+from heron.receive.decompress import DecompressError, TooLarge, inflate, unsnappy
 from heron.storage import LogBatch
 
-__all__ = ["PushError", "decode_push", "decode_push_json", "decode_push_protobuf", "encode_metadata"]
+__all__ = [
+    "DEFAULT_MAX_PUSH_BYTES",
+    "PushError",
+    "PushTooLarge",
+    "decode_push",
+    "decode_push_json",
+    "decode_push_protobuf",
+    "encode_metadata",
+]
+
+
+DEFAULT_MAX_PUSH_BYTES = 64 * 1024 * 1024  # max_push_size's default
 
 
 class PushError(ValueError):
     """The push body is malformed; the message says where."""
+
+
+class PushTooLarge(PushError):
+    """The body, once decompressed, is larger than the push size limit (HTTP 413)."""
+
+    def __init__(self, message: str, limit: int):
+        super().__init__(message)
+        self.limit = limit
 
 
 def encode_metadata(pairs: dict[str, str]) -> bytes:
@@ -35,33 +52,40 @@ def encode_metadata(pairs: dict[str, str]) -> bytes:
     return json.dumps(dict(sorted(pairs.items())), separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def decode_push(body: bytes, content_type: str, content_encoding: str = "") -> list[LogBatch]:
-    """Dispatch on headers as Loki does: protobuf unless the content type says JSON."""
+def decode_push(
+    body: bytes, content_type: str, content_encoding: str = "", max_size: int = DEFAULT_MAX_PUSH_BYTES
+) -> list[LogBatch]:
+    """Dispatch on headers as Loki does: protobuf unless the content type says JSON.
+
+    `max_size` bounds the body after each decompression step too (gzip around a snappy
+    protobuf is two steps); past it PushTooLarge is raised and decoding stops right there.
+    """
     enc = content_encoding.strip().lower()
-    if enc in ("gzip", "x-gzip"):
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise PushError(f"invalid gzip body: {exc}") from None
-    elif enc == "deflate":
-        try:
-            body = zlib.decompress(body)
-        except zlib.error as exc:
-            raise PushError(f"invalid deflate body: {exc}") from None
-    elif enc not in ("", "identity", "snappy"):
-        raise PushError(f"unsupported Content-Encoding {content_encoding!r}")
-    ctype = content_type.split(";")[0].strip().lower()
-    if ctype == "application/json":
-        return decode_push_json(body)
-    if ctype in ("application/x-protobuf", "application/protobuf", ""):
-        try:
-            raw = bytes(cramjam.snappy.decompress_raw(body))
-        except Exception as exc:  # cramjam raises its own DecompressionError
-            raise PushError(f"invalid snappy block: {exc}") from None
-        return decode_push_protobuf(raw)
+    try:
+        if enc in ("gzip", "x-gzip", "deflate"):
+            body = inflate(body, "deflate" if enc == "deflate" else "gzip", max_size)
+        elif enc not in ("", "identity", "snappy"):
+            raise PushError(f"unsupported Content-Encoding {content_encoding!r}: use gzip, deflate or snappy")
+        ctype = content_type.split(";")[0].strip().lower()
+        if ctype == "application/json":
+            return decode_push_json(body)
+        if ctype in ("application/x-protobuf", "application/protobuf", ""):
+            return decode_push_protobuf(unsnappy(body, max_size))
+    except TooLarge as exc:
+        raise PushTooLarge(str(exc), exc.limit) from None
+    except DecompressError as exc:
+        raise PushError(str(exc)) from None
     raise PushError(
         f"unsupported Content-Type {content_type!r}: use application/json or application/x-protobuf"
     )
+
+
+def _utf8(text: str, what: str) -> None:
+    """JSON strings may hold lone surrogates ("\\ud800"), which no UTF-8 byte string can."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise PushError(f"{what} is not valid UTF-8: it holds a lone surrogate") from None
 
 
 def _stream_labels(obj: Any, where: str) -> Labels:
@@ -70,18 +94,33 @@ def _stream_labels(obj: Any, where: str) -> Labels:
     for k, v in obj.items():
         if not isinstance(v, str):
             raise PushError(f"{where}: label {k!r} value must be a string")
+        _utf8(k, f"{where}: label name {k!r}")
+        _utf8(v, f"{where}: label {k!r} value")
     return labels_from(obj)
 
 
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 def _timestamp(value: Any, where: str) -> int:
+    """The range is checked once per stream (`_check_range`): this is the hot loop of JSON push."""
     if isinstance(value, str):
         try:
             return int(value)
         except ValueError:
-            raise PushError(f"{where}: timestamp {value!r} is not an integer of nanoseconds") from None
+            raise PushError(f"{where}: timestamp {value[:40]!r} is not an integer of nanoseconds") from None
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     raise PushError(f"{where}: timestamp must be a string of nanoseconds")
+
+
+def _check_range(ts: list[int], where: str) -> None:
+    """Timestamps are int64 nanoseconds, as Go's strconv.ParseInt reads them for Loki."""
+    if ts and (min(ts) < _INT64_MIN or max(ts) > _INT64_MAX):
+        i, t = next((i, t) for i, t in enumerate(ts) if not _INT64_MIN <= t <= _INT64_MAX)
+        raise PushError(
+            f"{where}.values[{i}]: timestamp {str(t)[:40]} is out of range: it must fit a signed 64-bit int"
+        )
 
 
 def decode_push_json(body: bytes) -> list[LogBatch]:
@@ -89,6 +128,8 @@ def decode_push_json(body: bytes) -> list[LogBatch]:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PushError(f"invalid JSON body: {exc}") from None
+    except RecursionError:
+        raise PushError("invalid JSON body: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("streams"), list):
         raise PushError("invalid push body: expected an object with a 'streams' array")
     out: list[LogBatch] = []
@@ -111,15 +152,22 @@ def decode_push_json(body: bytes) -> list[LogBatch]:
             ts.append(_timestamp(entry[0], w))
             if not isinstance(entry[1], str):
                 raise PushError(f"{w}: log line must be a string")
-            lines.append(entry[1].encode("utf-8", "surrogateescape"))
+            try:
+                lines.append(entry[1].encode())
+            except UnicodeEncodeError:
+                raise PushError(f"{w}: the log line is not valid UTF-8: it holds a lone surrogate") from None
             meta = b""
             if len(entry) == 3:
                 md = entry[2]
                 if not isinstance(md, dict) or not all(isinstance(v, str) for v in md.values()):
                     raise PushError(f"{w}: structured metadata must be an object of strings")
-                meta = encode_metadata(md)
+                try:
+                    meta = encode_metadata(md)
+                except UnicodeEncodeError:
+                    raise PushError(f"{w}: structured metadata holds a lone surrogate, not UTF-8") from None
                 has_meta = has_meta or bool(meta)
             metas.append(meta)
+        _check_range(ts, where)
         out.append(LogBatch(labels, ts, lines, metas if has_meta else None))
     return out
 
@@ -129,6 +177,14 @@ _PUSH_STREAMS = 1
 _STREAM_LABELS, _STREAM_ENTRIES = 1, 2
 _ENTRY_TS, _ENTRY_LINE, _ENTRY_META = 1, 2, 3
 _TS_SECONDS, _TS_NANOS = 1, 2
+_STREAM_FIELDS = {_STREAM_LABELS: "labels", _STREAM_ENTRIES: "entries"}
+_ENTRY_FIELDS = {_ENTRY_TS: "timestamp", _ENTRY_LINE: "line", _ENTRY_META: "structuredMetadata"}
+
+
+def _wrong_wire_type(message: str, field: str, num: int, wt: int, want: int) -> str:
+    """A known field with another wire type is an error in Go's generated readers; skipping
+    it, as an unknown field, would drop the data and still answer 204."""
+    return f"{message}.{field} (field {num}) has wire type {wt}, want {want}"
 
 
 def decode_push_protobuf(raw: bytes) -> list[LogBatch]:
@@ -138,8 +194,10 @@ def decode_push_protobuf(raw: bytes) -> list[LogBatch]:
     streams: list[tuple[Labels, list[int]]] = []
     try:
         for num, wt, val in iter_fields(raw):
-            if num != _PUSH_STREAMS or wt != 2:
-                continue
+            if num != _PUSH_STREAMS:
+                continue  # unknown fields are skipped, as proto3 readers do
+            if wt != 2:
+                raise ProtoError(_wrong_wire_type("PushRequest", "streams", num, wt, 2))
             s, e = val  # type: ignore[misc]
             streams.append(_scan_stream(raw, s, e))
         total = sum(len(spans) for _, spans in streams) // 2
@@ -171,6 +229,8 @@ def _scan_stream(buf: bytes, start: int, end: int) -> tuple[Labels, list[int]]:
             key, pos = read_varint(buf, pos)
         num, wt = key >> 3, key & 7
         if wt != 2:
+            if num in _STREAM_FIELDS:
+                raise ProtoError(_wrong_wire_type("StreamAdapter", _STREAM_FIELDS[num], num, wt, 2))
             if wt == 0:
                 _, pos = read_varint(buf, pos)
                 continue
@@ -195,6 +255,8 @@ def _scan_stream(buf: bytes, start: int, end: int) -> tuple[Labels, list[int]]:
                 labels_text = buf[s:e].decode()
             except UnicodeDecodeError:
                 raise PushError("stream labels are not valid UTF-8") from None
+    if pos != end:
+        raise ProtoError("stream fields run past the end of the stream")
     if labels_text is None:
         raise PushError("stream without labels")
     try:
@@ -313,6 +375,8 @@ def _decode_entry(buf: bytes, pos: int, end: int) -> tuple[int, bytes, bytes]:
                     p += 1
                     if k >= 0x80:
                         k, p = read_varint(buf, p - 1)
+                    if k & 7:
+                        raise ProtoError(_wrong_wire_type("Timestamp", "seconds or nanos", k >> 3, k & 7, 0))
                     v = buf[p]
                     p += 1
                     if v >= 0x80:
@@ -336,18 +400,26 @@ def _decode_entry(buf: bytes, pos: int, end: int) -> tuple[int, bytes, bytes]:
             elif field == _ENTRY_META:
                 name = value = ""
                 for n2, w2, v2 in iter_fields(buf, pos, stop):
-                    if w2 == 2:
-                        a, b2 = v2  # type: ignore[misc]
-                        text = buf[a:b2].decode("utf-8", "replace")
-                        if n2 == 1:
-                            name = text
-                        elif n2 == 2:
-                            value = text
+                    if n2 not in (1, 2):
+                        continue
+                    if w2 != 2:
+                        raise ProtoError(_wrong_wire_type("LabelPairAdapter", "name or value", n2, w2, 2))
+                    a, b2 = v2  # type: ignore[misc]
+                    try:
+                        text = buf[a:b2].decode()
+                    except UnicodeDecodeError:
+                        raise ProtoError("structured metadata is not valid UTF-8") from None
+                    if n2 == 1:
+                        name = text
+                    else:
+                        value = text
                 if name:
                     if meta is None:
                         meta = {}
                     meta[name] = value
             pos = stop
+        elif (key >> 3) in _ENTRY_FIELDS:
+            raise ProtoError(_wrong_wire_type("EntryAdapter", _ENTRY_FIELDS[key >> 3], key >> 3, wt, 2))
         elif wt == 0:
             _, pos = read_varint(buf, pos)
         elif wt == 1:
@@ -358,4 +430,7 @@ def _decode_entry(buf: bytes, pos: int, end: int) -> tuple[int, bytes, bytes]:
             raise ProtoError(f"unsupported wire type {wt}")
     if pos != end:
         raise ProtoError("entry fields run past the end of the entry")
-    return seconds * 1_000_000_000 + nanos, line, encode_metadata(meta) if meta else b""
+    t = seconds * 1_000_000_000 + nanos
+    if not _INT64_MIN <= t <= _INT64_MAX:
+        raise ProtoError(f"timestamp {seconds}s {nanos}ns is out of range: it must fit int64 nanoseconds")
+    return t, line, encode_metadata(meta) if meta else b""
