@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable
 import uvicorn
 
 from heron.api.app import create_app
+from heron.api.connection import MAX_HEADER_BYTES, HeronH11Protocol
 from heron.api.state import ApiLimits, AppState
 from heron.config import Settings
 from heron.logsetup import log_fields
@@ -187,6 +188,10 @@ def run_server(
         lifespan="on",
         timeout_graceful_shutdown=30,
         ws_max_size=16 * 1024 * 1024,
+        # Header deadline, 431/414 answers (heron.api.connection); the body deadline is the
+        # RequestLimits middleware's.
+        http=HeronH11Protocol.with_read_timeout(settings.request_read_timeout),
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
     )
     server = uvicorn.Server(config)
     server_box.append(server)

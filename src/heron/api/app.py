@@ -6,10 +6,12 @@ import logging
 from typing import Any, AsyncContextManager, Callable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from heron.api import health, loki
+from heron.api.limits import RequestLimits
 from heron.api.state import AppState
 from heron.logsetup import log_fields
 from heron.storage import DiskFullError, StorageWriteError
@@ -47,6 +49,7 @@ def create_app(
     app = Starlette(
         routes=[*health.routes(), *loki.routes()],
         exception_handlers={StorageWriteError: _write_failed, Exception: _internal_error},
+        middleware=[Middleware(RequestLimits, read_timeout=state.limits.request_read_timeout_seconds)],
         lifespan=lifespan,
     )
     app.state.heron = state

@@ -10,20 +10,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from heron.api.limits import read_form
 from heron.api.params import ParamError
 from heron.api.querying import HOUR_NS, execute_query, query_range_params
 from heron.api.state import AppState
 from heron.api.tail import tail_endpoint
 from heron.logql.syntax import ParseError, parse_log_selector
 from heron.model import SeriesKind
-from heron.receive.loki_push import PushError, decode_push
+from heron.receive.loki_push import PushError, PushTooLarge, decode_push
 from heron.storage import Database, RejectReason
 
 __all__ = ["routes", "HOUR_NS"]
@@ -39,14 +39,14 @@ def error(status: int, message: str) -> PlainTextResponse:
 
 
 async def _params(request: Request) -> dict[str, Any]:
-    """Query string merged with a form body (Grafana POSTs form-encoded queries)."""
+    """Query string merged with a form body (Grafana POSTs form-encoded queries). The form is
+    read within Go's caps (`heron.api.limits`): a 300 MiB one used to be read whole."""
     params: dict[str, Any] = {k: v for k, v in request.query_params.items()}
     params["match[]"] = request.query_params.getlist("match[]") + request.query_params.getlist("match")
     if request.method == "POST" and request.headers.get("content-type", "").startswith(
         "application/x-www-form-urlencoded"
     ):
-        body = await request.body()
-        for k, v in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+        for k, v in await read_form(request):
             if k in ("match[]", "match"):
                 params["match[]"].append(v)
             else:
@@ -84,16 +84,20 @@ async def push(request: Request) -> Response:
 
 async def _push(request: Request, state: AppState) -> Response:
     assert state.db is not None
-    body = await _read_body(request, state.limits.max_push_body_bytes)
+    limit = state.limits.max_push_body_bytes
+    body = await _read_body(request, limit)
     if body is None:
-        return error(413, f"request body too large: limit is {state.limits.max_push_body_bytes} bytes")
+        return error(413, f"request body too large: limit is {limit} bytes (max_push_size)")
     try:
         batches = await run_in_threadpool(
             decode_push,
             body,
             request.headers.get("content-type", ""),
             request.headers.get("content-encoding", ""),
+            limit,
         )
+    except PushTooLarge as exc:
+        return error(413, str(exc))
     except PushError as exc:
         return error(400, str(exc))
     nbytes = sum(len(line) for b in batches for line in b.lines)
