@@ -89,6 +89,7 @@ def test_full_data_dir_is_507_queries_go_on_and_acked_lines_survive_kill(tmp_pat
                 metrics = c.get("/metrics").text
                 assert _metric(metrics, "heron_wal_write_failures_total") >= len(full)
                 assert _metric(metrics, "heron_data_dir_free_bytes") < 1024 * 1024
+                assert 'heron_push_requests_total{api="loki",code="507"}' in metrics
                 assert _metric(metrics, "heron_head_cut_failures_total") >= 0
                 resize(data, "64m")
                 for j in range(i, i + 5):

@@ -24,7 +24,7 @@ from heron.api.tail import tail_endpoint
 from heron.logql.syntax import ParseError, parse_log_selector
 from heron.model import SeriesKind
 from heron.receive.loki_push import PushError, PushTooLarge, decode_push
-from heron.storage import Database, RejectReason
+from heron.storage import Database, DiskFullError, RejectReason, StorageWriteError
 
 __all__ = ["routes", "HOUR_NS"]
 _MAX_LISTED_REJECTIONS = 10
@@ -77,7 +77,11 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
 
 async def push(request: Request) -> Response:
     state = _state(request)
-    resp = _not_ready(state) or await _push(request, state)
+    try:
+        resp = _not_ready(state) or await _push(request, state)
+    except StorageWriteError as exc:  # answered by the app's handler, counted here
+        state.push_requests.inc(1, "loki", "507" if isinstance(exc, DiskFullError) else "503")
+        raise
     state.push_requests.inc(1, "loki", str(resp.status_code))
     return resp
 
