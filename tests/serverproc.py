@@ -71,3 +71,13 @@ def start_server(data_dir: Path, *flags: str, wait_ready: bool = True, port: int
         time.sleep(0.05)
     server.stop(signal.SIGKILL)
     raise RuntimeError(f"server did not become ready:\n{server.log()}")
+
+
+def peak_rss(pid: int) -> int:
+    """Peak resident set size of a process, in bytes (VmHWM from /proc/<pid>/status): what
+    the memory-bound tests judge a bomb by."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc status")

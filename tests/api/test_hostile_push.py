@@ -27,7 +27,7 @@ from heron.protowire import encode_varint, field_bytes, field_varint
 from heron.receive.loki_push import PushError, PushTooLarge, decode_push
 from heron.ship.loki_encode import encode_push_request
 from heron.storage import LogBatch
-from serverproc import ServerProc, start_server
+from serverproc import ServerProc, peak_rss, start_server
 
 MiB = 1 << 20
 NOW = time.time_ns() - 60 * 10**9
@@ -67,11 +67,6 @@ def entries_of(c: httpx.Client, selector: str) -> int:
     r = c.get("/loki/api/v1/index/stats", params={"query": selector, "start": "0"})
     assert r.status_code == 200, r.text
     return int(r.json()["entries"])
-
-
-def peak_rss(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
 
 
 def zeros_compressed(n_mib: int, wbits: int) -> bytes:

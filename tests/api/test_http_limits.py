@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 import socket
 import time
-from pathlib import Path
 from typing import Iterator
 
 import httpx
 import pytest
 
-from serverproc import ServerProc, start_server
+from serverproc import ServerProc, peak_rss, start_server
 
 MiB = 1 << 20
 TIMEOUT = 1.0  # --request-read-timeout of the `slow` server
@@ -41,11 +40,6 @@ def client(server: ServerProc) -> Iterator[httpx.Client]:
 def address(s: ServerProc) -> tuple[str, int]:
     host, port = s.url.removeprefix("http://").split(":")
     return host, int(port)
-
-
-def peak_rss(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
 
 
 def read_answer(sock: socket.socket, limit_seconds: float) -> tuple[bytes, bool]:

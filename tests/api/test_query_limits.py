@@ -21,21 +21,12 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from serverproc import ServerProc, start_server
+from serverproc import ServerProc, peak_rss, start_server
 
 S = 10**9
 NOW = (time.time_ns() // S - 600) * S
 MIB = 1024 * 1024
 N_LINES = 2000
-
-
-def vm_hwm(pid: int) -> int:
-    """Peak resident set size of a process, in bytes (VmHWM from /proc/<pid>/status)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM in /proc status")
 
 
 def cap_memory(server: ServerProc, extra: int = 1024 * MIB) -> None:
@@ -92,9 +83,9 @@ def query_range(client: httpx.Client, query: str, **params: str) -> httpx.Respon
 def growth(server: ServerProc, client: httpx.Client, query: str, **params: str) -> tuple[httpx.Response, int]:
     """The answer to a query and how much the server's peak RSS grew while answering it."""
     query_range(client, '{job="x"} | line_format "{{ .job }}"', limit="10")  # warm up the code path
-    before = vm_hwm(server.proc.pid)
+    before = peak_rss(server.proc.pid)
     r = query_range(client, query, **params)
-    return r, vm_hwm(server.proc.pid) - before
+    return r, peak_rss(server.proc.pid) - before
 
 
 # --- 1. template output is bounded by the max line size ---------------------------------------
