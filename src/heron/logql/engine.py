@@ -261,16 +261,11 @@ class Engine:
                 base_key = _key(base)
                 for k, (i, t, line) in enumerate(zip(idx, ts, lines)):
                     lbs = out.labels[k] if out.labels is not None else base
-                    rows.append(
-                        (
-                            t,
-                            src.sidx,
-                            line,
-                            base_key if out.labels is None else _key(lbs),
-                            lbs,
-                            cols.metadata(i),
-                        )
-                    )
+                    meta = cols.metadata(i) if cols.meta else b""
+                    key = base_key if out.labels is None else _key(lbs)
+                    if meta and out.labels is not None:
+                        lbs, meta = _split_metadata(lbs, meta)
+                    rows.append((t, src.sidx, line, key, lbs, meta))
                 all_ts += ts
             if interval_ns == 0 and len(rows) > 4 * limit + 4096:
                 # Keep only what the answer can use: the first `limit` distinct entries in the
@@ -291,7 +286,7 @@ class Engine:
         prev: tuple[int, int, str] | None = None
         last_kept: dict[_LABELS_KEY, int] = {}
         taken = 0
-        for t, sidx, line, key, _lbs, meta in rows:
+        for t, sidx, line, key, row_labels, meta in rows:
             if prev == (t, sidx, line):
                 continue  # the same entry stored twice (a retried push across a head cut)
             prev = (t, sidx, line)
@@ -302,7 +297,7 @@ class Engine:
                 last_kept[key] = t
             st = streams.get(key)
             if st is None:
-                st = streams[key] = Stream(dict(key), [], [], [])
+                st = streams[key] = Stream(dict(row_labels), [], [], [])
             st.timestamps.append(t)
             st.lines.append(line)
             assert st.metadata is not None
@@ -622,6 +617,18 @@ def _columns_bytes(cols: LogColumns) -> int:
 
 def _fmt(labels: dict[str, str]) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def _split_metadata(lbs: dict[str, str], meta: bytes) -> tuple[dict[str, str], bytes]:
+    """A per-line pipeline's labels already hold the entry's structured metadata (the stages
+    saw it). Keep as metadata only what is still there unchanged, so a `drop` or `keep` of a
+    metadata label is not undone when rendering folds metadata back into the labels."""
+    md = _decode_meta(meta)
+    kept = {k: v for k, v in md.items() if lbs.get(k) == v}
+    if not kept:
+        return lbs, b""
+    rest = {k: v for k, v in lbs.items() if k not in kept}
+    return rest, json.dumps(kept, separators=(",", ":")).encode()
 
 
 def _decode_meta(meta: bytes) -> dict[str, str]:

@@ -144,9 +144,10 @@ def merge_extracted(
 ) -> Labels:
     """Labels after a parser stage: `current` (defaults to `base`) updated with `extracted`.
 
-    `base` are the stream's own labels. An extracted name that is already a stream label gets
-    `_extracted` appended, as Loki's LabelsBuilder.BaseHas check does; a name extracted by an
-    earlier stage is overwritten. `__error__`/`__error_details__` are never renamed.
+    `base` are the entry's stream labels and structured metadata. An extracted name that is
+    already one of them gets `_extracted` appended, as Loki's BaseHas and structured-metadata
+    checks do; a name extracted by an earlier stage is overwritten. `__error__` and
+    `__error_details__` are never renamed.
     """
     out = dict(base if current is None else current)
     for name, value in extracted.items():

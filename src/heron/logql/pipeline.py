@@ -13,6 +13,7 @@ them). Templates render at most `max_line_bytes`, the server's max line size.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -166,8 +167,11 @@ def _label_filter(f: LabelFilter) -> Callable[[Labels], bool]:
     raise QueryError(f"unsupported label filter {f}")
 
 
-def _step(stage: StageExpr, max_line_bytes: int) -> _Step:
+def _step(stage: StageExpr, max_line_bytes: int, base: list[Labels]) -> _Step:
     """Each step takes (ts, line, labels) and returns the new (line, labels), or None to drop.
+
+    `base[0]` is the current entry's stream labels and structured metadata: a parsed name
+    that is one of them gets `_extracted` appended (Loki's BaseHas or StructuredMetadata check).
 
     What a step could only find out per line but depends on the query alone (a bad parser
     parameter) is checked here, so it is one 400 instead of an error on every line."""
@@ -184,25 +188,27 @@ def _step(stage: StageExpr, max_line_bytes: int) -> _Step:
     if isinstance(stage, JSONParser):
         params = [(p.identifier, p.expression) for p in stage.params] or None
         parsers.check_json_params(params or [])
-        return _parser_step(lambda line: parsers.parse_json(_encode(line), params), "JSONParserErr")
+        return _parser_step(lambda line: parsers.parse_json(_encode(line), params), "JSONParserErr", base)
     if isinstance(stage, LogfmtParser):
         params = [(p.identifier, p.expression) for p in stage.params] or None
         strict, keep_empty = stage.strict, stage.keep_empty
         parsers.check_logfmt_params(params or [])
         return _parser_step(
-            lambda line: parsers.parse_logfmt(_encode(line), params, strict, keep_empty), "LogfmtParserErr"
+            lambda line: parsers.parse_logfmt(_encode(line), params, strict, keep_empty),
+            "LogfmtParserErr",
+            base,
         )
     if isinstance(stage, RegexpParser):
         rp = parsers.compile_regexp_parser(stage.regex)
-        return _parser_step(lambda line: (rp.parse(_encode(line)), None), "RegexpParserErr")
+        return _parser_step(lambda line: (rp.parse(_encode(line)), None), "RegexpParserErr", base)
     if isinstance(stage, PatternParser):
         pp = parsers.compile_pattern(stage.pattern)
-        return _parser_step(lambda line: (pp.parse(_encode(line)), None), "PatternParserErr")
+        return _parser_step(lambda line: (pp.parse(_encode(line)), None), "PatternParserErr", base)
     if isinstance(stage, UnpackParser):
 
         def unpack(ts: int, line: str, lbs: Labels) -> tuple[str, Labels]:
             extracted, new_line, err = parsers.parse_unpack(_encode(line))
-            lbs = parsers.merge_extracted(lbs, extracted)
+            lbs = parsers.merge_extracted(base[0], extracted, lbs)
             if err:
                 lbs.setdefault(ERROR_LABEL, err)
             # the packed `_entry` comes back as bytes; lines are text from here on
@@ -260,15 +266,30 @@ def _step(stage: StageExpr, max_line_bytes: int) -> _Step:
     raise QueryError(f"unsupported pipeline stage {stage}")
 
 
-def _parser_step(parse: Callable[[str], tuple[Labels, str | None]], error_name: str) -> _Step:
+def _parser_step(
+    parse: Callable[[str], tuple[Labels, str | None]], error_name: str, base: list[Labels]
+) -> _Step:
     def step(ts: int, line: str, lbs: Labels) -> tuple[str, Labels]:
         extracted, err = parse(line)
-        lbs = parsers.merge_extracted(lbs, extracted)
+        lbs = parsers.merge_extracted(base[0], extracted, lbs)
         if err:
             lbs.setdefault(ERROR_LABEL, err or error_name)
         return line, lbs
 
     return step
+
+
+def _entry_metadata(meta: bytes) -> Labels:
+    """One entry's structured metadata as labels (stored as a JSON object of strings)."""
+    if not meta:
+        return {}
+    try:
+        got = json.loads(meta)
+    except ValueError:
+        return {}
+    if not isinstance(got, dict):
+        return {}
+    return {str(k): v for k, v in got.items() if isinstance(v, str)}
 
 
 def _drop(lbs: Labels, items: tuple[str | Matcher, ...]) -> Labels:
@@ -330,7 +351,9 @@ class Pipeline:
             if op in ("|~", "!~"):
                 for v in values:
                     compile_regex(v)  # fail at compile time, not per chunk
-        self.steps = [_step(s, max_line_bytes) for s in stages[i:]]
+        # the entry being processed: stream labels plus its structured metadata
+        self._base: list[Labels] = [{}]
+        self.steps = [_step(s, max_line_bytes, self._base) for s in stages[i:]]
         self.formats = any(isinstance(s, (LabelFormat, LineFormat)) for s in stages)
         self.unwrap = unwrap
         self.budget = budget
@@ -362,6 +385,8 @@ class Pipeline:
         accounted = 0  # entries of out_* already charged
         sizes = np.diff(ends, prepend=0) if budget is not None else ends
         idx_list = index.tolist()
+        has_meta = bool(cols.meta)  # a chunk without metadata pays nothing per entry for it
+        self._base[0] = stream_labels
         for b0 in range(0, len(idx_list), LINE_BATCH):
             if budget is not None and b0:
                 stored = int(sizes[keep[accounted:]].sum())
@@ -371,6 +396,9 @@ class Pipeline:
                 start = int(ends[i - 1]) if i else 0
                 line = data[start : int(ends[i])].decode("utf-8", "replace")
                 lbs = dict(stream_labels)
+                if has_meta:
+                    lbs.update(_entry_metadata(cols.metadata(i)))
+                    self._base[0] = dict(lbs)
                 ok = True
                 for step in self.steps:
                     got = step(ts, line, lbs)

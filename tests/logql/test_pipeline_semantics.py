@@ -1,0 +1,79 @@
+"""Structured metadata is part of the labels the pipeline sees, as in Loki's LabelsBuilder.
+
+Label filters, formatters, drop and unwrap see an entry's structured metadata; a parsed name
+that is a stream label or a metadata name gets `_extracted` appended.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from heron.api.render import render_query_result
+from heron.logql.engine import Engine
+from heron.model import labels_from
+from heron.storage import Database, LogBatch, StorageOptions
+
+S = 1_000_000_000
+T = (time.time_ns() // S - 60) * S
+LINE = b'{"app":"foo","pod":"pod_parsed","n":"7"}'
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory):
+    db = Database.open(str(tmp_path_factory.mktemp("sm") / "d"), StorageOptions(), background=False)
+    db.append(
+        logs=[
+            LogBatch(labels_from({"job": "sm"}), [T], [LINE], [b'{"pod":"pod_sm","size":"3"}']),
+            LogBatch(labels_from({"job": "plain"}), [T], [LINE]),
+        ]
+    )
+    yield Engine(db)
+    db.close()
+
+
+def _streams(engine: Engine, q: str) -> list[dict]:
+    res = engine.query_range(q, T - S, T + S, S, limit=10)
+    return render_query_result(res)["data"]["result"]
+
+
+def _labels(engine: Engine, q: str) -> list[dict[str, str]]:
+    return [s["stream"] for s in _streams(engine, q)]
+
+
+def test_parsed_names_colliding_with_metadata_get_extracted_suffix(engine):
+    for parser in (
+        "json",
+        'json pod="pod"',
+        'regexp `"pod":"(?P<pod>[^"]+)"`',
+        'pattern `<_>"pod":"<pod>"<_>`',
+    ):
+        got = _labels(engine, f'{{job="sm"}} | {parser}')
+        assert len(got) == 1
+        assert got[0]["pod"] == "pod_sm", parser
+        assert got[0]["pod_extracted"] == "pod_parsed", parser
+    # without metadata the parsed name stays as it is
+    assert _labels(engine, '{job="plain"} | json')[0]["pod"] == "pod_parsed"
+
+
+def test_stages_see_structured_metadata(engine):
+    assert _labels(engine, '{job="sm"} | pod="pod_sm"') == [{"job": "sm", "pod": "pod_sm", "size": "3"}]
+    assert _labels(engine, '{job="sm"} | pod="other"') == []
+    assert [v[1] for v in _streams(engine, '{job="sm"} | line_format "{{.pod}}"')[0]["values"]] == ["pod_sm"]
+    assert _labels(engine, '{job="sm"} | label_format p="{{.pod}}"')[0]["p"] == "pod_sm"
+    assert _labels(engine, '{job="sm"} | size > 2') != []
+    res = engine.query_range('sum(sum_over_time({job="sm"} | unwrap size [1m]))', T, T, S)
+    assert [float(v) for v in res.matrix[0].values] == [3.0]
+
+
+def test_drop_and_keep_of_metadata_labels_stick(engine):
+    assert _labels(engine, '{job="sm"} | drop pod') == [{"job": "sm", "size": "3"}]
+    assert _labels(engine, '{job="sm"} | keep job') == [{"job": "sm"}]
+
+
+def test_categorized_metadata_is_what_survived_the_pipeline(engine):
+    res = engine.query_range('{job="sm"} | drop size', T - S, T + S, S, limit=10)
+    out = render_query_result(res, categorize=True)["data"]["result"]
+    assert out[0]["stream"] == {"job": "sm"}
+    assert out[0]["values"][0][2] == {"structuredMetadata": {"pod": "pod_sm"}}
