@@ -246,9 +246,8 @@ def test_now_and_reuse() -> None:
         ("{{ }}", "missing value for command"),
         ("{{ | .a }}", "empty command"),
         ("{{ .a | }}", "empty command"),
-        ("{{ .a 3 }}", "can't give argument to non-function .a"),
-        ('{{ "a" | .b }}', "non executable command in pipeline stage 2"),
-        ("{{ nil }}", "nil is not a command"),
+        ('{{ "a" | "b" }}', "non executable command in pipeline stage 2"),
+        ('{{ "a" | . }}', "non executable command in pipeline stage 2"),
         ("{{ range . }}{{ end }}", '"range" is not supported'),
         ('{{ define "x" }}{{ end }}', '"define" is not supported'),
         ("{{ $x := 1 }}", "template variables are not supported"),
@@ -310,6 +309,14 @@ def test_template_name_in_messages() -> None:
         ("{{ index .app 9 }}", "index out of range: 9"),
         ("{{ unixEpoch .app }}", "wrong type for value; expected time.Time; got string"),
         ("{{ upper nil }}", "cannot assign nil to string"),
+        ('{{ .app Replace "foo" }}', "app is not a method but has arguments"),
+        ('{{ "a" | .app }}', "app is not a method but has arguments"),
+        ('{{ .app.x "b" }}', "can't evaluate field x in type string"),
+        ('{{ "a" "b" }}', 'can\'t give argument to non-function "a"'),
+        ('{{ . "b" }}', "can't give argument to non-function ."),
+        ("{{ .missing | duration }}", 'error calling duration: time: invalid duration ""'),
+        ("{{ .missing | duration_seconds }}", 'time: invalid duration ""'),
+        ('{{ duration "+" }}', 'time: invalid duration "+"'),
     ],
 )
 def test_exec_errors(text: str, msg: str) -> None:
@@ -322,6 +329,36 @@ def test_exec_errors(text: str, msg: str) -> None:
 
 def test_b64dec_error_is_the_result() -> None:
     assert render('{{ b64dec "@@" }}') == "illegal base64 data at input byte 0"  # Sprig returns err.Error()
+
+
+@pytest.mark.parametrize(
+    ("data", "want"),
+    [
+        ("Zm9vYmE=", "fooba"),
+        # Loki's b64dec is Sprig's base64.StdEncoding: an unpadded tail is an error at its start
+        ("Zm9vYmE", "illegal base64 data at input byte 4"),
+        ("Zm9vYg", "illegal base64 data at input byte 4"),
+        ("Zm9vY", "illegal base64 data at input byte 4"),
+        ("Zg", "illegal base64 data at input byte 0"),
+    ],
+)
+def test_b64dec_padding(data: str, want: str) -> None:
+    assert render('{{ b64dec "' + data + '" }}') == want
+
+
+def test_exec_error_columns_are_go_byte_offsets() -> None:
+    """Go's ErrorContext gives the 0-based byte offset of the node within its line."""
+    for text, where in [
+        ('{{.app Replace "foo"}}', "template: line:1:2: "),
+        ("ab\n{{ .app | duration }}", "template: line:2:10: "),
+    ]:
+        with pytest.raises(TemplateExecError) as info:
+            compile_template(text).render(LABELS, "line", TS)
+        assert str(info.value).startswith(where), str(info.value)
+
+
+def test_zero_padding_an_empty_string() -> None:
+    assert render('{{ printf "%05s|%-3s|" "" "" }}') == "00000|   |"
 
 
 @pytest.mark.parametrize(
@@ -484,7 +521,7 @@ def test_growing_functions_refuse_output_past_the_limit(text: str, function: str
 def test_output_pieces_are_counted_as_they_are_appended() -> None:
     tmpl = compile_template('{{ repeat 600 "a" }}-{{ repeat 600 "b" }}', max_bytes=1000)
     with pytest.raises(
-        TemplateExecError, match=r'line:1:25: executing "line" at <repeat 600 "b">: output of at least'
+        TemplateExecError, match=r'line:1:24: executing "line" at <repeat 600 "b">: output of at least'
     ):
         tmpl.render({}, "", 0)
     text = "{{ if true }}" + "x" * 600 + "{{ end }}{{ if true }}" + "é" * 300 + "{{ end }}"  # 1200 bytes

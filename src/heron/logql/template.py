@@ -662,7 +662,7 @@ def _pad_to(s: str, width: int | None, minus: bool, zero: bool) -> str:
     if minus:
         return s + " " * (width - len(s))
     if zero:
-        sign = s[0] if s[:1] in "+-" else ""
+        sign = s[0] if s and s[0] in "+-" else ""
         return sign + "0" * (width - len(s)) + s[len(sign) :]
     return " " * (width - len(s)) + s
 
@@ -1209,7 +1209,9 @@ def _b64dec(s: str) -> str:
             if c not in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=":
                 return f"illegal base64 data at input byte {i}"
         pad = data.find(b"=")
-        at = pad if 0 <= pad < len(data) - 2 or len(data) % 4 else len(data) - len(data) % 4
+        if pad < 0:  # an unpadded tail: Go stops at the start of the short quantum
+            return f"illegal base64 data at input byte {len(data) - len(data) % 4}"
+        at = pad if pad < len(data) - 2 or len(data) % 4 else len(data) - len(data) % 4
         return f"illegal base64 data at input byte {at}"
 
 
@@ -1249,7 +1251,7 @@ def _parse_duration(s: str) -> float:
     """time.ParseDuration(s).Seconds()."""
     orig = s
     sign = 1
-    if s[:1] in "+-":
+    if s and s[0] in "+-":
         sign = -1 if s[0] == "-" else 1
         s = s[1:]
     if s == "0":
@@ -2135,11 +2137,12 @@ class _Parser:
         raw = self.lx.text[start.pos : self.peek().pos].strip()
         if isinstance(head, _Lit) and head.kind == "nil":
             raise self.error(start, "nil is not a command")
-        if not isinstance(head, _Ident):
-            if stage > 0:
-                raise self.error(start, f"non executable command in pipeline stage {stage + 1}")
-            if len(args) > 1:
-                raise self.error(start, f"can't give argument to non-function {raw.split()[0]}")
+        # Go's checkPipeline refuses only constants and `.` after a pipe; fields fail when run
+        constant = isinstance(head, _Lit) or (
+            isinstance(head, _Field) and head.base == "dot" and not head.chain
+        )
+        if stage > 0 and constant:
+            raise self.error(start, f"non executable command in pipeline stage {stage + 1}")
         return _Cmd(args, start.pos, raw)
 
     def parse_operand(self) -> Any:
@@ -2276,7 +2279,8 @@ class _Compiler:
 
     def where(self, pos: int) -> str:
         line = self.text.count("\n", 0, pos) + 1
-        col = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
+        # Go's ErrorContext counts the column as a 0-based byte offset within the line
+        col = pos - (self.text.rfind("\n", 0, pos) + 1)
         return f"template: {self.name}:{line}:{col}"
 
     def wrap(self, pos: int, raw: str, exc: BaseException) -> TemplateExecError:
@@ -2352,9 +2356,40 @@ class _Compiler:
     def command(self, cmd: _Cmd, final: bool) -> Callable[[Any, _Ctx, Any], Any]:
         head = cmd.args[0]
         if not isinstance(head, _Ident):
+            if len(cmd.args) > 1 or final:
+                return self.not_a_function(head)
             operand = self.operand(head)
             return lambda dot, ctx, _final: operand(dot, ctx)
         return self.call(head.name, cmd.args[1:], cmd.pos, cmd.raw)
+
+    def not_a_function(self, head: Any) -> Callable[[Any, _Ctx, Any], Any]:
+        """Arguments given to a value: Go's parser accepts this, its executor fails on each entry.
+
+        A field of a map says it "is not a method"; any other value "can't give argument to
+        non-function". The receiver chain is still evaluated first, as Go does, so a field of a
+        string fails with the field error instead.
+        """
+        wrap, pos, raw = self.wrap, head.pos, head.raw
+        if not isinstance(head, _Field) or not head.chain:
+
+            def fail(dot: Any, ctx: _Ctx, final: Any) -> Any:
+                raise wrap(pos, raw, _Exec(f"can't give argument to non-function {raw}"))
+
+            return fail
+        receiver = self.operand(head._replace(chain=head.chain[:-1]))
+        key = head.chain[-1]
+
+        def not_method(dot: Any, ctx: _Ctx, final: Any) -> Any:
+            v = receiver(dot, ctx)
+            if v is ctx.root or isinstance(v, dict):
+                raise wrap(pos, raw, _Exec(f"{key} is not a method but has arguments"))
+            try:
+                _field(v, key, ctx)
+            except _Exec as exc:
+                raise wrap(pos, raw, exc) from None
+            raise wrap(pos, raw, _Exec(f"{key} is not a method but has arguments"))
+
+        return not_method
 
     def call(self, name: str, arg_nodes: list[Any], pos: int, raw: str) -> Callable[[Any, _Ctx, Any], Any]:
         """A function call; the piped value, when there is one, is its last argument."""
