@@ -246,6 +246,7 @@ def test_now_and_reuse() -> None:
         ("{{ }}", "missing value for command"),
         ("{{ | .a }}", "empty command"),
         ("{{ .a | }}", "empty command"),
+        ("{{ nil }}", "nil is not a command"),
         ('{{ "a" | "b" }}', "non executable command in pipeline stage 2"),
         ('{{ "a" | . }}', "non executable command in pipeline stage 2"),
         ("{{ range . }}{{ end }}", '"range" is not supported'),
