@@ -1514,7 +1514,10 @@ STAGES = st.one_of(
         st.one_of(st.builds(LabelFmt, NAMES, TEXT), st.builds(LabelFmt, NAMES, NAMES, st.just(True))),
         min_size=1,
         max_size=2,
-    ).map(lambda fs: LabelFormat(tuple(fs))),
+        unique_by=lambda f: f.name,  # Loki refuses a target named twice, and __error__
+    )
+    .filter(lambda fs: all(f.name != "__error__" for f in fs))
+    .map(lambda fs: LabelFormat(tuple(fs))),
     st.lists(
         st.one_of(NAMES, st.builds(Matcher, NAMES, st.just(MatchOp.EQ), TEXT)), min_size=1, max_size=2
     ).flatmap(lambda items: st.sampled_from([Drop(tuple(items)), Keep(tuple(items))])),

@@ -1104,6 +1104,19 @@ def _line_filter_error(f: LineFilter) -> str | None:
     return None
 
 
+def _label_format_error(stage: LabelFormat) -> str | None:
+    """Loki refuses a label_format that sets `__error__` or names one target twice: renaming
+    and templating the same label in one stage would be ambiguous."""
+    seen: set[str] = set()
+    for f in stage.formats:
+        if f.name == "__error__":
+            return f"{f.name} cannot be formatted"
+        if f.name in seen:
+            return f"multiple label name '{f.name}' not allowed in a single format operation"
+        seen.add(f.name)
+    return None
+
+
 def _validate_stages(expr: Expr) -> None:
     """Checks Loki makes when it builds the pipeline: line filter regexes and patterns."""
     for selector in _selectors(expr):
@@ -1115,5 +1128,9 @@ def _validate_stages(expr: Expr) -> None:
                 filters = stage.filters
             for f in filters:
                 err = _line_filter_error(f)
+                if err is not None:
+                    raise ParseError(f"stage '{stage}' : {err}")
+            if isinstance(stage, LabelFormat):
+                err = _label_format_error(stage)
                 if err is not None:
                     raise ParseError(f"stage '{stage}' : {err}")
