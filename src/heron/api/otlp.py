@@ -1,0 +1,84 @@
+"""OTLP/HTTP logs receiver: `POST /otlp/v1/logs`, the path Loki 3 serves it on.
+
+Answers follow the OTLP/HTTP spec: 200 with an ExportLogsServiceResponse in the request's
+encoding (partial_success when storage refused some records), 400 for a body that does not
+decode (nothing stored), 413 past max_push_size (after gzip too), 415 for other content
+types, and 429/503/507 exactly as the Loki push answers them.
+"""
+
+from __future__ import annotations
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from heron.api.loki import _not_ready, _read_body, _state, error
+from heron.api.state import AppState
+from heron.receive.decompress import DecompressError, TooLarge, inflate
+from heron.receive.otlp_logs import OtlpError, decode_otlp_logs, export_response
+from heron.storage import DiskFullError, LogBatch, RejectReason, StorageWriteError
+
+__all__ = ["routes"]
+
+
+def _decode(body: bytes, content_type: str, content_encoding: str, limit: int) -> list[LogBatch]:
+    enc = content_encoding.strip().lower()
+    if enc == "gzip":
+        body = inflate(body, "gzip", limit)
+    elif enc not in ("", "identity"):
+        raise OtlpError(f"unsupported Content-Encoding {content_encoding!r}: use gzip or none")
+    return decode_otlp_logs(body, content_type)
+
+
+async def logs(request: Request) -> Response:
+    state = _state(request)
+    try:
+        resp = _not_ready(state) or await _logs(request, state)
+    except StorageWriteError as exc:  # answered by the app's handler, counted here
+        state.push_requests.inc(1, "otlp", "507" if isinstance(exc, DiskFullError) else "503")
+        raise
+    state.push_requests.inc(1, "otlp", str(resp.status_code))
+    return resp
+
+
+async def _logs(request: Request, state: AppState) -> Response:
+    assert state.db is not None
+    ctype = request.headers.get("content-type", "")
+    if ctype.split(";")[0].strip().lower() not in ("application/x-protobuf", "application/json"):
+        return error(
+            415, f"unsupported Content-Type {ctype!r}: use application/x-protobuf or application/json"
+        )
+    limit = state.limits.max_push_body_bytes
+    body = await _read_body(request, limit)
+    if body is None:
+        return error(413, f"request body too large: limit is {limit} bytes (max_push_size)")
+    try:
+        batches = await run_in_threadpool(
+            _decode, body, ctype, request.headers.get("content-encoding", ""), limit
+        )
+    except TooLarge as exc:
+        return error(413, str(exc))
+    except (OtlpError, DecompressError) as exc:
+        return error(400, str(exc))
+    nbytes = sum(len(line) for b in batches for line in b.lines)
+    nlines = sum(len(b.lines) for b in batches)
+    if not state.bucket.take(nbytes):
+        rate = int(state.limits.ingestion_rate_bytes)
+        return error(
+            429,
+            f"Ingestion rate limit exceeded (limit: {rate} bytes/sec) while attempting to ingest "
+            f"'{nlines}' lines totaling '{nbytes}' bytes, reduce log volume or raise the limit",
+        )
+    result = await run_in_threadpool(state.db.append, batches) if batches else None
+    rejected = result.rejected_count if result is not None else 0
+    if rejected and rejected >= nlines:
+        limited = any(r.reason is RejectReason.SERIES_LIMIT for r in result.rejected)  # type: ignore[union-attr]
+        return error(429 if limited else 400, "\n".join(r.message for r in result.rejected[:10]))  # type: ignore[union-attr]
+    message = "\n".join(r.message for r in result.rejected[:10]) if result is not None and rejected else ""
+    payload, media = export_response(ctype, rejected, message)
+    return Response(payload, status_code=200, media_type=media)
+
+
+def routes() -> list[Route]:
+    return [Route("/otlp/v1/logs", logs, methods=["POST"])]
