@@ -356,6 +356,11 @@ def test_exec_error_columns_are_go_byte_offsets() -> None:
         with pytest.raises(TemplateExecError) as info:
             compile_template(text).render(LABELS, "line", TS)
         assert str(info.value).startswith(where), str(info.value)
+    with pytest.raises(TemplateExecError) as info:  # transcribed from Loki's fmt_test.go "err" case
+        compile_template('{{.foo Replace "foo"}}').render({"foo": "blip", "bar": "blop"}, "", 0)
+    assert str(info.value) == (
+        'template: line:1:2: executing "line" at <.foo>: foo is not a method but has arguments'
+    )
 
 
 def test_zero_padding_an_empty_string() -> None:
