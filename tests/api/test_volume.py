@@ -63,13 +63,21 @@ def test_volume_aggregate_by_labels(vol: httpx.Client) -> None:
         vol, "/loki/api/v1/index/volume", query='{app=~".+"}', targetLabels="app,env", aggregateBy="labels"
     )
     assert r.status_code == 200, r.text
-    got = {tuple(x["metric"].items()): x["value"][1] for x in r.json()["data"]["result"]}
-    assert got == {
-        (("app", "api"),): "2200",
-        (("app", "web"),): "1000",
-        (("env", "prod"),): "3000",
-        (("env", "dev"),): "200",
-    }
+    got = [(x["metric"], x["value"][1]) for x in r.json()["data"]["result"]]
+    assert got == [({"app": ""}, "3200"), ({"env": ""}, "3200")]
+
+
+def test_volume_by_labels_without_targets_counts_every_label(vol: httpx.Client) -> None:
+    r = _get(vol, "/loki/api/v1/index/volume", query='{env="dev"}', aggregateBy="labels")
+    assert r.status_code == 200, r.text
+    got = [(x["metric"], x["value"][1]) for x in r.json()["data"]["result"]]
+    assert got == [({"app": ""}, "200"), ({"env": ""}, "200")]
+
+
+def test_volume_target_label_is_required(vol: httpx.Client) -> None:
+    r = _get(vol, "/loki/api/v1/index/volume", query='{app=~".+"}', targetLabels="app,pod")
+    assert r.status_code == 200, r.text
+    assert r.json()["data"]["result"] == []
 
 
 def test_volume_range_buckets_by_entry_time(vol: httpx.Client) -> None:

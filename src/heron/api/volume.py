@@ -4,7 +4,8 @@ index metadata.
 Bytes are summed from the chunks' index frames (each entry's timestamp and line length), so
 no line is decompressed and an entry counts exactly in the step that holds its timestamp;
 Loki instead attributes a whole chunk's bytes to the chunk's bucket. Results are sorted by
-bytes, descending (ties by labels), and cut to `limit`, as in Loki's `seriesvolume` package.
+bytes, descending (ties by labels), and cut to `limit`, as in Loki's `seriesvolume` package;
+with `aggregateBy=labels` a result is one label name with an empty value, `{"app": ""}`.
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ Group = tuple[tuple[str, str], ...]
 
 
 def _group_keys(labels: Sequence[tuple[str, str]], targets: list[str], by_labels: bool) -> list[Group]:
-    """The groups one series counts toward: its target labels together (`series`), or each
-    target label on its own (`labels`). A series lacking every target label counts nowhere."""
-    picked = tuple((k, v) for k, v in labels if k in targets)
+    """The groups one series counts toward, as Loki's TSDB index names them: its target labels
+    together (`series`), or each label name alone with an empty value (`labels`; every label
+    when no target is given). As in Loki, each target label is required: a series lacking one
+    counts nowhere."""
+    present = {k for k, _ in labels}
+    if targets and not all(t in present for t in targets):
+        return []
     if by_labels:
-        return [((k, v),) for k, v in picked]
-    return [picked] if picked else []
+        return [((k, ""),) for k, _ in labels if not targets or k in targets]
+    return [tuple((k, v) for k, v in labels if k in targets)]
 
 
 def volume_by_group(
@@ -70,11 +75,14 @@ def volume_by_group(
     return out
 
 
-def _targets(params: dict[str, Any], matchers: Sequence[Matcher]) -> list[str]:
-    """`targetLabels` (comma-separated) or, as in Loki, the selector's own label names."""
+def _targets(params: dict[str, Any], matchers: Sequence[Matcher], by_labels: bool) -> list[str]:
+    """`targetLabels` (comma-separated) or, as in Loki, the selector's own label names when
+    aggregating by series (every label when aggregating by labels)."""
     raw = params.get("targetLabels") or ""
     names = [n.strip() for n in str(raw).split(",") if n.strip()]
-    return names or sorted({m.name for m in matchers})
+    if names or by_labels:
+        return names
+    return sorted({m.name for m in matchers})
 
 
 async def _volume(request: Request, ranged: bool) -> Response:
@@ -99,7 +107,7 @@ async def _volume(request: Request, ranged: bool) -> Response:
 
 def _answer(m: _Meta, matchers: list[Matcher], step: int | None, by_labels: bool, limit: int) -> Response:
     groups = volume_by_group(
-        m.db.snapshot(), matchers, m.start, m.end, step, _targets(m.params, matchers), by_labels
+        m.db.snapshot(), matchers, m.start, m.end, step, _targets(m.params, matchers, by_labels), by_labels
     )
     ranked = sorted(groups.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:limit]
     if step is None:
