@@ -13,7 +13,7 @@ import pytest
 from heron.api.render import render_query_result
 from heron.logql.engine import Engine
 from heron.model import labels_from
-from heron.storage import Database, LogBatch, StorageOptions
+from heron.storage import Database, Direction, LogBatch, StorageOptions
 
 S = 1_000_000_000
 T = (time.time_ns() // S - 60) * S
@@ -27,6 +27,12 @@ def engine(tmp_path_factory):
         logs=[
             LogBatch(labels_from({"job": "sm"}), [T], [LINE], [b'{"pod":"pod_sm","size":"3"}']),
             LogBatch(labels_from({"job": "plain"}), [T], [LINE]),
+            LogBatch(labels_from({"job": "two"}), [T, T + S], [b"k=a", b"k=b"]),
+            LogBatch(
+                labels_from({"job": "packed"}),
+                [T],
+                [b'{"app":"foo","_entry":"some message","pod":{"uid":"1"},"n":1}'],
+            ),
         ]
     )
     yield Engine(db)
@@ -77,3 +83,47 @@ def test_categorized_metadata_is_what_survived_the_pipeline(engine):
     out = render_query_result(res, categorize=True)["data"]["result"]
     assert out[0]["stream"] == {"job": "sm"}
     assert out[0]["values"][0][2] == {"structuredMetadata": {"pod": "pod_sm"}}
+
+
+def _categorized(engine: Engine, q: str, direction: Direction = Direction.FORWARD) -> list[dict]:
+    res = engine.query_range(q, T - S, T + 10 * S, S, limit=10, direction=direction)
+    return render_query_result(res, categorize=True)["data"]["result"]
+
+
+def test_categorize_splits_stream_metadata_and_parsed(engine):
+    [st] = _categorized(engine, '{job="sm"} | json')
+    assert st["stream"] == {"job": "sm"}
+    assert st["values"][0][2] == {
+        "structuredMetadata": {"pod": "pod_sm", "size": "3"},
+        "parsed": {"app": "foo", "n": "7", "pod_extracted": "pod_parsed"},
+    }
+
+
+def test_categorize_errors_and_overwritten_stream_labels_are_parsed(engine):
+    [st] = _categorized(engine, '{job="two"} | json | label_format job="new"')
+    assert st["stream"] == {}
+    for value in st["values"]:
+        assert value[2]["parsed"]["job"] == "new"
+        assert value[2]["parsed"]["__error__"] == "JSONParserErr"
+        assert "__error_details__" in value[2]["parsed"]
+
+
+def test_categorize_groups_by_stream_labels_only(engine):
+    # two entries whose parsed labels differ stay in one stream, in the query's direction
+    for direction, order in ((Direction.FORWARD, ["a", "b"]), (Direction.BACKWARD, ["b", "a"])):
+        got = _categorized(engine, '{job="two"} | logfmt', direction)
+        assert [s["stream"] for s in got] == [{"job": "two"}]
+        assert [v[2]["parsed"]["k"] for v in got[0]["values"]] == order
+    # without the flag the labels stay flat: one stream per label set
+    res = engine.query_range('{job="two"} | logfmt', T - S, T + 10 * S, S, limit=10)
+    assert len(render_query_result(res)["data"]["result"]) == 2
+
+
+def test_unpack_replaces_the_line_with_entry_and_skips_non_strings(engine):
+    [st] = _streams(engine, '{job="packed"} | unpack')
+    assert st["stream"] == {"job": "packed", "app": "foo"}
+    assert st["values"][0][1] == "some message"
+    [st] = _streams(engine, '{job="packed"} | unpack | json')
+    assert st["stream"]["__error__"] == "JSONParserErr"
+    [st] = _streams(engine, '{job="packed"} | unpack | line_format "{{.app}}: {{__line__}}"')
+    assert st["values"][0][1] == "foo: some message"

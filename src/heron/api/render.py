@@ -120,20 +120,34 @@ def render_stats(s: QueryStats) -> dict[str, Any]:
     }
 
 
+def _categorized(result: QueryResult) -> list[dict[str, Any]]:
+    """categorize-labels: each entry's labels split as Loki's LabelsBuilder does. `stream` keeps
+    only the stored stream labels a stage left unchanged, and entries are grouped by it alone;
+    `structuredMetadata` is what survived of the entry's metadata; `parsed` is what a parser or
+    label_format made or overwrote, `__error__` and `__error_details__` included."""
+    groups: dict[tuple[tuple[str, str], ...], list[tuple[int, list[Any]]]] = {}
+    for st in result.streams:
+        for i, (t, line) in enumerate(zip(st.timestamps, st.lines)):
+            extra: dict[str, Any] = {}
+            parsed = st.parsed[i] if st.parsed is not None else {}
+            if st.metadata is not None and st.metadata[i]:
+                extra["structuredMetadata"] = dict(sorted(st.metadata[i].items()))
+            if parsed:
+                extra["parsed"] = dict(sorted(parsed.items()))
+            key = tuple(sorted((k, v) for k, v in st.labels.items() if k not in parsed))
+            groups.setdefault(key, []).append((t, [str(t), line, extra] if extra else [str(t), line]))
+    out: list[dict[str, Any]] = []
+    for key, entries in groups.items():
+        entries.sort(key=lambda e: e[0], reverse=not result.forward)  # stable: equal times keep order
+        out.append({"stream": dict(key), "values": [v for _, v in entries]})
+    return out
+
+
 def _streams(result: QueryResult, categorize: bool) -> list[dict[str, Any]]:
+    if categorize:
+        return _categorized(result)
     out: list[dict[str, Any]] = []
     for st in result.streams:
-        if categorize:
-            values: list[list[Any]] = []
-            for i, (t, line) in enumerate(zip(st.timestamps, st.lines)):
-                extra: dict[str, Any] = {}
-                if st.metadata is not None and st.metadata[i]:
-                    extra["structuredMetadata"] = st.metadata[i]
-                if st.parsed is not None and st.parsed[i]:
-                    extra["parsed"] = st.parsed[i]
-                values.append([str(t), line, extra] if extra else [str(t), line])
-            out.append({"stream": st.labels, "values": values})
-            continue
         if st.metadata is None or not any(st.metadata):
             out.append(
                 {"stream": st.labels, "values": [[str(t), line] for t, line in zip(st.timestamps, st.lines)]}

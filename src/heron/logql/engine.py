@@ -282,6 +282,7 @@ class Engine:
                 k = limit - 1
                 bound = int(np.partition(arr, k)[k]) if forward else int(-np.partition(-arr, k)[k])
         rows.sort(key=order_key, reverse=not forward)
+        per_line = pipeline.per_line
         streams: dict[_LABELS_KEY, Stream] = {}
         prev: tuple[int, int, str] | None = None
         last_kept: dict[_LABELS_KEY, int] = {}
@@ -297,21 +298,27 @@ class Engine:
                 last_kept[key] = t
             st = streams.get(key)
             if st is None:
-                st = streams[key] = Stream(dict(row_labels), [], [], [])
+                st = streams[key] = Stream(dict(row_labels), [], [], [], [] if per_line else None)
             st.timestamps.append(t)
             st.lines.append(line)
             assert st.metadata is not None
             st.metadata.append(_decode_meta(meta))
+            if st.parsed is not None:
+                # what the stages made or changed: not a stream label (categorize-labels)
+                own = stream_labels[sidx]
+                st.parsed.append({k: v for k, v in row_labels.items() if own.get(k) != v})
             taken += 1
             if taken >= limit:
                 break
         for st in streams.values():
             if st.metadata is not None and not any(st.metadata):
                 st.metadata = None
+            if st.parsed is not None and not any(st.parsed):
+                st.parsed = None
         # Rendering copies each returned line twice (JSON text, then bytes) around its list.
         budget.charge(taken * POINT_BYTES + 2 * sum(sum(map(len, st.lines)) for st in streams.values()))
         ctx.stats.entries_returned = taken
-        return QueryResult(ResultType.STREAMS, streams=list(streams.values()))
+        return QueryResult(ResultType.STREAMS, streams=list(streams.values()), forward=forward)
 
     @staticmethod
     def _account(cols: LogColumns, ctx: _Ctx) -> None:

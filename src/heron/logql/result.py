@@ -78,6 +78,7 @@ class QueryResult:
     vector: list[Sample] = field(default_factory=list)
     scalar: tuple[int, float] | None = None  # (ts ns, value)
     stats: QueryStats = field(default_factory=QueryStats)
+    forward: bool = True  # streams' entries run oldest first (a log query's direction)
 
 
 class QueryError(Exception):
