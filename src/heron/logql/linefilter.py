@@ -28,11 +28,12 @@ import codecs
 import functools
 import re
 import threading
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import re2
 
+from heron.logql.ipfilter import IPMatcher, ip_mask
 from heron.storage.log_chunks import LogColumns, find_substring
 
 __all__ = [
@@ -285,10 +286,11 @@ def filter_regex(cols: LogColumns, pattern: str) -> np.ndarray:
     return mask
 
 
-def line_mask(cols: LogColumns, op: str, values: list[str]) -> np.ndarray:
+def line_mask(cols: LogColumns, op: str, values: Sequence[str | IPMatcher]) -> np.ndarray:
     """Mask of the lines kept by the line filter `op` with `or`-joined alternatives `values`.
 
-    `|=`/`|~` keep a line if ANY alternative matches; `!=`/`!~` keep it if NONE does.
+    `|=`/`|~` keep a line if ANY alternative matches; `!=`/`!~` keep it if NONE does. An
+    `IPMatcher` alternative is an `ip("...")` (only with `|=`/`!=`; see ipfilter).
     """
     if op not in LINE_FILTER_OPS:
         raise ValueError(f"unknown line filter operator {op!r}")
@@ -297,10 +299,13 @@ def line_mask(cols: LogColumns, op: str, values: list[str]) -> np.ndarray:
     regex = op in ("|~", "!~")
     if regex:
         for v in values:  # fail on a bad alternative before scanning anything
-            _plan(v)
+            if isinstance(v, str):
+                _plan(v)
     mask = np.zeros(len(cols), dtype=bool)
     for v in values:
-        if regex:
+        if isinstance(v, IPMatcher):
+            m = ip_mask(cols, v)
+        elif regex:
             m = filter_regex(cols, v)
         else:
             m = filter_contains(cols, v.encode("utf-8", "surrogateescape"))

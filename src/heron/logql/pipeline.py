@@ -22,6 +22,7 @@ import numpy as np
 
 from heron.logql import parsers
 from heron.logql.budget import ENTRY_BYTES, LINE_BATCH, QueryBudget, labels_bytes
+from heron.logql.ipfilter import IPMatcher, compile_ip, ip_label_filter
 from heron.logql.linefilter import compile_regex, line_mask
 from heron.logql.result import QueryError
 from heron.logql.syntax import (
@@ -101,12 +102,14 @@ def _pattern_to_regex(pattern: str) -> str:
     return "^" + "(?s:.*?)".join(re.escape(p) for p in parts) + "$"
 
 
-def _filter_values(stage: LineFilter | LineFilterOr) -> tuple[str, list[str]]:
+def _filter_values(stage: LineFilter | LineFilterOr) -> tuple[str, list[str | IPMatcher]]:
     filters = stage.filters if isinstance(stage, LineFilterOr) else (stage,)
-    if any(f.ip for f in filters):
-        raise QueryError("ip() line filters are not supported by heron")
     op = filters[0].op
-    values = [f.value for f in filters]
+    if any(f.ip for f in filters):
+        if op not in (LineMatchType.EQ, LineMatchType.NEQ):
+            raise QueryError("ip: invalid operation")  # Loki: ip() only with |= and !=
+        return op.value, [compile_ip(f.value) if f.ip else f.value for f in filters]
+    values: list[str] = [f.value for f in filters]
     if op in (LineMatchType.PATTERN, LineMatchType.NPATTERN):
         return ("|~" if op is LineMatchType.PATTERN else "!~"), [_pattern_to_regex(v) for v in values]
     return op.value, values
@@ -163,7 +166,7 @@ def _label_filter(f: LabelFilter) -> Callable[[Labels], bool]:
 
         return numeric
     if isinstance(f, IPLabelFilter):
-        raise QueryError("ip() label filters are not supported by heron")
+        return ip_label_filter(f.name, f.op is LabelFilterOp.NEQ, compile_ip(f.pattern), ERROR_LABEL)
     raise QueryError(f"unsupported label filter {f}")
 
 
@@ -182,7 +185,9 @@ def _step(stage: StageExpr, max_line_bytes: int, base: list[Labels]) -> _Step:
             hit: Callable[[str], bool] = lambda line: any(r.search(_encode(line)) for r in regexes)  # noqa: E731
         else:
             needles = values
-            hit = lambda line: any(n in line for n in needles)  # noqa: E731
+            hit = lambda line: any(  # noqa: E731
+                (n in line) if isinstance(n, str) else n.search(_encode(line)) for n in needles
+            )
         negate = op in ("!=", "!~")
         return lambda ts, line, lbs: (line, lbs) if hit(line) != negate else None
     if isinstance(stage, JSONParser):
@@ -343,7 +348,7 @@ class Pipeline:
         budget: QueryBudget | None = None,
     ):
         i = 0
-        self.vector_filters: list[tuple[str, list[str]]] = []
+        self.vector_filters: list[tuple[str, list[str | IPMatcher]]] = []
         while i < len(stages) and isinstance(stages[i], (LineFilter, LineFilterOr)):
             self.vector_filters.append(_filter_values(stages[i]))  # type: ignore[arg-type]
             i += 1
