@@ -219,6 +219,38 @@ def test_render(text: str, want: str) -> None:
     assert render(text) == want
 
 
+QUERIES = '[{"query":"rate","duration":30},{"query":"sum","duration":15}]'
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        # Loki's template_functions.md fromJson example, over a two-query array
+        ("{{ range $q := fromJson .queries }} {{ $q.query }} {{ end }}", " rate  sum "),
+        ("{{ range fromJson .queries }}{{ .query }}={{ .duration }};{{ end }}", "rate=30;sum=15;"),
+        ("{{ range $i, $q := fromJson .queries }}{{ $i }}:{{ $q.query }} {{ end }}", "0:rate 1:sum "),
+        ('{{ range $k, $v := fromJson "{\\"b\\":1,\\"a\\":2}" }}{{ $k }}={{ $v }},{{ end }}', "a=2,b=1,"),
+        ('{{ range fromJson "[]" }}x{{ else }}empty{{ end }}', "empty"),
+        ('{{ range fromJson "null" }}x{{ else }}nil{{ end }}', "nil"),
+        ("{{ range $k, $v := . }}{{ $k }}{{ end }}", "queriesx"),
+        ('{{ range fromJson "[1,2,3]" }}{{ if eq . 2.0 }}{{ break }}{{ end }}{{ . }}{{ end }}', "1"),
+        ('{{ range fromJson "[1,2,3]" }}{{ if eq . 2.0 }}{{ continue }}{{ end }}{{ . }}{{ end }}', "13"),
+        ('{{ range fromJson "[{\\"m\\":\\"P\\"}]" }}{{ .m }} {{ $.x }}{{ end }}', "P y"),
+        ("{{ $x := .x }}{{ $x }}-{{ $x = upper $x }}{{ $x }}", "y-Y"),
+        ("{{ with $v := .x }}{{ $v }}{{ . }}{{ end }}", "yy"),
+        ("{{ if $v := .nolabel }}a{{ else }}b{{ $v }}c{{ end }}", "bc"),
+        ('{{ range $i, $e := fromJson "[5]" }}{{ $n := 1 }}{{ $n }}{{ end }}', "1"),
+    ],
+)
+def test_control_flow(text: str, want: str) -> None:
+    assert compile_template(text).render({"queries": QUERIES, "x": "y"}, "", 0) == want
+
+
+def test_range_over_a_string_fails_per_line() -> None:
+    with pytest.raises(TemplateExecError, match=r"line:1:9: executing \"line\" at <range .x>: range can't"):
+        compile_template("{{ range .x }}{{ end }}").render({"x": "y"}, "", 0)
+
+
 def test_dot_prints_map() -> None:
     assert render("{{ . }}", {"b": "2", "a": "1"}) == "map[a:1 b:2]"
 
@@ -249,9 +281,15 @@ def test_now_and_reuse() -> None:
         ("{{ nil }}", "nil is not a command"),
         ('{{ "a" | "b" }}', "non executable command in pipeline stage 2"),
         ('{{ "a" | . }}', "non executable command in pipeline stage 2"),
-        ("{{ range . }}{{ end }}", '"range" is not supported'),
         ('{{ define "x" }}{{ end }}', '"define" is not supported'),
-        ("{{ $x := 1 }}", "template variables are not supported"),
+        ("{{ $y }}", 'undefined variable "$y"'),
+        ("{{ $y = 1 }}", 'undefined variable "$y"'),
+        ("{{ if 1 }}{{ $x := 1 }}{{ end }}{{ $x }}", 'undefined variable "$x"'),
+        ("{{ break }}", "{{break}} outside {{range}}"),
+        ("{{ range . }}{{ else }}{{ continue }}{{ end }}", "{{continue}} outside {{range}}"),
+        ("{{ $a, $b := 1 }}", "too many declarations in command"),
+        ("{{ range $a, $b, $c := . }}{{ end }}", "too many declarations in range"),
+        ('{{ define "x" }}{{ end }}', '"define" is not supported'),
         ("{{ $x }}", "undefined variable"),
         ("{{ 3x }}", "bad number syntax"),
         ("{{ .a# }}", "bad character"),

@@ -1726,7 +1726,7 @@ FUNCTIONS: dict[str, _Fn] = {
 }
 _LAZY = {"and", "or"}
 _LINE_FN, _TS_FN = "__line__", "__timestamp__"
-_UNSUPPORTED = {"range", "define", "template", "block", "break", "continue", "call"}
+_UNSUPPORTED = {"define", "template", "block", "call"}
 
 
 # --- lexer ------------------------------------------------------------------------------------
@@ -2012,14 +2012,20 @@ class _Cmd(NamedTuple):
 class _Pipe(NamedTuple):
     cmds: list[_Cmd]
     pos: int
+    decl: tuple[str, ...] = ()  # `$x :=` / `$i, $v :=` variables the pipeline's value goes to
+    assign: bool = False  # `$x =`: the variable exists already
 
 
 class _Action(NamedTuple):
     pipe: _Pipe
 
 
+class _Loop(NamedTuple):
+    word: str  # "break" or "continue", inside a {{range}}
+
+
 class _Branch(NamedTuple):
-    kind: str  # "if" or "with"
+    kind: str  # "if", "with" or "range"
     pipe: _Pipe
     body: list[Any]
     orelse: list[Any] | None
@@ -2030,6 +2036,9 @@ class _Parser:
         self.lx = lexer
         self.toks = lexer.run()
         self.i = 0
+        self.vars: list[str] = ["$"]  # declared variables in scope, as Go's parser tracks them
+        self.declares = False  # any `:=` at all: renders then need a variable stack of their own
+        self.range_depth = 0
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -2078,9 +2087,16 @@ class _Parser:
                 if word in ("else", "end"):
                     self.next()
                     return nodes, first
-                if word in ("if", "with"):
+                if word in ("if", "with", "range"):
                     self.next()
                     nodes.append(self.parse_branch(word, first))
+                    continue
+                if word in ("break", "continue"):
+                    self.next()
+                    if not self.range_depth:
+                        raise self.error(first, f"{{{{{word}}}}} outside {{{{range}}}}")
+                    self.expect("RIGHT", word)
+                    nodes.append(_Loop(word))
                     continue
                 raise self.error(first, f'"{word}" is not supported by this LogQL engine')
             pipe = self.parse_pipeline("command")
@@ -2088,9 +2104,21 @@ class _Parser:
             nodes.append(_Action(pipe))
 
     def parse_branch(self, kind: str, kw: _Tok) -> _Branch:
+        """A control structure; variables declared in it go out of scope at its {{end}}."""
+        mark = len(self.vars)
+        try:
+            return self._parse_branch(kind, kw)
+        finally:
+            del self.vars[mark:]
+
+    def _parse_branch(self, kind: str, kw: _Tok) -> _Branch:
         pipe = self.parse_pipeline(kind)
         self.expect("RIGHT", kind)
-        body, stop = self.parse_list()
+        self.range_depth += kind == "range"
+        try:
+            body, stop = self.parse_list()
+        finally:
+            self.range_depth -= kind == "range"
         if stop is None:
             raise self.error(self.toks[self.i - 1], "unexpected EOF")
         if stop.value == "end":
@@ -2112,16 +2140,44 @@ class _Parser:
 
     def parse_pipeline(self, context: str) -> _Pipe:
         start = self.peek()
-        if start.kind == "VAR" and self.toks[self.i + 1].kind in ("DECLARE", "ASSIGN", "COMMA"):
-            raise self.error(start, "template variables are not supported by this LogQL engine")
+        decl, assign = self.parse_declaration(context)
+        start = self.peek()
         if start.kind in ("RIGHT", "RPAREN", "EOF"):
             raise self.error(start, f"missing value for {context}")
         cmds: list[_Cmd] = []
         while True:
             cmds.append(self.parse_command(len(cmds)))  # "empty command" if nothing is there
             if self.peek().kind != "PIPE":
-                return _Pipe(cmds, start.pos)
+                return _Pipe(cmds, start.pos, decl, assign)
             self.next()
+
+    def parse_declaration(self, context: str) -> tuple[tuple[str, ...], bool]:
+        """`$x :=`, `$x =`, and in a range `$i, $v :=`, as Go's parser reads them."""
+        toks, i = self.toks, self.i
+        if toks[i].kind != "VAR":
+            return (), False
+        if toks[i + 1].kind in ("DECLARE", "ASSIGN"):
+            names, op = (toks[i].value,), toks[i + 1]
+            self.i += 2
+        elif toks[i + 1].kind == "COMMA" and context == "range" and toks[i + 2].kind == "VAR":
+            if toks[i + 3].kind == "COMMA":
+                raise self.error(toks[i + 3], "too many declarations in range")
+            if toks[i + 3].kind not in ("DECLARE", "ASSIGN"):
+                raise self.error(toks[i + 3], f"unexpected {self.describe(toks[i + 3])} in range")
+            names, op = (toks[i].value, toks[i + 2].value), toks[i + 3]
+            self.i += 4
+        elif toks[i + 1].kind == "COMMA":
+            raise self.error(toks[i + 1], f"too many declarations in {context}")
+        else:
+            return (), False
+        if op.kind == "ASSIGN":
+            for name in names:
+                if name not in self.vars:
+                    raise self.error(op, f"undefined variable {_go_quote(name)}")
+        else:
+            self.vars.extend(names)
+        self.declares = True
+        return names, op.kind == "ASSIGN"
 
     def parse_command(self, stage: int) -> _Cmd:
         args: list[Any] = []
@@ -2160,9 +2216,12 @@ class _Parser:
         elif tok.kind == "FIELD":
             node = _Field("dot", (tok.value,), tok.raw, tok.pos)
         elif tok.kind == "VAR":
-            if tok.value != "$":
-                raise self.error(tok, f"undefined variable {tok.value!r}")
-            node = _Field("root", (), "$", tok.pos)
+            if tok.value == "$":
+                node = _Field("root", (), "$", tok.pos)
+            elif tok.value in self.vars:
+                node = _Field(("var", tok.value), (), tok.value, tok.pos)
+            else:
+                raise self.error(tok, f"undefined variable {_go_quote(tok.value)}")
         elif tok.kind == "STRING":
             node = _Lit("string", tok.value, tok.raw, tok.pos)
         elif tok.kind == "CHAR":
@@ -2202,11 +2261,40 @@ class _Ctx:
     """What one render sees: the label map (dot and $), the line and the timestamp, and the
     output limit with the characters emitted so far (a lower bound of the bytes)."""
 
-    __slots__ = ("root", "line", "ts_ns", "limit", "size")
+    __slots__ = ("root", "line", "ts_ns", "limit", "size", "vars")
 
     def __init__(self, root: Mapping[str, str], line: str, ts_ns: int, limit: int) -> None:
         self.root, self.line, self.ts_ns = root, line, ts_ns
         self.limit, self.size = limit, 0
+        # [name, value] pairs, innermost last, as Go's stack. A template that declares no
+        # variable never appends, so it shares one empty list and a render allocates none.
+        self.vars: list[list[Any]] = _NO_VARS
+
+    def lookup(self, name: str) -> Any:
+        for pair in reversed(self.vars):
+            if pair[0] == name:
+                return pair[1]
+        raise _Exec(f"undefined variable: {name}")
+
+    def bind(self, names: tuple[str, ...], values: tuple[Any, ...], assign: bool) -> None:
+        for name, value in zip(names, values):
+            if assign:
+                for pair in reversed(self.vars):
+                    if pair[0] == name:
+                        pair[1] = value
+                        break
+            else:
+                self.vars.append([name, value])
+
+
+_NO_VARS: list[list[Any]] = []
+
+
+class _LoopSignal(Exception):
+    """{{break}} / {{continue}} unwinding to the innermost {{range}}."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
 
 
 Eval = Callable[[Any, _Ctx], Any]
@@ -2295,6 +2383,10 @@ class _Compiler:
                 parts.append(_emit_text(node))
             elif isinstance(node, _Action):
                 parts.append(self.action(node))
+            elif isinstance(node, _Loop):
+                parts.append(_loop_signal(node.word))
+            elif node.kind == "range":
+                parts.append(self.range_(node))
             else:
                 parts.append(self.branch(node))
         if len(parts) == 1:
@@ -2311,6 +2403,12 @@ class _Compiler:
         pos = node.pipe.pos
         end = node.pipe.cmds[-1].pos + len(node.pipe.cmds[-1].raw) if node.pipe.cmds else pos
         wrap, raw = self.wrap, self.text[pos:end].strip()
+        if node.pipe.decl:  # a declaration prints nothing
+
+            def declare(dot: Any, ctx: _Ctx, out: list[str]) -> None:
+                pipe(dot, ctx)
+
+            return declare
 
         def run(dot: Any, ctx: _Ctx, out: list[str]) -> None:
             v = pipe(dot, ctx)
@@ -2329,10 +2427,52 @@ class _Compiler:
         is_with = node.kind == "with"
 
         def run(dot: Any, ctx: _Ctx, out: list[str]) -> None:
+            mark = len(ctx.vars)
             v = cond(dot, ctx)
             if _truth(v):
                 body(v if is_with else dot, ctx, out)
             elif orelse is not None:
+                orelse(dot, ctx, out)
+            del ctx.vars[mark:]
+
+        return run
+
+    def range_(self, node: _Branch) -> Emit:
+        """Go's walkRange: slices by index, maps by sorted key, nil as empty; dot is the element.
+
+        Ranging over an integer (Go 1.22) is refused, so a template cannot loop without data."""
+        decl = node.pipe.decl
+        value = self.pipe(node.pipe._replace(decl=()))
+        body = self.list(node.body)
+        orelse = self.list(node.orelse) if node.orelse is not None else None
+        assign = node.pipe.assign
+        wrap, pos = self.wrap, node.pipe.pos
+        raw = "range " + self.text[pos : node.pipe.cmds[-1].pos + len(node.pipe.cmds[-1].raw)].strip()
+
+        def run(dot: Any, ctx: _Ctx, out: list[str]) -> None:
+            mark = len(ctx.vars)
+            v = value(dot, ctx)
+            if isinstance(v, Mapping):
+                items: Any = ((k, v[k]) for k in sorted(v))
+            elif isinstance(v, list):
+                items = enumerate(v)
+            elif v is None:
+                items = ()
+            else:
+                raise wrap(pos, raw, _Exec(f"range can't iterate over {_format_v(v)}"))
+            empty = True
+            for key, elem in items:
+                empty = False
+                del ctx.vars[mark:]
+                if decl:
+                    ctx.bind(decl, (elem,) if len(decl) == 1 else (key, elem), assign)
+                try:
+                    body(elem, ctx, out)
+                except _LoopSignal as sig:
+                    if sig.word == "break":
+                        break
+            del ctx.vars[mark:]
+            if empty and orelse is not None:
                 orelse(dot, ctx, out)
 
         return run
@@ -2340,6 +2480,16 @@ class _Compiler:
     # pipelines and commands
 
     def pipe(self, pipe: _Pipe) -> Eval:
+        if pipe.decl:
+            names, assign = pipe.decl, pipe.assign
+            inner = self.pipe(pipe._replace(decl=()))
+
+            def bound(dot: Any, ctx: _Ctx) -> Any:
+                v = inner(dot, ctx)
+                ctx.bind(names[:1], (v,), assign)
+                return v
+
+            return bound
         stages = [self.command(cmd, final=k > 0) for k, cmd in enumerate(pipe.cmds)]
         if len(stages) == 1:
             first = stages[0]
@@ -2493,6 +2643,9 @@ class _Compiler:
             base: Eval = _dot
         elif node.base == "root":
             base = _root
+        elif type(node.base) is tuple:  # ("var", name); a _Pipe is a NamedTuple
+            name = node.base[1]
+            base = lambda dot, ctx: ctx.lookup(name)  # noqa: E731
         else:
             base = self.pipe(node.base)
         chain = node.chain
@@ -2527,6 +2680,13 @@ class _Compiler:
 _MISSING: Any = object()
 
 
+def _loop_signal(word: str) -> Emit:
+    def run(dot: Any, ctx: _Ctx, out: list[str]) -> None:
+        raise _LoopSignal(word)
+
+    return run
+
+
 def _dot(dot: Any, ctx: _Ctx) -> Any:
     return dot
 
@@ -2559,12 +2719,15 @@ class Template:
     """A compiled template. `render(labels, line, ts_ns)` gives the formatted text, at most
     `max_bytes` of UTF-8."""
 
-    __slots__ = ("text", "name", "max_bytes", "_run", "_simple_key")
+    __slots__ = ("text", "name", "max_bytes", "_run", "_simple_key", "_declares")
 
-    def __init__(self, text: str, name: str, run: Emit, simple_key: str | None, max_bytes: int) -> None:
+    def __init__(
+        self, text: str, name: str, run: Emit, simple_key: str | None, max_bytes: int, declares: bool
+    ) -> None:
         self.text, self.name, self.max_bytes = text, name, max_bytes
         self._run = run
         self._simple_key = simple_key
+        self._declares = declares
 
     def render(self, labels: Mapping[str, str], line: str, ts_ns: int) -> str:
         """Render for one entry. Raises TemplateExecError where Go's Execute fails, and where
@@ -2574,7 +2737,10 @@ class Template:
             return labels.get(key, "")
         out: list[str] = []
         limit = self.max_bytes
-        self._run(labels, _Ctx(labels, line, ts_ns, limit), out)
+        ctx = _Ctx(labels, line, ts_ns, limit)
+        if self._declares:
+            ctx.vars = []
+        self._run(labels, ctx, out)
         text = "".join(out)
         if len(text) > limit or (not text.isascii() and _utf8_len(text) > limit):
             raise TemplateExecError(
@@ -2592,7 +2758,8 @@ def compile_template(text: str, name: str = "line", max_bytes: int = DEFAULT_MAX
     `name` is the template name in messages: Loki uses "line" for line_format and "label" for
     label_format. `max_bytes` bounds what one render may produce (the max line size).
     """
-    nodes = _Parser(_Lexer(text, name)).parse()
+    parser = _Parser(_Lexer(text, name))
+    nodes = parser.parse()
     simple = None
     if len(nodes) == 1 and isinstance(nodes[0], _Action):
         cmds = nodes[0].pipe.cmds
@@ -2601,4 +2768,4 @@ def compile_template(text: str, name: str = "line", max_bytes: int = DEFAULT_MAX
             if isinstance(arg, _Field) and arg.base == "dot" and len(arg.chain) == 1:
                 simple = arg.chain[0]
     run = _Compiler(name, text).list(nodes) if nodes else (lambda dot, ctx, out: None)
-    return Template(text, name, run, simple, max_bytes)
+    return Template(text, name, run, simple, max_bytes, parser.declares)
