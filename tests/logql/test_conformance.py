@@ -99,3 +99,15 @@ def test_main_writes_the_disagreement_report(flag: list[str], capsys: pytest.Cap
     out = capsys.readouterr().out
     assert "syntax_parser_test.yaml" in out
     assert runner.REPORT.read_text().startswith("file")
+
+
+def test_runner_expect_error_agrees_only_with_a_refused_query() -> None:
+    doc = {
+        "kind": "log",
+        "cases": [
+            {"name": "refused", "line": "x", "pipeline": '|~ ip("1.2.3.4")', "expect_error": True},
+            {"name": "accepted", "line": "x", "pipeline": '|= ip("1.2.3.4")', "expect_error": True},
+        ],
+    }
+    (res,) = runner.run_log_files([("e", doc)], {})
+    assert res.agree == 1 and [d.case for d in res.disagreements] == ["accepted"]
