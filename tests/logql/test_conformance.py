@@ -55,7 +55,11 @@ def test_every_case_has_a_name_and_pipeline_or_query() -> None:
             assert (
                 ("query" in c and c["expect"] in ("parses", "error"))
                 if doc["kind"] == "syntax"
-                else ("pipeline" in c and "line" in c and ("labels" in c or c.get("filtered")))
+                else (
+                    "pipeline" in c
+                    and "line" in c
+                    and ("labels" in c or c.get("filtered") or c.get("expect_error"))
+                )
             ), key
         for s in doc.get("skipped") or []:
             assert s["name"] and s["reason"], (p.name, s)
