@@ -1610,7 +1610,13 @@ def _combine(inner: st.SearchStrategy) -> st.SearchStrategy:
         grouping = draw(GROUPINGS)
         if op in (VectorOp.SORT, VectorOp.SORT_DESC):
             grouping = Grouping((), grouping.without)
-        param = draw(st.integers(1, 2**63 - 1)) if op in (VectorOp.TOPK, VectorOp.BOTTOMK) else None
+        if op is VectorOp.APPROX_TOPK:  # no grouping at all, not even `by ()`
+            grouping = Grouping()
+        param = (
+            draw(st.integers(1, 2**63 - 1))
+            if op in (VectorOp.TOPK, VectorOp.BOTTOMK, VectorOp.APPROX_TOPK)
+            else None
+        )
         return VectorAggregation(op, draw(inner), grouping, param)
 
     def bin_op(draw: st.DrawFn) -> BinOpExpr:

@@ -50,6 +50,7 @@ from heron.logql.syntax import (
     RangeOp,
     VectorAggregation,
     VectorExpr,
+    VectorOp,
     format_prometheus_duration_ns,
     parse_expr,
 )
@@ -72,7 +73,7 @@ _NO_VALUES_OPS = {
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 # Transient arrays a vector operation makes, in multiples of its operands' values: topk/bottomk
 # sort keys, order, ranks and masks; binary operations their masks and results.
-_AGG_FACTOR = {"topk": 6, "bottomk": 6, "sort": 3, "sort_desc": 3}
+_AGG_FACTOR = {"topk": 6, "bottomk": 6, "approx_topk": 6, "sort": 3, "sort_desc": 3}
 _OP_FACTOR = 4
 _SERIES_BYTES = 400  # an output series in the making: its acc entry, lists and array headers
 
@@ -143,6 +144,8 @@ class Engine:
                 steps = rangeagg.step_times(start, end, step)
             except ValueError as exc:
                 raise QueryError(str(exc)) from None
+            if _has_approx_topk(expr):
+                raise QueryError("count min sketches are only supported on instant queries")  # Loki's
             ctx = self._ctx(deadline, memory_bytes, steps)
             ctx.budget.charge(steps.nbytes)
             result = self._matrix_result(self._eval(expr, ctx), ctx)
@@ -587,6 +590,17 @@ class Engine:
             if present.any():
                 matrix.append(Series(lbs, steps[present], row[present]))
         return QueryResult(ResultType.MATRIX, matrix=matrix)
+
+
+def _has_approx_topk(expr: Expr) -> bool:
+    """Loki runs approx_topk as a count-min sketch, which it refuses in range queries."""
+    if isinstance(expr, VectorAggregation):
+        return expr.op is VectorOp.APPROX_TOPK or _has_approx_topk(expr.expr)
+    if isinstance(expr, BinOpExpr):
+        return _has_approx_topk(expr.lhs) or _has_approx_topk(expr.rhs)
+    if isinstance(expr, LabelReplaceExpr):
+        return _has_approx_topk(expr.expr)
+    return False
 
 
 def _replace(

@@ -40,7 +40,8 @@ __all__ = [
 ]
 
 AGGREGATION_OPS = frozenset(
-    {"sum", "avg", "min", "max", "count", "stddev", "stdvar", "topk", "bottomk", "sort", "sort_desc"}
+    {"sum", "avg", "min", "max", "count", "stddev", "stdvar"}
+    | {"topk", "bottomk", "approx_topk", "sort", "sort_desc"}
 )
 ARITHMETIC_OPS = frozenset({"+", "-", "*", "/", "%", "^"})
 COMPARISON_OPS = frozenset({"==", "!=", ">", ">=", "<", "<="})
@@ -194,6 +195,8 @@ def aggregate(
     """
     if op not in AGGREGATION_OPS:
         raise ValueError(f"unknown aggregation operator {op!r}")
+    if op == "approx_topk":  # Loki estimates with a count-min sketch; the exact answer is allowed
+        op = "topk"
     n_steps = m.n_steps
     if not m.labels:
         return StepMatrix.empty(n_steps)

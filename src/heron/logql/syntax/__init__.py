@@ -10,8 +10,9 @@ the rules manager and the UI can parse and print queries without loading the eng
 
 `parse_expr` raises `ParseError` (and nothing else) with Loki's message and position.
 
-Not supported (all newer Loki features): the `| xml` parser, `variants(...) of (...)`,
-`approx_topk`; their keywords are ordinary identifiers here, as in older Loki.
+Not supported (all newer Loki features): the `| xml` parser and `variants(...) of (...)`;
+their keywords are ordinary identifiers here, as in older Loki. `approx_topk(k, ...)` parses
+with Loki's rules (k an integer > 0, no grouping at all) and the engine answers it exactly.
 """
 
 from heron.logql.syntax.ast import (

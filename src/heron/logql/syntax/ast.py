@@ -178,6 +178,7 @@ class VectorOp(enum.Enum):
     STDVAR = "stdvar"
     TOPK = "topk"
     BOTTOMK = "bottomk"
+    APPROX_TOPK = "approx_topk"  # evaluated exactly, as topk
     SORT = "sort"
     SORT_DESC = "sort_desc"
 

@@ -78,6 +78,7 @@ class TokenKind(enum.Enum):
     STDVAR = (38, "STDVAR")
     BOTTOMK = (39, "BOTTOMK")
     TOPK = (40, "TOPK")
+    APPROX_TOPK = (41, "APPROX_TOPK")
     BYTES_OVER_TIME = (42, "BYTES_OVER_TIME")
     BYTES_RATE = (43, "BYTES_RATE")
     BOOL = (44, "bool")
@@ -196,6 +197,7 @@ _FUNCTIONS: dict[str, TokenKind] = {
     "stdvar": K.STDVAR,
     "bottomk": K.BOTTOMK,
     "topk": K.TOPK,
+    "approx_topk": K.APPROX_TOPK,
     "sort": K.SORT,
     "sort_desc": K.SORT_DESC,
     "label_replace": K.LABEL_REPLACE,

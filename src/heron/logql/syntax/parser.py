@@ -138,6 +138,7 @@ _VECTOR_OPS: dict[TokenKind, VectorOp] = {
     K.STDVAR: VectorOp.STDVAR,
     K.TOPK: VectorOp.TOPK,
     K.BOTTOMK: VectorOp.BOTTOMK,
+    K.APPROX_TOPK: VectorOp.APPROX_TOPK,
     K.SORT: VectorOp.SORT,
     K.SORT_DESC: VectorOp.SORT_DESC,
 }
@@ -644,11 +645,13 @@ class _Parser:
         if grouping is None and self.at(K.BY, K.WITHOUT):
             grouping = self.parse_grouping()
         param = self.vector_param(op, param_text)
+        if op is VectorOp.APPROX_TOPK and grouping is not None:  # even `by ()`, as in Loki
+            self.defer("grouping not allowed for approx_topk aggregation")
         return self.nest(VectorAggregation(op, inner, grouping or Grouping(), param), inner)
 
     def vector_param(self, op: VectorOp, text: str | None) -> int | None:
         """Loki's mustNewVectorAggregationExpr parameter rules (errors deferred)."""
-        if op not in (VectorOp.TOPK, VectorOp.BOTTOMK):
+        if op not in (VectorOp.TOPK, VectorOp.BOTTOMK, VectorOp.APPROX_TOPK):
             if text is not None:
                 self.defer(f"unsupported parameter for operation {op.value}({text},")
             return None
