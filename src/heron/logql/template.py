@@ -8,9 +8,12 @@ Loki, returning the line and a time value.
 
 Supported Go syntax: text, actions, `{{-`/`-}}` trim markers, comments, pipelines `a | f x`,
 parenthesised pipelines, `.` and `$`, field chains (`.a`, `$.a`, `(fromJson .x).k.l`),
-string/raw/char/number/bool/nil literals, `if`/`else if`/`else`/`end` and `with`/`else`/`end`.
-Left out (a parse error names them): `range`, `define`/`template`/`block`, variables
-(`$x := ...`), `break`/`continue`, and the builtin `call`.
+string/raw/char/number/bool/nil literals, `if`/`else if`/`else`/`end`, `with`/`else with`/
+`else`/`end`, variables (`$x := ...`, `$x = ...`, `$x.field`, scoped to their control structure
+as Go's parser scopes them), and `range` over slices and maps (keys in sorted order, `$i, $v :=`,
+`{{else}}` when empty, `break`/`continue`). Left out (a parse error names them):
+`define`/`template`/`block` and the builtin `call`; ranging over an integer (Go 1.22) is an
+execution error, so no template loops without data to loop over.
 
 Functions: Loki's own (ToLower, ToUpper, Replace, Trim, TrimLeft, TrimRight, TrimPrefix,
 TrimSuffix, TrimSpace, regexReplaceAll, regexReplaceAllLiteral, count, urlencode, urldecode,
