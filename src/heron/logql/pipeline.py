@@ -54,6 +54,7 @@ from heron.logql.syntax import (
     parse_bytes,
     parse_duration_ns,
 )
+from heron.logql.syntax.units import GoRangeError, parse_go_float
 from heron.logql.template import DEFAULT_MAX_BYTES, TemplateExecError, compile_template
 from heron.model import Matcher
 from heron.storage import LogColumns
@@ -143,7 +144,7 @@ def _label_filter(f: LabelFilter) -> Callable[[Labels], bool]:
     if isinstance(f, (NumericLabelFilter, DurationLabelFilter, BytesLabelFilter)):
         name, op = f.name, f.op
         if isinstance(f, NumericLabelFilter):
-            conv: Callable[[str], float] = float
+            conv: Callable[[str], float] = parse_go_float
             target = float(f.value)
         elif isinstance(f, DurationLabelFilter):
             conv, target = (lambda v: float(parse_duration_ns(v))), float(f.value_ns)
@@ -151,16 +152,18 @@ def _label_filter(f: LabelFilter) -> Callable[[Labels], bool]:
             conv, target = (lambda v: float(parse_bytes(v))), float(f.value)
 
         def numeric(lbs: Labels) -> bool:
-            if ERROR_LABEL in lbs:
-                return True
+            """As Loki's label_filter.go: a missing label drops the entry whatever the
+            operator; a value that does not convert keeps it, marked LabelFilterErr unless
+            an earlier stage already marked it (the earlier error is the more useful one)."""
             v = lbs.get(name)
             if v is None:
-                return op is LabelFilterOp.NEQ
+                return False
             try:
                 x = conv(v)
             except ValueError as exc:
-                lbs[ERROR_LABEL] = "LabelFilterErr"
-                lbs[ERROR_DETAILS_LABEL] = str(exc)
+                if ERROR_LABEL not in lbs:
+                    lbs[ERROR_LABEL] = "LabelFilterErr"
+                    lbs[ERROR_DETAILS_LABEL] = str(exc)
                 return True
             return _compare(op, x, target)
 
@@ -318,20 +321,23 @@ def _keep(lbs: Labels, items: tuple[str | Matcher, ...]) -> Labels:
 
 
 def _unwrap_value(unwrap: Unwrap, lbs: Labels) -> float | None:
-    """The unwrapped sample value, or None after marking the entry with __error__."""
+    """The unwrapped sample value, or None when the entry has no such label (or it is empty):
+    Loki skips those entries. A value that does not convert marks the entry
+    SampleExtractionErr with Go's message, and keeps the value Go returned with the error
+    (0, or +-Inf past float64's range)."""
     raw = lbs.get(unwrap.identifier)
+    if not raw:
+        return None
     try:
-        if raw is None:
-            raise ValueError(f"label {unwrap.identifier!r} not found")
         if unwrap.conversion is None:
-            return float(raw)
+            return parse_go_float(raw)
         if unwrap.conversion is UnwrapConversion.BYTES:
             return float(parse_bytes(raw))
         return parse_duration_ns(raw) / 1e9
     except ValueError as exc:
         lbs[ERROR_LABEL] = "SampleExtractionErr"
         lbs[ERROR_DETAILS_LABEL] = str(exc)
-        return None
+        return exc.value if isinstance(exc, GoRangeError) else 0.0
 
 
 class Pipeline:
@@ -415,10 +421,12 @@ class Pipeline:
                     continue
                 if self.unwrap is not None:
                     v = _unwrap_value(self.unwrap, lbs)
+                    if v is None:
+                        continue
                     lbs.pop(self.unwrap.identifier, None)
                     if not all(p(lbs) for p in self.post):
                         continue
-                    values.append(float("nan") if v is None else v)
+                    values.append(v)
                 keep.append(i)
                 out_labels.append(lbs)
                 out_lines.append(line)

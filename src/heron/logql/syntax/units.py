@@ -19,6 +19,8 @@ import math
 import re
 
 __all__ = [
+    "GoRangeError",
+    "parse_go_float",
     "parse_duration_ns",
     "parse_prometheus_duration_ns",
     "parse_bytes",
@@ -50,6 +52,45 @@ def _go_quote(s: str) -> str:
     from heron.logql.syntax.quoting import go_quote
 
     return go_quote(s)
+
+
+_GO_DEC_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+_GO_HEX_FLOAT = re.compile(
+    r"[+-]?0[xX](?:_?[0-9a-fA-F])*(?:\.[0-9a-fA-F]*(?:_[0-9a-fA-F]+)*)?[pP][+-]?[0-9]+(?:_[0-9]+)*\Z"
+)
+_GO_INF = re.compile(r"[+-]?(?:inf|infinity)\Z", re.I)
+
+
+class GoRangeError(ValueError):
+    """strconv's ErrRange: the text is a number too big for a float64. Go still returns the
+    value (+Inf or -Inf) alongside the error, and Loki keeps that value as the sample."""
+
+    def __init__(self, message: str, value: float):
+        super().__init__(message)
+        self.value = value
+
+
+def parse_go_float(text: str) -> float:
+    """Go's `strconv.ParseFloat(text, 64)`, the conversion Loki's unwrap and numeric label
+    filters use. Python's float() is more lenient (spaces, `1_0`, non-ASCII digits); Go's
+    message is what Loki puts in `__error_details__`, so a ValueError carries it."""
+    if _GO_INF.match(text):
+        return -math.inf if text[0] == "-" else math.inf
+    if text.lower() == "nan":  # Go takes no sign on NaN
+        return math.nan
+    if _GO_DEC_FLOAT.match(text):
+        v = float(text)  # past float64's range this is +-inf, which Go reports as ErrRange
+    elif _GO_HEX_FLOAT.match(text):
+        sign = -1.0 if text[0] == "-" else 1.0
+        try:
+            v = sign * float.fromhex(text.lstrip("+-").replace("_", ""))
+        except OverflowError:
+            v = sign * math.inf
+    else:
+        raise ValueError(f"strconv.ParseFloat: parsing {_go_quote(text)}: invalid syntax")
+    if math.isinf(v):
+        raise GoRangeError(f"strconv.ParseFloat: parsing {_go_quote(text)}: value out of range", v)
+    return v
 
 
 def parse_duration_ns(s: str) -> int:
