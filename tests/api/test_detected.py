@@ -36,7 +36,7 @@ def test_reject_label_follows_lokis_rule(values: list[str], rejected: bool) -> N
 def test_detected_labels_shape_and_exclusions(client: httpx.Client) -> None:
     streams = [
         {
-            "stream": {"app": app, "namespace": "prod", "pod_id": str(i), "zone": "1"},
+            "stream": {"app": app, "namespace": "prod", "pod_id": str(i), "service_name": app, "zone": "1"},
             "values": [[str(NOW + i * S), "msg=hello"]],
         }
         for i, app in enumerate(["api", "web", "db"])
@@ -48,7 +48,7 @@ def test_detected_labels_shape_and_exclusions(client: httpx.Client) -> None:
     assert r.status_code == 200, r.text
     got = {d["label"]: d["cardinality"] for d in r.json()["detectedLabels"]}
     # pod_id is all numbers; namespace is static and kept with one value; zone is "1" only.
-    assert got == {"app": 3, "namespace": 1, "zone": 1}
+    assert got == {"app": 3, "namespace": 1, "service_name": 3, "zone": 1}
     r = client.get("/loki/api/v1/detected_labels", params={**params, "query": '{app="api"}'})
     assert r.status_code == 200, r.text
     # One stream: its pod_id is "0", which Loki keeps as a boolean-looking value.
@@ -56,6 +56,7 @@ def test_detected_labels_shape_and_exclusions(client: httpx.Client) -> None:
         "app": 1,
         "namespace": 1,
         "pod_id": 1,
+        "service_name": 1,
         "zone": 1,
     }
 

@@ -14,11 +14,12 @@ from serverproc import start_server
 
 S = 10**9
 NOW = (time.time_ns() // S - 600) * S
-# (labels, line length, count): api/prod is the largest, then web/prod, then api/dev.
+# (labels, line length, count): api/prod is the largest, then web/prod, then api/dev. Each
+# stream names its service_name, so Loki 3's service-name discovery adds nothing.
 STREAMS = [
-    ({"app": "api", "env": "prod"}, 100, 20),
-    ({"app": "web", "env": "prod"}, 50, 20),
-    ({"app": "api", "env": "dev"}, 10, 20),
+    ({"app": "api", "env": "prod", "service_name": "api"}, 100, 20),
+    ({"app": "web", "env": "prod", "service_name": "web"}, 50, 20),
+    ({"app": "api", "env": "dev", "service_name": "api"}, 10, 20),
 ]
 
 
@@ -71,7 +72,7 @@ def test_volume_by_labels_without_targets_counts_every_label(vol: httpx.Client) 
     r = _get(vol, "/loki/api/v1/index/volume", query='{env="dev"}', aggregateBy="labels")
     assert r.status_code == 200, r.text
     got = [(x["metric"], x["value"][1]) for x in r.json()["data"]["result"]]
-    assert got == [({"app": ""}, "200"), ({"env": ""}, "200")]
+    assert got == [({"app": ""}, "200"), ({"env": ""}, "200"), ({"service_name": ""}, "200")]
 
 
 def test_volume_target_label_is_required(vol: httpx.Client) -> None:
@@ -94,7 +95,7 @@ def test_volume_range_buckets_by_entry_time(vol: httpx.Client) -> None:
     data = r.json()["data"]
     assert data["resultType"] == "matrix"
     [series] = data["result"]
-    assert series["metric"] == {"app": "api", "env": "prod"}
+    assert series["metric"] == {"app": "api", "env": "prod"}  # the selector's label names
     assert series["values"] == [[NOW / 1e9, "1000"], [(NOW + 10 * S) / 1e9, "1000"]]
 
 
