@@ -91,6 +91,13 @@ def test_detected_fields_sample_is_bounded_by_line_limit(loaded: httpx.Client) -
     assert len(r.json()["fields"]) == 1
 
 
+def test_detected_fields_take_the_selector_of_a_log_query(loaded: httpx.Client) -> None:
+    plain = loaded.get("/loki/api/v1/detected_fields", params=_params(query='{app="api"}'))
+    piped = loaded.get("/loki/api/v1/detected_fields", params=_params(query='{app="api"} |= "info" | json'))
+    assert plain.status_code == piped.status_code == 200, piped.text
+    assert piped.json() == plain.json()
+
+
 def test_detected_field_values(loaded: httpx.Client) -> None:
     r = loaded.get("/loki/api/v1/detected_field/user_id/values", params=_params())
     assert r.status_code == 200, r.text
@@ -105,7 +112,6 @@ def test_detected_field_values(loaded: httpx.Client) -> None:
     [
         ({}, "query must be supplied"),
         ({"query": "{app="}, "parse error"),
-        ({"query": '{app="api"} | json'}, "stream selector only"),
         ({"query": '{app="api"}', "line_limit": "0"}, "line_limit"),
         ({"query": '{app="api"}', "line_limit": "999999"}, "line_limit"),
         ({"query": '{app="api"}', "limit": "-1"}, "limit"),

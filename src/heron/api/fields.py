@@ -146,9 +146,9 @@ async def _sample(request: Request) -> tuple[dict[str, _Field], int] | Response:
         text = m.params.get("query")
         if not text:
             raise ParamError("query must be supplied")
+        # Grafana sends the user's whole log query; its selector picks the sample and its
+        # stages are not applied (Loki applies them), so fields are those of the streams.
         expr = parse_log_selector(text)
-        if expr.stages:
-            raise ParamError("detected fields take a stream selector only: pipeline stages are not supported")
         line_limit, limit = _limits(request, m.params)
     except (ParamError, ParseError) as exc:
         return error(400, str(exc))
