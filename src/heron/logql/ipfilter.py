@@ -1,6 +1,6 @@
 """LogQL's `ip("...")` matcher, for `|= ip(...)` line filters and `addr = ip(...)` label filters.
 
-Semantics follow Loki (pkg/logql/log/ip.go, the v3 snapshot):
+Semantics follow Loki (pkg/logql/log/ip.go, v3.8):
 
 * A pattern is a single address, a CIDR prefix (`192.168.4.5/16`: host bits may be set), or an
   inclusive range `a-b` of one family with a <= b, tried in that order. IPv4 and IPv6 never
@@ -8,10 +8,10 @@ Semantics follow Loki (pkg/logql/log/ip.go, the v3 snapshot):
   `ip: invalid pattern: "<pattern>"`.
 * A line (or label value) matches when an address *anywhere in it* matches. Loki does not split
   on words: it walks the text, and where a digit is followed by `.` within the next three bytes
-  (an IPv4 hint), or a hex digit run of 1-4 ends in `:` or `::` starts a hex digit (IPv6 hints,
-  which need five bytes to be there), it takes the longest run of address characters from that
-  byte, parses it, and on failure skips the run. So `abc1.2.3.4` matches 1.2.3.4, and `::1` in
-  the last four bytes of a line is not seen. We reproduce that walk exactly.
+  (an IPv4 hint), or a hex digit run of 1-4 ends in `:` or `::` starts a hex digit (IPv6 hints;
+  past the line's end counts as no character), it takes the longest run of address characters
+  from that byte, parses it, and on failure skips the run. So `abc1.2.3.4` matches 1.2.3.4 and
+  `1.2.3.4.` (a trailing dot joins the run) matches nothing. We reproduce that walk exactly.
 
 Only candidate lines pay for the Python walk: one bytes regex over the whole chunk buffer finds
 the lines where a hint occurs at all (`ip_mask`), the way `linefilter` pre-selects lines.
@@ -75,7 +75,7 @@ class IPMatcher:
         while i < n:
             if i + 3 < n and line[i] in _DIGITS and b"." in line[i + 1 : i + 4]:
                 chars = _IPV4_CHARS
-            elif i + 4 < n and _ipv6_hint(line, i):
+            elif _ipv6_hint(line, i):
                 chars = _IPV6_CHARS
             else:
                 i += 1
@@ -95,12 +95,14 @@ class IPMatcher:
 
 
 def _ipv6_hint(line: bytes, i: int) -> bool:
-    if line[i] == 0x3A:  # ':'
-        return line[i + 1] == 0x3A and line[i + 2] in _HEX
-    for k in range(1, 5):
-        if line[i + k - 1] not in _HEX:
+    """`::` then a hex digit, or 1-4 hex digits then `:`, starting at line[i]."""
+    window = line[i : i + 5]  # shorter near the end: the missing bytes match nothing
+    if window[:2] == b"::":
+        return len(window) > 2 and window[2] in _HEX
+    for k in range(1, len(window)):
+        if window[k - 1] not in _HEX:
             return False
-        if line[i + k] == 0x3A:
+        if window[k] == 0x3A:
             return True
     return False
 
