@@ -127,3 +127,20 @@ def test_unpack_replaces_the_line_with_entry_and_skips_non_strings(engine):
     assert st["stream"]["__error__"] == "JSONParserErr"
     [st] = _streams(engine, '{job="packed"} | unpack | line_format "{{.app}}: {{__line__}}"')
     assert st["values"][0][1] == "foo: some message"
+
+
+def test_metadata_sharing_a_stream_label_name_is_suffixed(tmp_path) -> None:
+    db = Database.open(str(tmp_path / "d"), StorageOptions(), background=False)
+    try:
+        db.append(logs=[LogBatch(labels_from({"foo": "bar"}), [T], [b"user=bob"], [b'{"foo":"baz"}'])])
+        eng = Engine(db)
+        want = {"foo": "bar", "foo_extracted": "baz"}
+        assert _labels(eng, '{foo="bar"}') == [want]
+        assert _labels(eng, '{foo="bar"} | foo="bar"') == [want]
+        got = _streams(eng, '{foo="bar"} | logfmt | line_format "{{.foo}} {{.foo_extracted}} {{.user}}"')
+        assert got[0]["values"][0][1] == "bar baz bob"
+        [st] = _categorized(eng, '{foo="bar"} | foo_extracted="baz"')
+        assert st["stream"] == {"foo": "bar"}
+        assert st["values"][0][2] == {"structuredMetadata": {"foo_extracted": "baz"}}
+    finally:
+        db.close()

@@ -28,7 +28,7 @@ import numpy as np
 
 from heron.logql import rangeagg, vectorops
 from heron.logql.budget import DEFAULT_MEMORY_BYTES, ENTRY_BYTES, POINT_BYTES, QueryBudget, labels_bytes
-from heron.logql.pipeline import ERROR_DETAILS_LABEL, ERROR_LABEL, Pipeline, line_bytes
+from heron.logql.pipeline import ERROR_DETAILS_LABEL, ERROR_LABEL, Pipeline, line_bytes, metadata_labels
 from heron.logql.result import (
     QueryError,
     QueryLimitError,
@@ -267,7 +267,7 @@ class Engine:
                     meta = cols.metadata(i) if cols.meta else b""
                     key = base_key if out.labels is None else _key(lbs)
                     if meta and out.labels is not None:
-                        lbs, meta = _split_metadata(lbs, meta)
+                        lbs, meta = _split_metadata(lbs, meta, base)
                     rows.append((t, src.sidx, line, key, lbs, meta))
                 all_ts += ts
             if interval_ns == 0 and len(rows) > 4 * limit + 4096:
@@ -305,7 +305,8 @@ class Engine:
             st.timestamps.append(t)
             st.lines.append(line)
             assert st.metadata is not None
-            st.metadata.append(_decode_meta(meta))
+            md = _decode_meta(meta)
+            st.metadata.append(md if per_line or not md else metadata_labels(md, stream_labels[sidx]))
             if st.parsed is not None:
                 # what the stages made or changed: not a stream label (categorize-labels)
                 own = stream_labels[sidx]
@@ -640,11 +641,12 @@ def _fmt(labels: dict[str, str]) -> str:
     return "{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
 
 
-def _split_metadata(lbs: dict[str, str], meta: bytes) -> tuple[dict[str, str], bytes]:
+def _split_metadata(lbs: dict[str, str], meta: bytes, stream: dict[str, str]) -> tuple[dict[str, str], bytes]:
     """A per-line pipeline's labels already hold the entry's structured metadata (the stages
-    saw it). Keep as metadata only what is still there unchanged, so a `drop` or `keep` of a
-    metadata label is not undone when rendering folds metadata back into the labels."""
-    md = _decode_meta(meta)
+    saw it, a name shared with a stream label suffixed). Keep as metadata only what is still
+    there unchanged, so a `drop` or `keep` of a metadata label is not undone when rendering
+    folds metadata back into the labels."""
+    md = metadata_labels(_decode_meta(meta), stream)
     kept = {k: v for k, v in md.items() if lbs.get(k) == v}
     if not kept:
         return lbs, b""

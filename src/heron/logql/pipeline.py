@@ -59,7 +59,14 @@ from heron.logql.template import DEFAULT_MAX_BYTES, TemplateExecError, compile_t
 from heron.model import Matcher
 from heron.storage import LogColumns
 
-__all__ = ["Pipeline", "PipelineOutput", "ERROR_LABEL", "ERROR_DETAILS_LABEL", "line_bytes"]
+__all__ = [
+    "Pipeline",
+    "PipelineOutput",
+    "ERROR_LABEL",
+    "ERROR_DETAILS_LABEL",
+    "line_bytes",
+    "metadata_labels",
+]
 
 ERROR_LABEL = "__error__"
 ERROR_DETAILS_LABEL = "__error_details__"
@@ -300,6 +307,14 @@ def _entry_metadata(meta: bytes) -> Labels:
     return {str(k): v for k, v in got.items() if isinstance(v, str)}
 
 
+def metadata_labels(metadata: Labels, stream_labels: Labels) -> Labels:
+    """Structured metadata as the pipeline sees it: a name that is also a stream label gets
+    `_extracted` appended (Loki's LabelsBuilder.Add checks BaseHas for metadata too)."""
+    if not any(k in stream_labels for k in metadata):
+        return metadata
+    return {(k + parsers.DUPLICATE_SUFFIX if k in stream_labels else k): v for k, v in metadata.items()}
+
+
 def _drop(lbs: Labels, items: tuple[str | Matcher, ...]) -> Labels:
     for it in items:
         if isinstance(it, str):
@@ -408,7 +423,7 @@ class Pipeline:
                 line = data[start : int(ends[i])].decode("utf-8", "replace")
                 lbs = dict(stream_labels)
                 if has_meta:
-                    lbs.update(_entry_metadata(cols.metadata(i)))
+                    lbs.update(metadata_labels(_entry_metadata(cols.metadata(i)), stream_labels))
                     self._base[0] = dict(lbs)
                 ok = True
                 for step in self.steps:
