@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 
 from heron.logql.pipeline import Pipeline
 from heron.logql.syntax import parse_expr
-from heron.logql.template import FUNCTIONS, TemplateError, TemplateExecError, compile_template
+from heron.logql.template import BUILTINS, FUNCTIONS, TemplateError, TemplateExecError, compile_template
 from heron.storage import LogColumns
 
-_NAMES = sorted(FUNCTIONS) + ["and", "or", "__line__", "__timestamp__"]
+_NAMES = sorted({**BUILTINS, **FUNCTIONS}) + ["and", "or", "__line__", "__timestamp__"]
 _TEXT = st.text(alphabet=st.sampled_from('ab0 -+.:%=/"\\\n\t5eZg9é{}()|$'), max_size=8)
 _ARG = st.one_of(
     st.sampled_from([".a", ".b", ".missing", ".", "$", "nil", "true", "0", "-1", "3", "1.5", "1e3", "'x'"]),
