@@ -52,6 +52,11 @@ def test_label_cases(case):
     assert pred({"addr": case["value"]}) is case["expected"]
 
 
+def test_label_value_with_lone_surrogates():
+    pred = ip_label_filter("addr", False, compile_ip("10.0.0.1"), "__error__")
+    assert pred({"addr": "\ud800 10.0.0.1 \udcff"}) is True
+
+
 def test_label_filter_missing_label_and_errors():
     for negate in (False, True):
         pred = ip_label_filter("addr", negate, compile_ip("10.0.0.1"), "__error__")

@@ -97,8 +97,9 @@ class IPMatcher:
         return False
 
     def match_value(self, value: str) -> bool:
-        """A label filter's test: Loki runs the same walk over the label's value."""
-        return self.search(value.encode("utf-8", "surrogateescape"))
+        """A label filter's test: Loki runs the same walk over the label's value. A template can
+        leave lone surrogates in a value; they are no address characters, so any bytes do."""
+        return self.search(value.encode("utf-8", "surrogatepass"))
 
 
 def _ipv6_hint(line: bytes, i: int) -> bool:
