@@ -110,7 +110,7 @@ def test_label_format_output_is_bounded_too(http: httpx.Client) -> None:
     [stream] = r.json()["data"]["result"]
     assert "big" not in stream["stream"]
     assert stream["stream"]["__error__"] == "TemplateFormatErr"
-    assert stream["stream"]["__error_details__"].startswith('template: label:1:4: executing "label"')
+    assert stream["stream"]["__error_details__"].startswith('template: label:1:3: executing "label"')
 
 
 @pytest.mark.parametrize("workers", ["0", "1"])
@@ -232,7 +232,15 @@ def test_unpacked_line_goes_on_through_the_pipeline(http: httpx.Client) -> None:
     r = query_range(http, '{job="p"} | unpack | logfmt | a="1"')
     assert r.status_code == 200, r.text
     [stream] = r.json()["data"]["result"]
-    assert stream["stream"] == {"job": "p", "k": "v", "a": "1", "b": "2"}
+    # service_name (from job) and detected_level are added at ingest, as Loki 3 does
+    assert stream["stream"] == {
+        "job": "p",
+        "service_name": "p",
+        "detected_level": "unknown",
+        "k": "v",
+        "a": "1",
+        "b": "2",
+    }
     assert stream["values"][0][1] == "a=1 b=2"
 
 
