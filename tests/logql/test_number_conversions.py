@@ -12,7 +12,7 @@ import pytest
 from heron.api.render import render_query_result
 from heron.logql.engine import Engine
 from heron.logql.pipeline import _unwrap_value
-from heron.logql.syntax import Unwrap
+from heron.logql.syntax import ParseError, Unwrap, parse_expr
 from heron.logql.syntax.units import GoRangeError, parse_go_float
 from heron.model import labels_from
 from heron.storage import Database, LogBatch, StorageOptions
@@ -108,3 +108,16 @@ def test_unwrap_skips_missing_and_empty_labels_and_keeps_go_values(engine) -> No
         assert _unwrap_value(Unwrap("n"), lbs) == value
         assert lbs["__error__"] == "SampleExtractionErr"
         assert lbs["__error_details__"].startswith(f'strconv.ParseFloat: parsing "{raw}"')
+
+
+@pytest.mark.parametrize(
+    ("literal", "error"),
+    [
+        ("0x10", 'strconv.ParseFloat: parsing "0x10": invalid syntax'),  # Loki's ParseTestCases
+        ("1e400", 'strconv.ParseFloat: parsing "1e400": value out of range'),
+    ],
+)
+def test_numeric_filter_literal_is_checked_at_parse_time(literal: str, error: str) -> None:
+    with pytest.raises(ParseError) as info:
+        parse_expr(f'{{app="foo"}} | logfmt | status_code > {literal}')
+    assert str(info.value) == f"parse error : unable to parse literal as a float: {error}"

@@ -95,9 +95,9 @@ def test_json_params_loki_doc_example() -> None:
         (b'{"2b":1,"a":{"2b":2},"1a":{"2b":3}}', {"_2b": "1", "a_2b": "2", "_1a_2b": "3"}),
         (b'{"a-b":1," c ":2,"d.e":{"f g":3},"\xc3\xa9":4}', {"a_b": "1", "c": "2", "d_e_f_g": "3", "_": "4"}),
         (b'{"":1,"x":{"":2},"":{"y":3}}', {"x_": "2", "y": "3"}),  # empty key: no name / no prefix
-        (b'{"a":1,"a":2}', {"a": "2"}),
+        (b'{"a":1,"a":2}', {"a": "1"}),  # Loki's parsers skip a key already extracted
         (b'{"a":{"b":1},"a":{"c":2}}', {"a_b": "1", "a_c": "2"}),  # duplicates both walked
-        (b'{"a_b":1,"a":{"b":2}}', {"a_b": "2"}),  # last write wins
+        (b'{"a_b":1,"a":{"b":2}}', {"a_b": "1"}),  # first write wins
         (b'{"m":"q\\"u\\u00e9\\n"}', {"m": 'q"u\u00e9\n'}),
         (b'{"m":"\\ud83d\\ude00"}', {"m": "\U0001f600"}),
         (b'{"m":"\\ud800x","n":"ok"}', {"m": "", "n": "ok"}),  # lone surrogate: jsonparser fails -> ""
@@ -339,7 +339,7 @@ def test_logfmt_loki_doc_example() -> None:
         (b'a="" b=" "', True, {"a": "", "b": " "}),
         (b'msg="hello \\"world\\"\\n" x=1', False, {"msg": 'hello "world"\n', "x": "1"}),
         (b'u="\\u00e9\\ud83d\\ude00\\ud800\\/\\\'"', False, {"u": "\u00e9\U0001f600 /'"}),
-        (b"a=1 a=2", False, {"a": "2"}),
+        (b"a=1 a=2", False, {"a": "1"}),  # first wins, as Loki's "duplicate from line property"
         (b"foo.bar=1 1x=2 a-b=3 \xc3\xa9=4", False, {"foo_bar": "1", "_1x": "2", "a_b": "3", "_": "4"}),
         (b'a="x"b=1', False, {"a": "x", "b": "1"}),
         (b"  \t a=1 \n b=2  ", False, {"a": "1", "b": "2"}),
@@ -522,9 +522,12 @@ def test_merge_extracted() -> None:
         "app_extracted": "x",
         "msg": "m",
     }
-    # a label an earlier stage extracted is overwritten, not suffixed
+    # a label an earlier stage extracted keeps its value, and is not suffixed
     current = {**base, "msg": "old"}
-    assert merge_extracted(base, {"msg": "new"}, current) == {**base, "msg": "new"}
+    assert merge_extracted(base, {"msg": "new"}, current) == {**base, "msg": "old"}
+    # an `_extracted` name that is a stream label itself is set over it, as Loki's Set does
+    base2 = {"app": "api", "app_extracted": "s"}
+    assert merge_extracted(base2, {"app": "x"}) == {"app": "api", "app_extracted": "x"}
     assert merge_extracted({"__error__": "x"}, {"__error_details__": "d", "__error__": "y"}) == {
         "__error__": "y",
         "__error_details__": "d",

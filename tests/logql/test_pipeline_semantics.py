@@ -144,3 +144,23 @@ def test_metadata_sharing_a_stream_label_name_is_suffixed(tmp_path) -> None:
         assert st["values"][0][2] == {"structuredMetadata": {"foo_extracted": "baz"}}
     finally:
         db.close()
+
+
+def test_first_extraction_wins_and_the_latest_error(tmp_path) -> None:
+    db = Database.open(str(tmp_path / "d"), StorageOptions(), background=False)
+    try:
+        db.append(logs=[LogBatch(labels_from({"job": "x"}), [T], [b"k=a z=b k=c"])])
+        eng = Engine(db)
+        # within a line and across stages, a key already extracted keeps its first value
+        assert _labels(eng, '{job="x"} | logfmt')[0]["k"] == "a"
+        assert _labels(eng, '{job="x"} | logfmt | regexp "z=(?P<k>\\\\w+)"')[0]["k"] == "a"
+        # a later parser's error replaces an earlier one (Loki's SetErr)
+        got = _labels(eng, '{job="x"} | json | line_format "{{ eq .job 200 }}"')
+        assert got[0]["__error__"] == "TemplateFormatErr"
+        assert got[0]["__error_details__"] != _labels(eng, '{job="x"} | json')[0]["__error_details__"]
+        got = _labels(eng, '{job="x"} | json | label_format y=`{{ eq .job 200 }}`')
+        assert got[0]["__error__"] == "TemplateFormatErr"
+        got = _labels(eng, '{job="x"} | line_format "{{ eq .job 200 }}" | json')
+        assert got[0]["__error__"] == "JSONParserErr"
+    finally:
+        db.close()

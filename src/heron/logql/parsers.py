@@ -146,13 +146,16 @@ def merge_extracted(
 
     `base` are the entry's stream labels and structured metadata. An extracted name that is
     already one of them gets `_extracted` appended, as Loki's BaseHas and structured-metadata
-    checks do; a name extracted by an earlier stage is overwritten. `__error__` and
-    `__error_details__` are never renamed.
+    checks do. A name an earlier stage extracted keeps its value (Loki records extracted names
+    and its parsers skip them). `__error__` and `__error_details__` are never renamed.
     """
     out = dict(base if current is None else current)
     for name, value in extracted.items():
-        if name in base and name not in (ERROR_LABEL, ERROR_DETAILS_LABEL):
-            name += DUPLICATE_SUFFIX
+        if name not in (ERROR_LABEL, ERROR_DETAILS_LABEL):
+            if name in base:
+                name += DUPLICATE_SUFFIX
+            elif name in out:
+                continue  # an earlier stage extracted it: Loki's hints skip extracted keys
         out[name] = value
     return out
 
@@ -507,7 +510,7 @@ def _flatten(pairs: tuple[tuple[str, Any], ...], prefix: str, out: Labels) -> No
             continue
         name = _child_name(prefix, key)
         if name:
-            out[name] = v
+            out.setdefault(name, v)  # a key seen twice: Loki keeps the first
 
 
 def _flatten_port(text: str, prefix: str, out: Labels) -> None:
@@ -530,7 +533,7 @@ def _flatten_port(text: str, prefix: str, out: Labels) -> None:
             continue
         name = _child_name(prefix, key)
         if name:
-            out[name] = v
+            out.setdefault(name, v)  # a key seen twice: Loki keeps the first
 
 
 @functools.lru_cache(maxsize=1024)
@@ -951,7 +954,7 @@ def _logfmt_ascii(line: bytes, keep_empty: bool) -> Labels | None:
         else:
             v = bare
         if name and (v or keep_empty):
-            out[name] = v
+            out.setdefault(name, v)  # a key seen twice: Loki keeps the first
     return out
 
 
@@ -1104,7 +1107,7 @@ def parse_logfmt(
         v = "" if value is None else _clean(value)
         if not v and not keep_empty:
             continue
-        out[name] = v
+        out.setdefault(name, v)  # a key seen twice: Loki keeps the first
     if strict and error is not None:
         out[ERROR_DETAILS_LABEL] = str(error)
         return out, LOGFMT_PARSER_ERR

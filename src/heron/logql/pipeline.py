@@ -225,7 +225,7 @@ def _step(stage: StageExpr, max_line_bytes: int, base: list[Labels]) -> _Step:
             extracted, new_line, err = parsers.parse_unpack(_encode(line))
             lbs = parsers.merge_extracted(base[0], extracted, lbs)
             if err:
-                lbs.setdefault(ERROR_LABEL, err)
+                lbs[ERROR_LABEL] = err  # Loki's SetErr: the latest error wins
             # the packed `_entry` comes back as bytes; lines are text from here on
             return (new_line.decode("utf-8", "replace") if new_line is not None else line), lbs
 
@@ -240,8 +240,8 @@ def _step(stage: StageExpr, max_line_bytes: int, base: list[Labels]) -> _Step:
             try:
                 return tmpl.render(lbs, line, ts), lbs
             except TemplateExecError as exc:
-                lbs.setdefault(ERROR_LABEL, "TemplateFormatErr")
-                lbs.setdefault(ERROR_DETAILS_LABEL, str(exc))
+                lbs[ERROR_LABEL] = "TemplateFormatErr"  # the latest error wins, as in Loki
+                lbs[ERROR_DETAILS_LABEL] = str(exc)
                 return line, lbs
 
         return line_format
@@ -267,8 +267,8 @@ def _step(stage: StageExpr, max_line_bytes: int, base: list[Labels]) -> _Step:
                     try:
                         lbs[name] = tmpl.render(before, line, ts)
                     except TemplateExecError as exc:
-                        lbs.setdefault(ERROR_LABEL, "TemplateFormatErr")
-                        lbs.setdefault(ERROR_DETAILS_LABEL, str(exc))
+                        lbs[ERROR_LABEL] = "TemplateFormatErr"
+                        lbs[ERROR_DETAILS_LABEL] = str(exc)
             return line, {k: v for k, v in lbs.items() if v != ""}
 
         return label_format
@@ -288,7 +288,7 @@ def _parser_step(
         extracted, err = parse(line)
         lbs = parsers.merge_extracted(base[0], extracted, lbs)
         if err:
-            lbs.setdefault(ERROR_LABEL, err or error_name)
+            lbs[ERROR_LABEL] = err or error_name  # Loki's SetErr: the latest error wins
         return line, lbs
 
     return step

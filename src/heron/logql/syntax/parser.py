@@ -1046,7 +1046,9 @@ class _Parser:
         negate = False
         if tok.kind is not K.NUMBER:
             negate = self.advance().kind is K.SUB
-        value, _ = go_parse_float(self.expect(K.NUMBER).text)  # Loki ignores the error here
+        value, err = go_parse_float(self.expect(K.NUMBER).text)
+        if err is not None:  # Loki's mustNewNumericLabelFilter: out of range is refused too
+            raise ParseError(f"unable to parse literal as a float: {err}")
         return NumericLabelFilter(name, op, -value if negate else value)
 
 
