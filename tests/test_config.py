@@ -127,6 +127,8 @@ CASES: dict[str, tuple[str, object, str]] = {
     "request_read_timeout": ("10s", 10.0, "0"),
     "ingestion_rate": ("4MB", 4 * 1000**2, "fast"),
     "ingestion_burst": ("8MB", 8 * 1000**2, "-1"),
+    "discover_service_name": ("app, job", ("app", "job"), "app-name"),
+    "discover_log_levels": ("False", False, "maybe"),
     "pods_dir": ("/var/log/pods", Path("/var/log/pods"), ""),
     "state_dir": ("/var/lib/heron-agent", Path("/var/lib/heron-agent"), ""),
     "server": ("http://heron:9500/", "http://heron:9500", "heron:9500"),

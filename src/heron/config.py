@@ -218,6 +218,26 @@ def _parse_globs(text: str) -> tuple[str, ...]:
     return patterns
 
 
+def _parse_label_names(text: str) -> tuple[str, ...]:
+    """Comma-separated label names (discover_service_name); empty text means none."""
+    names = tuple(p.strip() for p in text.split(",") if p.strip())
+    for n in names:
+        if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", n):
+            raise ValueError(
+                f"invalid label name {_quote(n)}: want names like app or service, comma-separated"
+            )
+    return names
+
+
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(f"invalid boolean {_quote(text)}: want true or false")
+
+
 def _positive_number(text: str) -> float:
     try:
         value = float(text.strip())
@@ -411,6 +431,21 @@ SETTINGS: tuple[Setting, ...] = (
         "SIZE",
     ),
     Setting("ingestion_burst", _size(1), "128MiB", "log bytes a push burst may use above the rate", "SIZE"),
+    Setting(
+        "discover_service_name",
+        _parse_label_names,
+        "service,app,application,app_name,name,app_kubernetes_io_name,container,container_name,"
+        "k8s_container_name,component,workload,job,k8s_job_name",
+        "label a stream without service_name takes it from, first present wins (empty: off)",
+        "NAMES",
+    ),
+    Setting(
+        "discover_log_levels",
+        _parse_bool,
+        "true",
+        "add detected_level structured metadata to every pushed entry, as Loki does",
+        "BOOL",
+    ),
     Setting("pods_dir", _parse_path, "/var/log/pods", "agent: the kubelet's pod log directory", "DIR"),
     Setting("state_dir", _parse_path, "./agent-state", "agent: checkpoints and the shipping queue", "DIR"),
     Setting(
@@ -517,6 +552,8 @@ class Settings:
     request_read_timeout: float
     ingestion_rate: int
     ingestion_burst: int
+    discover_service_name: tuple[str, ...]
+    discover_log_levels: bool
     pods_dir: Path
     state_dir: Path
     server: str
@@ -640,6 +677,12 @@ def _read_yaml(path: str) -> dict[str, object]:
 
 def _parse_value(setting: Setting, value: object, source: str) -> object:
     """Parse one raw value; YAML may hand us ints and floats, which mean their text."""
+    if isinstance(value, bool) and setting.parse is _parse_bool:
+        value = "true" if value else "false"
+    elif isinstance(value, list) and setting.parse is _parse_label_names:
+        if not all(isinstance(v, str) for v in value):
+            raise ConfigError(setting.name, "want a list of label names", source)
+        value = ",".join(value)
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Path)):
         raise ConfigError(setting.name, f"want a {setting.metavar} value, got a {_yaml_type(value)}", source)
     try:

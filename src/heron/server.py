@@ -22,6 +22,7 @@ from heron.api.connection import MAX_HEADER_BYTES, HeronH11Protocol
 from heron.api.state import ApiLimits, AppState
 from heron.config import Settings
 from heron.logsetup import log_fields
+from heron.receive.discovery import Discovery, discover
 from heron.receive.loki_push import decode_push
 from heron.ship.loki_client import PushOutcome, PushResult
 from heron.ship.loki_encode import PROTOBUF_CONTENT_TYPE
@@ -49,6 +50,11 @@ def build_state(settings: Settings) -> AppState:
             ingestion_burst_bytes=float(settings.ingestion_burst),
         )
     )
+
+
+def discovery_settings(settings: Settings) -> Discovery:
+    """What every push path adds to streams and entries (service_name, detected_level)."""
+    return Discovery(settings.discover_service_name, settings.discover_log_levels)
 
 
 def engine_options(state: AppState) -> dict[str, Any]:
@@ -83,14 +89,14 @@ def _query_pool(settings: Settings, state: AppState, db: Database) -> QueryPool:
     return pool
 
 
-def _in_process_sink(db: Database) -> Callable[[bytes], PushResult]:
+def _in_process_sink(db: Database, discovery: Discovery = Discovery()) -> Callable[[bytes], PushResult]:
     """`heron all` ships through a function call: decode the same push body the agent would
     send over HTTP and append it. Refused entries are final, as a 400 would be; a full disk
     is a RETRY, as a 507 would be."""
 
     def send(body: bytes) -> PushResult:
         try:
-            result = db.append(decode_push(body, PROTOBUF_CONTENT_TYPE))
+            result = db.append(discover(decode_push(body, PROTOBUF_CONTENT_TYPE), discovery))
         except StorageWriteError as exc:
             # A full or failing disk: the agent keeps the batch queued and sends it again.
             return PushResult(PushOutcome.RETRY, None, 1, str(exc), float(exc.retry_after_seconds))
@@ -141,7 +147,10 @@ def run_server(
 
             try:
                 agent, release = make_agent(
-                    settings, _in_process_sink(db), agent_metadata, registry=state.registry
+                    settings,
+                    _in_process_sink(db, discovery_settings(settings)),
+                    agent_metadata,
+                    registry=state.registry,
                 )
             except Exception:
                 log.exception("the in-process agent failed to start")
@@ -179,8 +188,10 @@ def run_server(
                 log.info("storage closed")
 
     host, port = settings.listen_address
+    app = create_app(state, lifespan)
+    app.state.discovery = discovery_settings(settings)
     config = uvicorn.Config(
-        create_app(state, lifespan),
+        app,
         host=host,
         port=port,
         log_config=None,

@@ -61,7 +61,9 @@ def test_opentelemetry_sdk_exporter_roundtrip(server: ServerProc, client: httpx.
     assert failed["severity_number"] == str(SeverityNumber.ERROR.value)
     assert failed["scope_name"] == "heron-otlp-sdk-test"
     assert failed["scope_version"] == "1.2"
+    assert failed["detected_level"] == "error"  # discovery, from severity_text
     assert by_line["stock low"]["severity_text"] == "WARN"
+    assert by_line["stock low"]["detected_level"] == "warn"
     labels = client.get("/loki/api/v1/labels", params={"since": "10m"}).json()["data"]
     assert "host_name" not in labels and "service_name" in labels  # metadata is not indexed
 

@@ -52,7 +52,8 @@ def test_query_range_streams_shape(loaded: httpx.Client) -> None:
     data = body["data"]
     assert data["resultType"] == "streams"
     [stream] = data["result"]
-    assert stream["stream"] == {"app": "api", "env": "prod"}
+    # service_name and detected_level are added at ingest, as Loki 3 does
+    assert stream["stream"] == {"app": "api", "env": "prod", "service_name": "api", "detected_level": "error"}
     assert [v[1] for v in stream["values"]] == [f"level=error n={i}" for i in (27, 24, 21, 18, 15)]
     assert all(isinstance(v[0], str) and int(v[0]) > 0 for v in stream["values"])
     summary = data["stats"]["summary"]
@@ -82,10 +83,10 @@ def test_structured_metadata_is_returned(loaded: httpx.Client) -> None:
     data = r.json()["data"]
     assert data["encodingFlags"] == ["categorize-labels"]
     [stream] = data["result"]
-    assert stream["stream"] == {"app": "web", "env": "prod"}
+    assert stream["stream"] == {"app": "web", "env": "prod", "service_name": "web"}
     assert [v[2] for v in stream["values"]] == [
-        {"structuredMetadata": {"trace_id": "t29"}},
-        {"structuredMetadata": {"trace_id": "t28"}},
+        {"structuredMetadata": {"detected_level": "info", "trace_id": "t29"}},
+        {"structuredMetadata": {"detected_level": "info", "trace_id": "t28"}},
     ]
 
 
@@ -114,7 +115,12 @@ def test_metric_queries_matrix_vector_scalar(loaded: httpx.Client) -> None:
     )
     data = r.json()["data"]
     assert data["resultType"] == "vector"
-    assert data["result"] == [{"metric": {"app": "api", "env": "prod"}, "value": [(NOW + 60 * S) // S, "10"]}]
+    assert data["result"] == [
+        {
+            "metric": {"app": "api", "env": "prod", "service_name": "api"},
+            "value": [(NOW + 60 * S) // S, "10"],
+        }
+    ]
     r = loaded.get("/loki/api/v1/query", params={"query": "2 * 3.5", "time": "1700000000.5"})
     assert r.json()["data"]["result"] == [1700000000.5, "7"]
 
@@ -161,7 +167,7 @@ def test_series_and_labels_with_query(loaded: httpx.Client) -> None:
     r = loaded.get("/loki/api/v1/series", params={"match[]": ['{app="api"}', '{app="web"}']})
     assert sorted(d["app"] for d in r.json()["data"]) == ["api", "web"]
     r = loaded.get("/loki/api/v1/labels", params={"query": '{app="api"}'})
-    assert r.json()["data"] == ["app", "env"]
+    assert r.json()["data"] == ["app", "env", "service_name"]
     r = loaded.get("/loki/api/v1/label/app/values", params={"query": '{env="prod"}'})
     assert r.json()["data"] == ["api", "web"]
 

@@ -92,6 +92,7 @@ def test_agent_ships_every_line_once_across_rotation_and_restart(tmp_path: Path)
             "container": "app",
             "node": "node-1",
             "stream": "stdout",
+            "service_name": "app",  # discovered from `container` at ingest, as Loki 3 does
         }
     finally:
         assert server.stop() == 0

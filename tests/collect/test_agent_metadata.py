@@ -27,6 +27,7 @@ from heron.collect.logs.agent import LogAgent
 from heron.collect.logs.kube import PodMetadata, kube_client_factory
 from heron.config import load_settings
 from heron.kubefake import FakeKubeAPI, make_pod
+from heron.receive.discovery import DEFAULT_SERVICE_NAME_LABELS
 from heron.ship.loki_client import Backoff, LokiPushClient
 from serverproc import ServerProc, start_server
 
@@ -88,9 +89,22 @@ def lines_with_labels(url: str, selector: str) -> dict[str, list[dict[str, str]]
     assert r.status_code == 200, r.text
     out: dict[str, list[dict[str, str]]] = {}
     for s in r.json()["data"]["result"]:
+        labels = dict(s["stream"])
+        assert labels.pop("detected_level") == "unknown"
+        labels = _without_discovered(labels)
         for _, line in s["values"]:
-            out.setdefault(line, []).append(s["stream"])
+            out.setdefault(line, []).append(labels)
     return out
+
+
+def _without_discovered(labels: dict[str, str]) -> dict[str, str]:
+    """The server adds service_name at ingest as Loki 3 does (heron.receive.discovery); what is
+    tested here is what the agent ships, so it is checked and set aside."""
+    labels = dict(labels)
+    assert labels.pop("service_name") == next(
+        (labels[k] for k in DEFAULT_SERVICE_NAME_LABELS if labels.get(k)), "unknown_service"
+    )
+    return labels
 
 
 def wait_lines(
@@ -117,7 +131,7 @@ def wait_lines(
 def series(url: str, selector: str) -> list[dict[str, str]]:
     r = httpx.get(url + "/loki/api/v1/series", params={"match[]": selector, "since": "1h"}, timeout=10)
     assert r.status_code == 200, r.text
-    return r.json()["data"]
+    return [_without_discovered(labels) for labels in r.json()["data"]]
 
 
 def path_labels(node: str, pod: dict, container: str = "app", stream: str = "stdout") -> dict[str, str]:

@@ -15,6 +15,7 @@ from google.protobuf.json_format import ParseDict
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from heron.protowire import field_bytes, field_varint
+from heron.receive.discovery import Discovery, discover
 from heron.receive.otlp_logs import OtlpError, decode_otlp_logs, export_response, normalize_label
 
 CASES = yaml.safe_load((Path(__file__).parent / "otlp_cases.yaml").read_text())
@@ -55,7 +56,9 @@ def test_loki_mapping(case: dict[str, Any], encoding: str) -> None:
         body, ctype = json.dumps(case["request"]).encode(), "application/json"
     else:
         body, ctype = _to_protobuf(case["request"]), "application/x-protobuf"
-    got = _streams(decode_otlp_logs(body, ctype, now_ns=NOW))
+    # Every push path runs discovery after decoding; service_name comes from it (levels are
+    # tested in test_discovery.py).
+    got = _streams(discover(decode_otlp_logs(body, ctype, now_ns=NOW), Discovery(log_levels=False)))
     want = sorted(case["streams"], key=lambda s: sorted(s["labels"].items()))
     assert got == want
 

@@ -23,6 +23,7 @@ from heron.api.state import AppState
 from heron.api.tail import tail_endpoint
 from heron.logql.syntax import ParseError, parse_log_selector
 from heron.model import SeriesKind
+from heron.receive.discovery import discover, discovery_of
 from heron.receive.loki_push import PushError, PushTooLarge, decode_push
 from heron.storage import Database, DiskFullError, RejectReason, StorageWriteError
 
@@ -104,6 +105,7 @@ async def _push(request: Request, state: AppState) -> Response:
         return error(413, str(exc))
     except PushError as exc:
         return error(400, str(exc))
+    batches = await run_in_threadpool(discover, batches, discovery_of(request.app))
     nbytes = sum(len(line) for b in batches for line in b.lines)
     nlines = sum(len(b.lines) for b in batches)
     if not state.bucket.take(nbytes):

@@ -16,6 +16,7 @@ from starlette.routing import Route
 from heron.api.loki import _not_ready, _read_body, _state, error
 from heron.api.state import AppState
 from heron.receive.decompress import DecompressError, TooLarge, inflate
+from heron.receive.discovery import discover, discovery_of
 from heron.receive.otlp_logs import OtlpError, decode_otlp_logs, export_response
 from heron.storage import DiskFullError, LogBatch, RejectReason, StorageWriteError
 
@@ -61,6 +62,7 @@ async def _logs(request: Request, state: AppState) -> Response:
         return error(413, str(exc))
     except (OtlpError, DecompressError) as exc:
         return error(400, str(exc))
+    batches = await run_in_threadpool(discover, batches, discovery_of(request.app))
     nbytes = sum(len(line) for b in batches for line in b.lines)
     nlines = sum(len(b.lines) for b in batches)
     if not state.bucket.take(nbytes):

@@ -5,7 +5,8 @@ becomes the stream's index labels, with names normalised the Prometheus way (`se
 -> `service_name`); every other resource attribute, the scope's attributes, name and version,
 and the record's attributes and fields become structured metadata; nested maps flatten with
 `_`. The line is the body rendered as pdata's `Value.AsString` renders it. A stream without
-`service.name` is labelled `service_name="unknown_service"`.
+`service.name` gets its `service_name` from discovery (heron.receive.discovery), which every
+push path applies: from a discovery label such as `k8s_container_name`, else `unknown_service`.
 
 Both encodings decode into one small intermediate form (AnyValue as a (kind, value) pair) so
 the mapping is written once. Decoding is all-or-nothing: OtlpError and nothing stored.
@@ -60,7 +61,6 @@ INDEX_RESOURCE_ATTRIBUTES = frozenset(
         "k8s.job.name",
     }
 )
-UNKNOWN_SERVICE = "unknown_service"
 _MAX_DEPTH = 64  # nested AnyValues deeper than this are refused rather than recursed into
 
 AnyValue = tuple[str, Any]  # ("s"|"b"|"i"|"d"|"y"|"a"|"m"|"e", value)
@@ -175,16 +175,8 @@ def _to_batches(resources: list[_Resource], now_ns: int) -> list[LogBatch]:
     for res in resources:
         labels: dict[str, str] = {}
         res_meta: dict[str, str] = {}
-        has_service = False
         for key, value in res.attributes:
-            if key in INDEX_RESOURCE_ATTRIBUTES:
-                _flatten(key, value, "", labels)
-                if key == "service.name" and as_string(value) != "":
-                    has_service = True
-            else:
-                _flatten(key, value, "", res_meta)
-        if not has_service:
-            labels["service_name"] = UNKNOWN_SERVICE
+            _flatten(key, value, "", labels if key in INDEX_RESOURCE_ATTRIBUTES else res_meta)
         stream = labels_from(labels)
         for scope in res.scopes:
             scope_meta: dict[str, str] = {}

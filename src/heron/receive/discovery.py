@@ -1,0 +1,203 @@
+"""What Loki 3's distributor adds to every pushed stream: `service_name` and `detected_level`.
+
+`discover_service_name`: a stream without `service_name` gets the value of the first of the
+configured labels it has, else `unknown_service` (an empty list disables it).
+`discover_log_levels`: every entry without a `detected_level` gets one as structured metadata,
+from a level label of the stream, else a level field of its metadata, else OTLP's
+`severity_number`, else the line (a JSON or logfmt level field, then a keyword scan); Loki
+stores `unknown` when nothing is found (pkg/distributor/field_detection.go).
+
+It runs on every pushed line, so the stream-level work is done once per batch, and a stream
+whose labels carry the level labels every entry alike without looking at a line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from heron.receive.loki_push import encode_metadata
+from heron.storage import LogBatch
+
+__all__ = [
+    "DEFAULT_SERVICE_NAME_LABELS",
+    "LEVEL_FIELDS",
+    "Discovery",
+    "detect_level",
+    "discover",
+    "discovery_of",
+]
+
+# Loki 3's default `discover_service_name` and `log_level_fields`.
+DEFAULT_SERVICE_NAME_LABELS: tuple[str, ...] = (
+    "service", "app", "application", "app_name", "name", "app_kubernetes_io_name", "container",
+    "container_name", "k8s_container_name", "component", "workload", "job", "k8s_job_name",
+)  # fmt: skip
+LEVEL_FIELDS: tuple[str, ...] = (
+    "level", "LEVEL", "Level", "log.level", "severity", "SEVERITY", "Severity", "SeverityText",
+    "lvl", "LVL", "Lvl", "severity_text", "Severity_Text", "SEVERITY_TEXT",
+)  # fmt: skip
+_LEVEL_SET = frozenset(LEVEL_FIELDS)
+_LEVEL_LOWER = {f.lower(): i for i, f in reversed(list(enumerate(LEVEL_FIELDS)))}
+JSON_MAX_DEPTH = 2  # Loki's log_level_from_json_max_depth default
+DETECTED_LEVEL = "detected_level"
+UNKNOWN_SERVICE = "unknown_service"
+
+_NORMAL = {
+    "trace": "trace", "trc": "trace", "debug": "debug", "dbg": "debug", "info": "info",
+    "inf": "info", "information": "info", "warn": "warn", "wrn": "warn", "warning": "warn",
+    "error": "error", "err": "error", "critical": "critical", "fatal": "fatal",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Discovery:
+    """The two settings; `Discovery()` is Loki's defaults."""
+
+    service_name_labels: tuple[str, ...] = DEFAULT_SERVICE_NAME_LABELS
+    log_levels: bool = True
+
+
+def discovery_of(app: Any) -> Discovery:
+    """The server's settings, kept on the ASGI app's state by `heron server`; Loki's defaults
+    for an app built without them (tests building an app of their own)."""
+    found = getattr(app.state, "discovery", None)
+    return found if isinstance(found, Discovery) else Discovery()
+
+
+def normalize_level(value: str) -> str:
+    """Loki's normalizeLogLevel: the known spellings, case-insensitively; others as they are."""
+    return _NORMAL.get(value.lower(), value)
+
+
+def _keyword_level(line: bytes) -> str:
+    """Loki's last resort, in its order: info, then error, warn, critical, debug; else unknown."""
+    if b"info" in line or b"INFO" in line:
+        return "info"
+    if any(k in line for k in (b"err:", b"ERR:", b"[err]", b"[ERR]", b"[error]", b"[ERROR]")):
+        return "error"
+    if any(k in line for k in (b"warn:", b"WARN:", b"[warn]", b"[WARN]", b"warning", b"WARNING")):
+        return "warn"
+    if any(k in line for k in (b"critical:", b"CRITICAL:", b"[critical]", b"[CRITICAL]")):
+        return "critical"
+    if b"debug" in line or b"DEBUG" in line:
+        return "debug"
+    return "unknown"
+
+
+def _json_level(obj: Any, depth: int) -> str | None:
+    """The first string-valued level field in document order, nested objects up to the depth."""
+    if depth >= JSON_MAX_DEPTH or not isinstance(obj, dict):
+        return None
+    for key, value in obj.items():
+        if isinstance(value, str):
+            if key in _LEVEL_SET:
+                return value
+        elif isinstance(value, dict):
+            found = _json_level(value, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+_LOGFMT_PAIR = re.compile(rb'([^\s="]+)(?:=("(?:[^"\\]|\\.)*"|[^\s"]*))?')
+
+
+def _logfmt_level(line: bytes) -> bytes | None:
+    """The value of the level field listed first in LEVEL_FIELDS (keys compared caselessly)."""
+    best, value = len(LEVEL_FIELDS), None
+    for m in _LOGFMT_PAIR.finditer(line):
+        rank = _LEVEL_LOWER.get(m.group(1).decode("utf-8", "replace").lower())
+        if rank is not None and rank < best:
+            raw = m.group(2) or b""
+            if raw.startswith(b'"') and raw.endswith(b'"') and len(raw) >= 2:
+                try:
+                    raw = json.loads(raw).encode()
+                except ValueError:
+                    raw = raw[1:-1]
+            best, value = rank, raw
+            if rank == 0:
+                break
+    return value
+
+
+def detect_level(line: bytes, metadata: dict[str, str] | None = None) -> str:
+    """The level Loki's distributor detects for one entry with no level label or field."""
+    if metadata:
+        sev = metadata.get("severity_number")
+        if sev:
+            return _severity_level(sev)
+    stripped = line.strip()
+    found: str | bytes | None
+    if stripped.startswith(b"{") and stripped.endswith(b"}"):
+        try:
+            found = _json_level(json.loads(line), 0)
+        except (ValueError, RecursionError):
+            found = None
+    elif b"=" in line:
+        found = _logfmt_level(line)
+    else:
+        return _keyword_level(line)
+    if found is None:
+        return _keyword_level(line)
+    text = found if isinstance(found, str) else found.decode("utf-8", "replace")
+    level = _NORMAL.get(text.lower())
+    return level if level is not None else _keyword_level(line)
+
+
+def _severity_level(text: str) -> str:
+    """OTLP severity numbers in ranges of four (trace 1-4 ... fatal 21-24); unparsable is info."""
+    try:
+        n = int(text)
+    except ValueError:
+        return "info"
+    if n == 0:
+        return "unknown"
+    for top, level in ((4, "trace"), (8, "debug"), (12, "info"), (16, "warn"), (20, "error"), (24, "fatal")):
+        if n <= top:
+            return level
+    return "unknown"
+
+
+def _with_level(meta: bytes, level: str, cache: dict[str, bytes]) -> bytes:
+    if not meta:
+        cached = cache.get(level)
+        if cached is None:
+            cached = cache[level] = encode_metadata({DETECTED_LEVEL: level})
+        return cached
+    pairs = json.loads(meta)
+    pairs[DETECTED_LEVEL] = level
+    return encode_metadata(pairs)
+
+
+def _levels(batch: LogBatch) -> list[bytes]:
+    labels = dict(batch.labels)
+    from_label = next((labels[f] for f in LEVEL_FIELDS if f in labels), None)
+    metas: Sequence[bytes] = batch.metadata if batch.metadata is not None else [b""] * len(batch.lines)
+    cache: dict[str, bytes] = {}
+    out: list[bytes] = []
+    for line, meta in zip(batch.lines, metas):
+        pairs: dict[str, str] | None = json.loads(meta) if meta else None
+        if pairs is not None and DETECTED_LEVEL in pairs:
+            level = normalize_level(pairs[DETECTED_LEVEL])
+        elif from_label is not None:
+            level = normalize_level(from_label)
+        else:
+            field = next((pairs[f] for f in LEVEL_FIELDS if f in pairs), None) if pairs else None
+            level = normalize_level(field) if field is not None else detect_level(line, pairs)
+        out.append(_with_level(meta, level, cache))
+    return out
+
+
+def discover(batches: list[LogBatch], settings: Discovery) -> list[LogBatch]:
+    """Add service_name to the streams and detected_level to the entries, in place."""
+    for batch in batches:
+        if settings.service_name_labels and not any(k == "service_name" for k, _ in batch.labels):
+            labels = dict(batch.labels)
+            name = next((labels[k] for k in settings.service_name_labels if labels.get(k)), UNKNOWN_SERVICE)
+            batch.labels = tuple(sorted((*batch.labels, ("service_name", name))))
+        if settings.log_levels and len(batch.lines):
+            batch.metadata = _levels(batch)
+    return batches
