@@ -374,11 +374,12 @@ def test_b64dec_error_is_the_result() -> None:
     ("data", "want"),
     [
         ("Zm9vYmE=", "fooba"),
-        # Loki's b64dec is Sprig's base64.StdEncoding: an unpadded tail is an error at its start
-        ("Zm9vYmE", "illegal base64 data at input byte 4"),
-        ("Zm9vYg", "illegal base64 data at input byte 4"),
+        # Loki's base64Decode pads a tail of 2 or 3 characters before Go's StdEncoding decodes
+        ("Zm9vYmE", "fooba"),
+        ("Zm9vYg", "foob"),
+        # a tail of 1 cannot be padded: Go's error at the start of the short quantum
         ("Zm9vY", "illegal base64 data at input byte 4"),
-        ("Zg", "illegal base64 data at input byte 0"),
+        ("Zg", "f"),
     ],
 )
 def test_b64dec_padding(data: str, want: str) -> None:

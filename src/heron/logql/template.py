@@ -302,7 +302,11 @@ def _url_unescape(s: str) -> str:
 
 
 def _b64dec(s: str) -> str:
-    """Sprig's b64dec: the decoded text, or Go's error message as the result."""
+    """Loki's b64dec: pads an unpadded tail of 2 or 3 characters with `=` first (Loki's own
+    `base64Decode` in fmt.go, so `Zm9vYmE` is `fooba`), then decodes as Go's StdEncoding. The
+    decoded text, or Go's error message as the result."""
+    if len(s) % 4 in (2, 3):
+        s += "=" * (4 - len(s) % 4)
     data = s.encode("utf-8", "surrogateescape")
     try:
         return base64.b64decode(data, validate=True).decode("utf-8", "replace")
