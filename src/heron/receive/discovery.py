@@ -102,16 +102,23 @@ def _json_level(obj: Any, depth: int) -> str | None:
     return None
 
 
-_LOGFMT_PAIR = re.compile(rb'([^\s="]+)(?:=("(?:[^"\\]|\\.)*"|[^\s"]*))?')
+# Only the level keys are looked for (a scan of every pair costs several times more); a key
+# counts where a logfmt key starts: at the line's start or after whitespace.
+_LOGFMT_LEVEL = re.compile(
+    rb"(?:^|(?<=\s))("
+    + b"|".join(re.escape(f.encode()) for f in dict.fromkeys(f.lower() for f in LEVEL_FIELDS))
+    + rb')=("(?:[^"\\]|\\.)*"|[^\s"]*)',
+    re.IGNORECASE,
+)
 
 
 def _logfmt_level(line: bytes) -> bytes | None:
     """The value of the level field listed first in LEVEL_FIELDS (keys compared caselessly)."""
     best, value = len(LEVEL_FIELDS), None
-    for m in _LOGFMT_PAIR.finditer(line):
-        rank = _LEVEL_LOWER.get(m.group(1).decode("utf-8", "replace").lower())
-        if rank is not None and rank < best:
-            raw = m.group(2) or b""
+    for m in _LOGFMT_LEVEL.finditer(line):
+        rank = _LEVEL_LOWER[m.group(1).decode().lower()]
+        if rank < best:
+            raw = m.group(2)
             if raw.startswith(b'"') and raw.endswith(b'"') and len(raw) >= 2:
                 try:
                     raw = json.loads(raw).encode()
