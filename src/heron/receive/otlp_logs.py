@@ -38,7 +38,7 @@ __all__ = [
     "export_response",
 ]
 
-# Loki's DefaultOTLPResourceAttributesAsIndexLabels (otlp_config.go).
+# Loki's DefaultOTLPResourceAttributesAsIndexLabels (pkg/loghttp/push/otlplabels/config.go, 3.8).
 INDEX_RESOURCE_ATTRIBUTES = frozenset(
     {
         "service.name",
