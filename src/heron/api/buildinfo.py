@@ -18,7 +18,13 @@ from heron.logql.syntax import ParseError, parse_expr
 
 __all__ = ["routes", "LOKI_VERSION"]
 
-# The Loki release whose HTTP API Heron follows; clients gate features on it.
+# The Loki release whose HTTP API Heron follows. Checked against Grafana: its Loki data source
+# gates nothing on this string (public/app/plugins/datasource/loki reads status/buildinfo only
+# in an experimental data catalogue that logs it; the backend pkg/tsdb/loki never asks), and
+# Logs Drilldown (grafana/logs-drilldown 4418b4d6) compares only Grafana's own
+# config.buildInfo.version; sharding and patterns are gated by feature flags and by the
+# endpoints answering, not by Loki's version. A Loki 3 version below 3.5 keeps clients that do
+# read it from assuming detected_fields' jsonPath, which Heron does not return.
 LOKI_VERSION = "3.0.0"
 
 
