@@ -89,7 +89,7 @@ def _query_pool(settings: Settings, state: AppState, db: Database) -> QueryPool:
     return pool
 
 
-def _in_process_sink(db: Database, discovery: Discovery = Discovery()) -> Callable[[bytes], PushResult]:
+def _in_process_sink(db: Database, discovery: Discovery) -> Callable[[bytes], PushResult]:
     """`heron all` ships through a function call: decode the same push body the agent would
     send over HTTP and append it. Refused entries are final, as a 400 would be; a full disk
     is a RETRY, as a 507 would be."""
