@@ -72,18 +72,27 @@ def normalize_level(value: str) -> str:
     return _NORMAL.get(value.lower(), value)
 
 
+_KEYWORD_RANKS: tuple[tuple[str, tuple[bytes, ...]], ...] = (
+    ("error", (b"err:", b"ERR:", b"[err]", b"[ERR]", b"[error]", b"[ERROR]")),
+    ("warn", (b"warn:", b"WARN:", b"[warn]", b"[WARN]", b"warning", b"WARNING")),
+    ("critical", (b"critical:", b"CRITICAL:", b"[critical]", b"[CRITICAL]")),
+    ("debug", (b"debug", b"DEBUG")),
+)
+
+
 def _keyword_level(line: bytes) -> str:
     """Loki's last resort, in its order: info, then error, warn, critical, debug; else unknown."""
     if b"info" in line or b"INFO" in line:
         return "info"
-    if any(k in line for k in (b"err:", b"ERR:", b"[err]", b"[ERR]", b"[error]", b"[ERROR]")):
-        return "error"
-    if any(k in line for k in (b"warn:", b"WARN:", b"[warn]", b"[WARN]", b"warning", b"WARNING")):
-        return "warn"
-    if any(k in line for k in (b"critical:", b"CRITICAL:", b"[critical]", b"[CRITICAL]")):
-        return "critical"
-    if b"debug" in line or b"DEBUG" in line:
-        return "debug"
+    # Every keyword holds one of these four stems in some case; most lines hold none, and four
+    # substring searches over a lowered copy cost less than one regex alternation.
+    low = line.lower()
+    if b"err" not in low and b"warn" not in low and b"critical" not in low and b"debug" not in low:
+        return "unknown"
+    for level, keys in _KEYWORD_RANKS:
+        for k in keys:
+            if k in line:
+                return level
     return "unknown"
 
 
@@ -114,6 +123,11 @@ _LOGFMT_LEVEL = re.compile(
 
 def _logfmt_level(line: bytes) -> bytes | None:
     """The value of the level field listed first in LEVEL_FIELDS (keys compared caselessly)."""
+    # Each level key, lowered, holds `level=`, `lvl=` or `severity`: without one of them the
+    # line has no level key, and the caseless regex (the costly part) is skipped.
+    low = line.lower()
+    if b"level=" not in low and b"lvl=" not in low and b"severity" not in low:
+        return None
     best, value = len(LEVEL_FIELDS), None
     for m in _LOGFMT_LEVEL.finditer(line):
         rank = _LEVEL_LOWER[m.group(1).decode().lower()]
@@ -130,6 +144,17 @@ def _logfmt_level(line: bytes) -> bytes | None:
     return value
 
 
+# The common JSON line, without a parse: top-level pairs with plain scalar values (no escapes,
+# objects or arrays), then the first level field with a plain string value. The lazy repeat
+# stops at the first such field in document order, which is what `_json_level` returns; a
+# line this does not match is parsed whole.
+_JSON_SCALAR = rb'(?:"[^"\\]*"|-?[0-9][0-9.eE+-]*|true|false|null)'
+_JSON_TOP_LEVEL = re.compile(
+    rb'\{\s*(?:"[^"\\]*"\s*:\s*' + _JSON_SCALAR + rb"\s*,\s*)*?"
+    rb'"(?:' + b"|".join(re.escape(f.encode()) for f in LEVEL_FIELDS) + rb')"\s*:\s*"([^"\\]*)"'
+)
+
+
 def detect_level(line: bytes, metadata: dict[str, str] | None = None) -> str:
     """The level Loki's distributor detects for one entry with no level label or field."""
     if metadata:
@@ -139,10 +164,14 @@ def detect_level(line: bytes, metadata: dict[str, str] | None = None) -> str:
     stripped = line.strip()
     found: str | bytes | None
     if stripped.startswith(b"{") and stripped.endswith(b"}"):
-        try:
-            found = _json_level(json.loads(line), 0)
-        except (ValueError, RecursionError):
-            found = None
+        m = _JSON_TOP_LEVEL.match(stripped)
+        if m is not None:
+            found = m.group(1)
+        else:
+            try:
+                found = _json_level(json.loads(line), 0)
+            except (ValueError, RecursionError):
+                found = None
     elif b"=" in line:
         found = _logfmt_level(line)
     else:
