@@ -89,14 +89,15 @@ def _query_pool(settings: Settings, state: AppState, db: Database) -> QueryPool:
     return pool
 
 
-def _in_process_sink(db: Database, discovery: Discovery) -> Callable[[bytes], PushResult]:
+def _in_process_sink(db: Database, discovery: Discovery | None = None) -> Callable[[bytes], PushResult]:
     """`heron all` ships through a function call: decode the same push body the agent would
-    send over HTTP and append it. Refused entries are final, as a 400 would be; a full disk
-    is a RETRY, as a 507 would be."""
+    send over HTTP and append it, with the same discovery (Loki's defaults when not given).
+    Refused entries are final, as a 400 would be; a full disk is a RETRY, as a 507 would be."""
+    settings = discovery if discovery is not None else Discovery()
 
     def send(body: bytes) -> PushResult:
         try:
-            result = db.append(discover(decode_push(body, PROTOBUF_CONTENT_TYPE), discovery))
+            result = db.append(discover(decode_push(body, PROTOBUF_CONTENT_TYPE), settings))
         except StorageWriteError as exc:
             # A full or failing disk: the agent keeps the batch queued and sends it again.
             return PushResult(PushOutcome.RETRY, None, 1, str(exc), float(exc.retry_after_seconds))
