@@ -6,7 +6,7 @@ import decimal
 from typing import Any, Callable, Mapping
 
 from heron.gotemplate.builtins import BUILTINS
-from heron.gotemplate.errors import TemplateExecError, _FnError
+from heron.gotemplate.errors import TemplateError, TemplateExecError, _FnError
 from heron.gotemplate.functions import _A, _F, _I, _S, _T, _Fn
 from heron.gotemplate.gotime import GoTime
 from heron.gotemplate.lexer import _Lexer
@@ -35,11 +35,11 @@ class _Ctx:
     """What one render sees: the label map (dot and $), the line and the timestamp, and the
     output limit with the characters emitted so far (a lower bound of the bytes)."""
 
-    __slots__ = ("root", "line", "ts_ns", "limit", "size", "vars")
+    __slots__ = ("root", "line", "ts_ns", "limit", "size", "vars", "steps")
 
     def __init__(self, root: Mapping[str, str], line: str, ts_ns: int, limit: int) -> None:
         self.root, self.line, self.ts_ns = root, line, ts_ns
-        self.limit, self.size = limit, 0
+        self.limit, self.size, self.steps = limit, 0, 0
         # `vars`, [name, value] pairs innermost last as Go's stack, is set only for a template
         # that declares variables: the others never touch it, and a render allocates nothing.
 
@@ -71,6 +71,13 @@ Eval = Callable[[Any, _Ctx], Any]
 Emit = Callable[[Any, _Ctx, list[str]], None]
 
 _GO_TYPE = {_S: "string", _I: "int", _F: "float64", "bool": "bool", _T: "time.Time", _A: "interface {}"}
+
+
+# Nested ranges multiply (four ranges over 60 elements are 13M iterations) and may emit
+# nothing, so the output limit does not bound them: one render stops past this many range
+# iterations, all ranges together, and the entry gets the error. The query's deadline is only
+# checked between batches of lines, so one line must stay cheap.
+MAX_RANGE_STEPS = 10_000
 
 
 class _Exec(Exception):
@@ -241,6 +248,9 @@ class _Compiler:
             empty = True
             for key, elem in items:
                 empty = False
+                ctx.steps += 1
+                if ctx.steps > MAX_RANGE_STEPS:
+                    raise wrap(pos, raw, _Exec(f"more than {MAX_RANGE_STEPS} range iterations in one render"))
                 if scoped:
                     del ctx.vars[mark:]
                 if decl:
@@ -514,7 +524,12 @@ class Template:
             return labels.get(key, "")
         out: list[str] = []
         limit = self.max_bytes
-        self._run(labels, _Ctx(labels, line, ts_ns, limit), out)
+        try:
+            self._run(labels, _Ctx(labels, line, ts_ns, limit), out)
+        except RecursionError:
+            raise TemplateExecError(
+                f'template: {self.name}: executing "{self.name}": nesting too deep to execute'
+            ) from None
         text = "".join(out)
         if len(text) > limit or (not text.isascii() and _utf8_len(text) > limit):
             raise TemplateExecError(
@@ -535,7 +550,11 @@ def compile_template(
     label_format. `max_bytes` bounds what one render may produce (the max line size).
     """
     parser = _Parser(_Lexer(text, name), {**BUILTINS, **functions})
-    nodes = parser.parse()
+    try:
+        nodes = parser.parse()
+    except RecursionError:
+        # Thousands of nested actions or parentheses: a refusal, never Python's stack error.
+        raise TemplateError(f"template: {name}: nesting too deep to parse") from None
     simple = None
     if len(nodes) == 1 and isinstance(nodes[0], _Action):
         cmds = nodes[0].pipe.cmds
@@ -543,11 +562,14 @@ def compile_template(
             arg = cmds[0].args[0]
             if isinstance(arg, _Field) and arg.base == "dot" and len(arg.chain) == 1:
                 simple = arg.chain[0]
-    run = (
-        _Compiler(name, text, parser.functions, parser.declares).list(nodes)
-        if nodes
-        else (lambda dot, ctx, out: None)
-    )
+    try:
+        run = (
+            _Compiler(name, text, parser.functions, parser.declares).list(nodes)
+            if nodes
+            else (lambda dot, ctx, out: None)
+        )
+    except RecursionError:
+        raise TemplateError(f"template: {name}: nesting too deep to parse") from None
     if parser.declares:
         inner = run
 
