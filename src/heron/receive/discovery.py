@@ -80,13 +80,15 @@ _KEYWORD_RANKS: tuple[tuple[str, tuple[bytes, ...]], ...] = (
 )
 
 
-def _keyword_level(line: bytes) -> str:
-    """Loki's last resort, in its order: info, then error, warn, critical, debug; else unknown."""
+def _keyword_level(line: bytes, low: bytes | None = None) -> str:
+    """Loki's last resort, in its order: info, then error, warn, critical, debug; else unknown.
+    `low` is the line lowered, when the caller has made it already."""
     if b"info" in line or b"INFO" in line:
         return "info"
     # Every keyword holds one of these four stems in some case; most lines hold none, and four
     # substring searches over a lowered copy cost less than one regex alternation.
-    low = line.lower()
+    if low is None:
+        low = line.lower()
     if b"err" not in low and b"warn" not in low and b"critical" not in low and b"debug" not in low:
         return "unknown"
     for level, keys in _KEYWORD_RANKS:
@@ -121,11 +123,13 @@ _LOGFMT_LEVEL = re.compile(
 )
 
 
-def _logfmt_level(line: bytes) -> bytes | None:
-    """The value of the level field listed first in LEVEL_FIELDS (keys compared caselessly)."""
+def _logfmt_level(line: bytes, low: bytes | None = None) -> bytes | None:
+    """The value of the level field listed first in LEVEL_FIELDS (keys compared caselessly);
+    `low` is the line lowered, when the caller has made it already."""
     # Each level key, lowered, holds `level=`, `lvl=` or `severity`: without one of them the
     # line has no level key, and the caseless regex (the costly part) is skipped.
-    low = line.lower()
+    if low is None:
+        low = line.lower()
     if b"level=" not in low and b"lvl=" not in low and b"severity" not in low:
         return None
     best, value = len(LEVEL_FIELDS), None
@@ -161,8 +165,10 @@ def detect_level(line: bytes, metadata: dict[str, str] | None = None) -> str:
         sev = metadata.get("severity_number")
         if sev:
             return _severity_level(sev)
-    stripped = line.strip()
+    first = line[:1]
+    stripped = line.strip() if first.isspace() or line[-1:].isspace() else line
     found: str | bytes | None
+    low: bytes | None = None
     if stripped.startswith(b"{") and stripped.endswith(b"}"):
         m = _JSON_TOP_LEVEL.match(stripped)
         if m is not None:
@@ -173,14 +179,15 @@ def detect_level(line: bytes, metadata: dict[str, str] | None = None) -> str:
             except (ValueError, RecursionError):
                 found = None
     elif b"=" in line:
-        found = _logfmt_level(line)
+        low = line.lower()
+        found = _logfmt_level(line, low)
     else:
         return _keyword_level(line)
     if found is None:
-        return _keyword_level(line)
+        return _keyword_level(line, low)
     text = found if isinstance(found, str) else found.decode("utf-8", "replace")
     level = _NORMAL.get(text.lower())
-    return level if level is not None else _keyword_level(line)
+    return level if level is not None else _keyword_level(line, low)
 
 
 def _severity_level(text: str) -> str:
