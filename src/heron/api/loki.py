@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -76,15 +76,24 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-async def push(request: Request) -> Response:
+async def counted_push(
+    request: Request, api: str, handle: Callable[[Request, AppState], Awaitable[Response]]
+) -> Response:
+    """Run a push handler once storage is ready, and count its answer in
+    heron_push_requests_total{api,code}; a write failure is answered by the app's handler
+    (507/503) and counted here."""
     state = _state(request)
     try:
-        resp = _not_ready(state) or await _push(request, state)
-    except StorageWriteError as exc:  # answered by the app's handler, counted here
-        state.push_requests.inc(1, "loki", "507" if isinstance(exc, DiskFullError) else "503")
+        resp = _not_ready(state) or await handle(request, state)
+    except StorageWriteError as exc:
+        state.push_requests.inc(1, api, "507" if isinstance(exc, DiskFullError) else "503")
         raise
-    state.push_requests.inc(1, "loki", str(resp.status_code))
+    state.push_requests.inc(1, api, str(resp.status_code))
     return resp
+
+
+async def push(request: Request) -> Response:
+    return await counted_push(request, "loki", _push)
 
 
 async def _push(request: Request, state: AppState) -> Response:

@@ -13,12 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from heron.api.loki import _not_ready, _read_body, _state, error
+from heron.api.loki import _read_body, counted_push, error
 from heron.api.state import AppState
 from heron.receive.decompress import DecompressError, TooLarge, inflate
 from heron.receive.discovery import discover, discovery_of
 from heron.receive.otlp_logs import OtlpError, decode_otlp_logs, export_response
-from heron.storage import DiskFullError, LogBatch, RejectReason, StorageWriteError
+from heron.storage import LogBatch, RejectReason
 
 __all__ = ["routes"]
 
@@ -33,14 +33,7 @@ def _decode(body: bytes, content_type: str, content_encoding: str, limit: int) -
 
 
 async def logs(request: Request) -> Response:
-    state = _state(request)
-    try:
-        resp = _not_ready(state) or await _logs(request, state)
-    except StorageWriteError as exc:  # answered by the app's handler, counted here
-        state.push_requests.inc(1, "otlp", "507" if isinstance(exc, DiskFullError) else "503")
-        raise
-    state.push_requests.inc(1, "otlp", str(resp.status_code))
-    return resp
+    return await counted_push(request, "otlp", _logs)
 
 
 async def _logs(request: Request, state: AppState) -> Response:
