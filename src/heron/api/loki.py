@@ -25,7 +25,7 @@ from heron.logql.syntax import ParseError, parse_log_selector
 from heron.model import SeriesKind
 from heron.receive.discovery import discover, discovery_of
 from heron.receive.loki_push import PushError, PushTooLarge, decode_push
-from heron.storage import Database, DiskFullError, RejectReason, StorageWriteError
+from heron.storage import Database, DiskFullError, LogBatch, RejectReason, StorageWriteError
 
 __all__ = ["routes", "HOUR_NS"]
 _MAX_LISTED_REJECTIONS = 10
@@ -96,6 +96,21 @@ async def push(request: Request) -> Response:
     return await counted_push(request, "loki", _push)
 
 
+def over_rate_limit(state: AppState, batches: list[LogBatch]) -> Response | None:
+    """Loki's ingestion rate limit over the lines' bytes: a 429 in Loki's words, with nothing
+    stored, or None when the bucket had room (and has been charged)."""
+    nbytes = sum(len(line) for b in batches for line in b.lines)
+    if state.bucket.take(nbytes):
+        return None
+    nlines = sum(len(b.lines) for b in batches)
+    rate = int(state.limits.ingestion_rate_bytes)
+    return error(
+        429,
+        f"Ingestion rate limit exceeded (limit: {rate} bytes/sec) while attempting to ingest "
+        f"'{nlines}' lines totaling '{nbytes}' bytes, reduce log volume or raise the limit",
+    )
+
+
 async def _push(request: Request, state: AppState) -> Response:
     assert state.db is not None
     limit = state.limits.max_push_body_bytes
@@ -115,15 +130,10 @@ async def _push(request: Request, state: AppState) -> Response:
     except PushError as exc:
         return error(400, str(exc))
     batches = await run_in_threadpool(discover, batches, discovery_of(request.app))
-    nbytes = sum(len(line) for b in batches for line in b.lines)
     nlines = sum(len(b.lines) for b in batches)
-    if not state.bucket.take(nbytes):
-        rate = int(state.limits.ingestion_rate_bytes)
-        return error(
-            429,
-            f"Ingestion rate limit exceeded (limit: {rate} bytes/sec) while attempting to ingest "
-            f"'{nlines}' lines totaling '{nbytes}' bytes, reduce log volume or raise the limit",
-        )
+    refused = over_rate_limit(state, batches)
+    if refused is not None:
+        return refused
     result = await run_in_threadpool(state.db.append, batches)
     if not result.rejected:
         return Response(status_code=204)

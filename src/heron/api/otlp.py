@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from heron.api.loki import _read_body, counted_push, error
+from heron.api.loki import _read_body, counted_push, error, over_rate_limit
 from heron.api.state import AppState
 from heron.receive.decompress import DecompressError, TooLarge, inflate
 from heron.receive.discovery import discover, discovery_of
@@ -56,15 +56,10 @@ async def _logs(request: Request, state: AppState) -> Response:
     except (OtlpError, DecompressError) as exc:
         return error(400, str(exc))
     batches = await run_in_threadpool(discover, batches, discovery_of(request.app))
-    nbytes = sum(len(line) for b in batches for line in b.lines)
     nlines = sum(len(b.lines) for b in batches)
-    if not state.bucket.take(nbytes):
-        rate = int(state.limits.ingestion_rate_bytes)
-        return error(
-            429,
-            f"Ingestion rate limit exceeded (limit: {rate} bytes/sec) while attempting to ingest "
-            f"'{nlines}' lines totaling '{nbytes}' bytes, reduce log volume or raise the limit",
-        )
+    refused = over_rate_limit(state, batches)
+    if refused is not None:
+        return refused
     result = await run_in_threadpool(state.db.append, batches) if batches else None
     rejected = result.rejected_count if result is not None else 0
     if rejected and rejected >= nlines:
