@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from heron.api.loki import HOUR_NS, _matchers, _metadata, error
 from heron.logql.syntax import ParseError
+from heron.logql.syntax.units import parse_go_float
 from heron.model import Matcher, SeriesKind
 from heron.storage import Database
 
@@ -28,18 +29,16 @@ _BOOLEAN_VALUES = frozenset({"0", "1"})
 
 
 def _is_id(value: str) -> bool:
-    """Loki's test: parses as a float (Go's ParseFloat) or as a UUID."""
-    if value == value.strip() and "_" not in value:  # Python's float() allows both; Go does not
-        try:
-            float(value)
-            return True
-        except ValueError:
-            pass
+    """Loki's test: parses as a float (Go's ParseFloat, in range) or as a UUID."""
     try:
-        uuid.UUID(value)
+        parse_go_float(value)
         return True
     except ValueError:
-        return False
+        try:
+            uuid.UUID(value)
+            return True
+        except ValueError:
+            return False
 
 
 def reject_label(values: list[str]) -> bool:
