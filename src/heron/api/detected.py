@@ -16,8 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from heron.api.loki import HOUR_NS, _matchers, _metadata, error
-from heron.logql.syntax import ParseError
+from heron.api.loki import HOUR_NS, _metadata
 from heron.logql.syntax.units import parse_go_float
 from heron.model import Matcher, SeriesKind
 from heron.storage import Database
@@ -63,10 +62,7 @@ async def detected_labels(request: Request) -> Response:
     m = await _metadata(request, 6 * HOUR_NS)
     if isinstance(m, Response):
         return m
-    try:
-        matchers = _matchers(m.params)
-    except ParseError as exc:
-        return error(400, str(exc))
+    matchers = m.matchers
     found = await run_in_threadpool(detect_labels, m.db, m.start, m.end, matchers)
     return JSONResponse({"detectedLabels": found})
 

@@ -139,7 +139,7 @@ def _limits(request: Request, params: dict[str, Any]) -> tuple[int, int]:
 
 
 async def _sample(request: Request) -> tuple[dict[str, _Field], int] | Response:
-    m = await _metadata(request, HOUR_NS)
+    m = await _metadata(request, HOUR_NS, selector=False)
     if isinstance(m, Response):
         return m
     try:

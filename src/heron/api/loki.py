@@ -182,15 +182,19 @@ def _matchers(params: dict[str, Any], key: str = "query") -> list[Any]:
 
 @dataclass
 class _Meta:
-    """A metadata request, parsed: the database, the time range and the other parameters."""
+    """A metadata request, parsed: the database, the time range, the `query` selector's
+    matchers (empty when there is none) and the other parameters."""
 
     db: Database
     params: dict[str, Any]
     start: int
     end: int
+    matchers: list[Any]
 
 
-async def _metadata(request: Request, default_span_ns: int) -> _Meta | Response:
+async def _metadata(request: Request, default_span_ns: int, selector: bool = True) -> _Meta | Response:
+    """Parse what every metadata endpoint takes, or answer 503/400. With `selector`, `query`
+    must be a stream selector; endpoints that read `query` otherwise (or not at all) pass False."""
     state = _state(request)
     not_ready = _not_ready(state)
     if not_ready is not None:
@@ -199,19 +203,17 @@ async def _metadata(request: Request, default_span_ns: int) -> _Meta | Response:
     try:
         params = await _params(request)
         start, end = query_range_params(params, default_span_ns)
-    except ParamError as exc:
+        matchers = _matchers(params) if selector else []
+    except (ParamError, ParseError) as exc:
         return error(400, str(exc))
-    return _Meta(state.db, params, start, end)
+    return _Meta(state.db, params, start, end, matchers)
 
 
 async def labels(request: Request) -> Response:
     m = await _metadata(request, 6 * HOUR_NS)
     if isinstance(m, Response):
         return m
-    try:
-        matchers = _matchers(m.params)
-    except ParseError as exc:
-        return error(400, str(exc))
+    matchers = m.matchers
     names = await run_in_threadpool(m.db.label_names, SeriesKind.LOG, m.start, m.end, matchers)
     return JSONResponse({"status": "success", "data": names})
 
@@ -220,17 +222,14 @@ async def label_values(request: Request) -> Response:
     m = await _metadata(request, 6 * HOUR_NS)
     if isinstance(m, Response):
         return m
-    try:
-        matchers = _matchers(m.params)
-    except ParseError as exc:
-        return error(400, str(exc))
+    matchers = m.matchers
     name = request.path_params["name"]
     values = await run_in_threadpool(m.db.label_values, name, SeriesKind.LOG, m.start, m.end, matchers)
     return JSONResponse({"status": "success", "data": values})
 
 
 async def series(request: Request) -> Response:
-    m = await _metadata(request, 6 * HOUR_NS)
+    m = await _metadata(request, 6 * HOUR_NS, selector=False)
     if isinstance(m, Response):
         return m
     selectors = m.params.get("match[]") or []
@@ -252,10 +251,7 @@ async def index_stats(request: Request) -> Response:
     m = await _metadata(request, HOUR_NS)
     if isinstance(m, Response):
         return m
-    try:
-        matchers = _matchers(m.params)
-    except ParseError as exc:
-        return error(400, str(exc))
+    matchers = m.matchers
     if not matchers:
         return error(400, "query must be supplied")
     stats = await run_in_threadpool(m.db.snapshot().index_stats, matchers, m.start, m.end)

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from heron.api.loki import HOUR_NS, _matchers, _Meta, _metadata, error
+from heron.api.loki import HOUR_NS, _Meta, _metadata, error
 from heron.api.params import ParamError, parse_int, parse_step_ns
 from heron.logql.syntax import ParseError
 from heron.model import Matcher, SeriesKind
@@ -89,8 +89,8 @@ async def _volume(request: Request, ranged: bool) -> Response:
     m = await _metadata(request, HOUR_NS)
     if isinstance(m, Response):
         return m
+    matchers = m.matchers
     try:
-        matchers = _matchers(m.params)
         if not matchers:
             raise ParamError("query must be supplied")
         limit = parse_int(m.params.get("limit"), 100, "limit")
