@@ -102,6 +102,9 @@ def test_split_host_port_bad(text: str) -> None:
         config.split_host_port(text)
 
 
+# A directory shaped like a UI build, for the ui_dir setting (which checks for index.html).
+UI_FIXTURE = Path(__file__).parent / "api" / "ui_fixture"
+
 # Each setting: a good raw value with its parsed result, and a bad one.
 CASES: dict[str, tuple[str, object, str]] = {
     "listen": ("0.0.0.0:9600", "0.0.0.0:9600", "nowhere"),
@@ -129,6 +132,7 @@ CASES: dict[str, tuple[str, object, str]] = {
     "ingestion_burst": ("8MB", 8 * 1000**2, "-1"),
     "discover_service_name": ("app, job", ("app", "job"), "app-name"),
     "discover_log_levels": ("False", False, "maybe"),
+    "ui_dir": (str(UI_FIXTURE), UI_FIXTURE, "/nonexistent/ui"),
     "pods_dir": ("/var/log/pods", Path("/var/log/pods"), ""),
     "state_dir": ("/var/lib/heron-agent", Path("/var/lib/heron-agent"), ""),
     "server": ("http://heron:9500/", "http://heron:9500", "heron:9500"),

@@ -176,6 +176,19 @@ def _parse_path(text: str) -> Path:
     return Path(text)
 
 
+def _parse_ui_dir(text: str) -> Path | None:
+    """Empty means the UI built into the package; otherwise a directory holding a UI build
+    (checked now, so a typo fails at start rather than as a blank page)."""
+    if not text.strip():
+        return None
+    path = Path(text.strip())
+    if not (path / "index.html").is_file():
+        raise ValueError(
+            f"no index.html in {_quote(text.strip())}: want a directory built by `npm run build`"
+        )
+    return path
+
+
 def _parse_url(text: str) -> str:
     value = text.strip()
     if not (value.startswith("http://") or value.startswith("https://")) or len(value) <= len("https://"):
@@ -446,6 +459,13 @@ SETTINGS: tuple[Setting, ...] = (
         "add detected_level structured metadata to every pushed entry, as Loki does",
         "BOOL",
     ),
+    Setting(
+        "ui_dir",
+        _parse_ui_dir,
+        "",
+        "serve the web UI from this directory instead of the one built into the package",
+        "DIR",
+    ),
     Setting("pods_dir", _parse_path, "/var/log/pods", "agent: the kubelet's pod log directory", "DIR"),
     Setting("state_dir", _parse_path, "./agent-state", "agent: checkpoints and the shipping queue", "DIR"),
     Setting(
@@ -554,6 +574,7 @@ class Settings:
     ingestion_burst: int
     discover_service_name: tuple[str, ...]
     discover_log_levels: bool
+    ui_dir: Path | None
     pods_dir: Path
     state_dir: Path
     server: str

@@ -48,7 +48,8 @@ def build_state(settings: Settings) -> AppState:
             max_push_body_bytes=settings.max_push_size,
             ingestion_rate_bytes=float(settings.ingestion_rate),
             ingestion_burst_bytes=float(settings.ingestion_burst),
-        )
+        ),
+        ui_dir=settings.ui_dir,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from heron.selfmetrics import Counter, Gauge, Histogram, Registry
@@ -61,6 +62,7 @@ class AppState:
     ready: bool = False
     active_tails: int = 0  # WebSocket tails open now (event loop only, so no lock)
     registry: Registry = field(default_factory=Registry)
+    ui_dir: Path | None = None  # serve the UI from here instead of the package's build
 
     def __post_init__(self) -> None:
         r = self.registry

@@ -1,0 +1,4 @@
+// Placeholder until this page's session lands; replaced, never shipped as is.
+export default function Page() {
+  return <main class="page"><h1>overview</h1></main>;
+}
