@@ -7,6 +7,7 @@ runs axe-core (from the UI's npm dependencies) in the page.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,7 +19,8 @@ from seed import seed
 from serverproc import ServerProc, start_server
 
 ROOT = Path(__file__).resolve().parents[2]
-UI_BUILD = ROOT / "src" / "heron" / "ui"
+# The package's build by default; HERON_E2E_UI_DIR tests another (a build made with HERON_UI_OUT).
+UI_BUILD = Path(os.environ.get("HERON_E2E_UI_DIR") or ROOT / "src" / "heron" / "ui")
 AXE = ROOT / "ui" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = "/usr/bin/chromium"
 
@@ -53,7 +55,7 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
 @pytest.fixture(scope="session")
 def heron(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc]:
     """One server for the whole browser suite, seeded once; tests that push add their own lines."""
-    s = start_server(tmp_path_factory.mktemp("e2e") / "data")
+    s = start_server(tmp_path_factory.mktemp("e2e") / "data", "--ui-dir", str(UI_BUILD))
     seed(s.url)
     yield s
     assert s.stop() == 0, s.log()
