@@ -144,3 +144,27 @@ export async function labelValues(name: string, start: number, end: number, quer
   );
   return r.data ?? [];
 }
+
+export interface LogQueryParams {
+  query: string;
+  startNs: string; // nanoseconds since the epoch (load older and context need ns precision)
+  endNs: string;
+  limit?: number;
+  direction?: "backward" | "forward";
+}
+
+/** A log query_range with categorize-labels, so stream labels, metadata and parsed labels come apart. */
+export async function queryLogs(p: LogQueryParams, signal?: AbortSignal): Promise<QueryResponse> {
+  const url = withParams("/loki/api/v1/query_range", {
+    query: p.query,
+    start: p.startNs,
+    end: p.endNs,
+    limit: p.limit,
+    direction: p.direction,
+  });
+  const res = await request(url, {
+    signal,
+    headers: { Accept: "application/json", "X-Loki-Response-Encoding-Flags": "categorize-labels" },
+  });
+  return (await res.json()) as QueryResponse;
+}
