@@ -25,6 +25,15 @@ def test_ui_routes_serve_index_with_no_cache_and_assets_for_a_year(tmp_path: Pat
             assert r.status_code == 200
             assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
             assert r.headers["content-type"].startswith("text/javascript")
+            # Text assets go gzipped to clients that take it, as they are counted for size.
+            raw = httpx.get(
+                s.url + "/assets/app-abc123.js", headers={"Accept-Encoding": "gzip"}
+            )  # httpx decodes: compare content to the file, and the header to gzip
+            assert raw.headers["content-encoding"] == "gzip"
+            assert raw.content == (FIXTURE / "assets" / "app-abc123.js").read_bytes()
+            plain = httpx.get(s.url + "/assets/app-abc123.js", headers={"Accept-Encoding": "identity"})
+            assert "content-encoding" not in plain.headers
+            assert plain.content == raw.content
             # Unknown assets, paths outside the UI's routes, and escapes from the build are 404s.
             assert c.get("/assets/missing-0000.js").status_code == 404
             assert c.get("/nothing-here").status_code == 404

@@ -9,8 +9,10 @@ machine without node), `/` explains how to build one; the APIs work either way.
 
 from __future__ import annotations
 
+import gzip
 import html
 import mimetypes
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -58,18 +60,46 @@ def _ui_dir(request: Request) -> Path:
     return configured if configured is not None else packaged_ui_dir()
 
 
-def _index(request: Request) -> Response:
-    root = _ui_dir(request)
-    index = root / "index.html"
-    if not index.is_file():
-        return HTMLResponse(
-            _MISSING.format(where=html.escape(str(root))), headers={"Cache-Control": NO_CACHE}
+# Text assets are sent gzipped to clients that accept it (the first-load budget is counted
+# gzipped). Each file is compressed once per build: the cache key holds its mtime and size, and
+# the cache is cleared when it would outgrow _GZIP_CACHE_BYTES, so it stays bounded.
+_COMPRESSIBLE = (".js", ".css", ".html", ".svg", ".json", ".map", ".txt")
+_GZIP_MAX_FILE = 8 * 1024 * 1024
+_GZIP_CACHE_BYTES = 32 * 1024 * 1024
+_gzip_cache: dict[tuple[str, int, int], bytes] = {}
+
+
+def _gzipped(path: Path, stat: os.stat_result) -> bytes:
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    body = _gzip_cache.get(key)
+    if body is None:
+        body = gzip.compress(path.read_bytes(), compresslevel=9, mtime=0)
+        if sum(len(b) for b in _gzip_cache.values()) + len(body) > _GZIP_CACHE_BYTES:
+            _gzip_cache.clear()
+        _gzip_cache[key] = body
+    return body
+
+
+def _file(request: Request, path: Path, cache: str, media_type: str | None = None) -> Response:
+    headers = {"Cache-Control": cache, "Vary": "Accept-Encoding"}
+    media_type = media_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    stat = path.stat()
+    accepts = "gzip" in request.headers.get("accept-encoding", "")
+    if accepts and path.suffix in _COMPRESSIBLE and stat.st_size <= _GZIP_MAX_FILE:
+        return Response(
+            _gzipped(path, stat), media_type=media_type, headers={**headers, "Content-Encoding": "gzip"}
         )
-    return FileResponse(index, media_type="text/html; charset=utf-8", headers={"Cache-Control": NO_CACHE})
+    return FileResponse(path, media_type=media_type, headers=headers, stat_result=stat)
 
 
 async def index(request: Request) -> Response:
-    return _index(request)
+    root = _ui_dir(request)
+    page = root / "index.html"
+    if not page.is_file():
+        return HTMLResponse(
+            _MISSING.format(where=html.escape(str(root))), headers={"Cache-Control": NO_CACHE}
+        )
+    return _file(request, page, NO_CACHE, "text/html; charset=utf-8")
 
 
 def _static(request: Request, relative: str, cache: str) -> Response:
@@ -78,7 +108,7 @@ def _static(request: Request, relative: str, cache: str) -> Response:
     # resolve() folds `..` and symlinks: anything that lands outside the build is not ours.
     if not target.is_relative_to(root) or not target.is_file():
         return PlainTextResponse("not found\n", status_code=404)
-    return FileResponse(target, headers={"Cache-Control": cache})
+    return _file(request, target, cache)
 
 
 async def asset(request: Request) -> Response:
