@@ -33,18 +33,21 @@ def _newest_source() -> float:
     return newest
 
 
-def build_ui() -> None:
+def build_ui() -> bool:
+    """Build the UI into the package if it is missing or stale; False when it cannot be built
+    here (no npm), which leaves a package that serves the "UI not built" page."""
     if os.environ.get("HERON_SKIP_UI_BUILD") or not (UI / "package.json").is_file():
-        return
+        return BUILT.is_file()
     npm = shutil.which("npm")
     if npm is None:
         print("heron: npm not found; the package will have no web UI (the APIs work)")
-        return
+        return BUILT.is_file()
     if BUILT.is_file() and BUILT.stat().st_mtime >= _newest_source():
-        return  # the build in the tree is current (make already ran it)
+        return True  # the build in the tree is current (make already ran it)
     if not (UI / "node_modules" / ".package-lock.json").is_file():
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=UI, check=True)
     subprocess.run([npm, "run", "build"], cwd=UI, check=True)
+    return True
 
 
 class BuildPyWithUI(build_py):
@@ -55,4 +58,5 @@ class BuildPyWithUI(build_py):
         super().run()
 
 
-setup(cmdclass={"build_py": BuildPyWithUI})
+if __name__ == "__main__":  # setuptools runs this file as __main__; tests import build_ui alone
+    setup(cmdclass={"build_py": BuildPyWithUI})
