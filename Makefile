@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Only directories that exist: git does not keep empty ones, and ruff fails on a missing path.
-LINT_PATHS := $(wildcard src tests bench)
+LINT_PATHS := $(wildcard src tests bench docs setup.py)
 
 # Debian packages the tests need: Chromium for the browser tests (Playwright drives
 # /usr/bin/chromium; no browser is downloaded) and a font for its text. `deps` installs only
