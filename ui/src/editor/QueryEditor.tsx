@@ -1,7 +1,13 @@
-import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
-import { EditorState } from "@codemirror/state";
+import { autocompletion, closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
+import { defaultKeymap, history, historyKeymap, insertNewlineAndIndent } from "@codemirror/commands";
+import { bracketMatching } from "@codemirror/language";
+import { Annotation, Compartment, EditorState, Prec, type Extension } from "@codemirror/state";
 import { EditorView, keymap, placeholder as placeholderExt } from "@codemirror/view";
-import { useEffect, useRef } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { errorMarkField, errorSpan, setErrorMark } from "./errorMark";
+import { queryHighlighting } from "./highlight";
+import { createLabelSource, type LabelSource } from "./labels";
+import { logql } from "./logql";
 import "./editor.css";
 
 /** An API error pointed at the query: 1-based line and column, as Loki's messages give them. */
@@ -22,30 +28,85 @@ export interface QueryEditorProps {
   /** The time range autocomplete asks label values for (epoch ms). */
   range?: { start: number; end: number };
   error?: EditorError | null;
+  /** Start in multi-line mode (it starts so anyway when the value has a newline). */
+  multiLine?: boolean;
 }
+
+/** Each query language is one module giving its grammar support and its completion source. */
+const LANGUAGES = { logql } satisfies Record<QueryEditorProps["language"], (labels: LabelSource) => unknown>;
+
+/** Marks the editor's own updates from `value` (not the user's edits: they dismiss an error). */
+const fromProps = Annotation.define<boolean>();
+
+const errorKey = (e: EditorError | null | undefined) => (e ? `${e.line}:${e.col}:${e.message}` : null);
 
 export function QueryEditor(props: QueryEditorProps) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const latest = useRef(props);
   latest.current = props;
+  const mode = useRef(new Compartment());
+  const [multiLine, setMultiLine] = useState(() => Boolean(props.multiLine) || props.value.includes("\n"));
+  const multiRef = useRef(multiLine);
+  multiRef.current = multiLine;
+  // The error shown: hidden once the text changes, shown again for a new error or a new run.
+  const [shownError, setShownError] = useState<string | null>(null);
+  const dismissed = useRef<string | null>(null);
 
-  useEffect(() => {
-    const run = () => {
-      latest.current.onRun(view.current!.state.doc.toString());
+  const modeExtensions = (multi: boolean): Extension => {
+    const run = (v: EditorView) => {
+      dismissed.current = null;
+      latest.current.onRun(v.state.doc.toString());
       return true;
     };
+    const toMulti = (v: EditorView) => {
+      setMultiLine(true);
+      return insertNewlineAndIndent(v);
+    };
+    return [
+      Prec.high(
+        keymap.of(
+          multi
+            ? [
+                { key: "Enter", run: insertNewlineAndIndent, shift: insertNewlineAndIndent },
+                { key: "Mod-Enter", run },
+              ]
+            : [
+                { key: "Enter", run, shift: toMulti },
+                { key: "Mod-Enter", run },
+              ],
+        ),
+      ),
+      EditorView.contentAttributes.of({ "aria-multiline": multi ? "true" : "false" }),
+    ];
+  };
+
+  useEffect(() => {
+    const labels = createLabelSource(() => latest.current.range);
+    const lang = LANGUAGES[props.language](labels);
     view.current = new EditorView({
       parent: host.current!,
       state: EditorState.create({
         doc: props.value,
         extensions: [
+          mode.current.of(modeExtensions(multiRef.current)),
           history(),
-          keymap.of([{ key: "Enter", run }, { key: "Mod-Enter", run }, ...defaultKeymap, ...historyKeymap]),
+          closeBrackets(),
+          bracketMatching(),
+          lang.support,
+          queryHighlighting,
+          autocompletion({ override: [lang.completion], icons: false, activateOnTypingDelay: 50 }),
+          keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap]),
+          errorMarkField,
           placeholderExt(props.placeholder ?? ""),
-          EditorView.contentAttributes.of({ "aria-label": props.ariaLabel, "aria-multiline": "false" }),
+          EditorView.lineWrapping,
+          EditorView.contentAttributes.of({ "aria-label": props.ariaLabel }),
           EditorView.updateListener.of((u) => {
-            if (u.docChanged) latest.current.onChange(u.state.doc.toString());
+            if (!u.docChanged || u.transactions.some((tr) => tr.annotation(fromProps))) return;
+            latest.current.onChange(u.state.doc.toString());
+            const key = errorKey(latest.current.error);
+            if (key) dismissed.current = key;
+            setShownError(null);
           }),
         ],
       }),
@@ -54,11 +115,64 @@ export function QueryEditor(props: QueryEditorProps) {
   }, []);
 
   useEffect(() => {
+    view.current?.dispatch({ effects: mode.current.reconfigure(modeExtensions(multiLine)) });
+  }, [multiLine]);
+
+  useEffect(() => {
     const v = view.current;
     if (v && v.state.doc.toString() !== props.value) {
-      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: props.value } });
+      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: props.value }, annotations: fromProps.of(true) });
+      if (props.value.includes("\n")) setMultiLine(true);
     }
   }, [props.value]);
 
-  return <div class="query-editor" data-query-editor ref={host} />;
+  // A new error (or the same one after a run) is shown and marked; once the user edits the
+  // text it stays hidden until the next run. Runs after the `value` effect above, so a value
+  // and an error that arrive together are marked on the new text.
+  const key = errorKey(props.error);
+  useEffect(() => {
+    const v = view.current;
+    if (!v) return;
+    const e = props.error;
+    if (!e || key === dismissed.current) {
+      if (!e) dismissed.current = null;
+      setShownError(null);
+      v.dispatch({ effects: setErrorMark.of(null) });
+      return;
+    }
+    setShownError(key);
+    v.dispatch({ effects: setErrorMark.of(errorSpan(v.state.doc.toString(), e.line, e.col)) });
+  }, [props.error, props.value]);
+
+  const error = shownError !== null && shownError === key ? props.error : null;
+  return (
+    <div class="query-editor" data-query-editor>
+      <div class="query-editor-row">
+        <div class={`query-editor-input${error ? " query-editor-invalid" : ""}`} ref={host} />
+        <button
+          type="button"
+          class="query-editor-mode"
+          aria-pressed={multiLine}
+          aria-label="Multi-line"
+          title={multiLine ? "Multi-line: Enter adds a line, Ctrl-Enter runs" : "Single line: Enter runs, Shift-Enter adds a line"}
+          onClick={() => {
+            setMultiLine(!multiLine);
+            view.current?.focus();
+          }}
+        >
+          <svg viewBox="0 0 16 16" width="16" height="16" aria-hidden="true">
+            <path d="M2 3.5h12M2 8h12M2 12.5h7" stroke="currentColor" stroke-width="1.6" stroke-linecap="round" fill="none" />
+          </svg>
+        </button>
+      </div>
+      {error && (
+        <p class="query-editor-error" role="alert">
+          <span class="query-editor-error-where">
+            line {error.line}, column {error.col}:
+          </span>{" "}
+          {error.message}
+        </p>
+      )}
+    </div>
+  );
 }
