@@ -1,3 +1,6 @@
 // uPlot charts for the whole UI: the stacked log-volume histogram and time-series graphs.
-// (Contract; the implementation lands with the charts session.)
+// uPlot itself loads on the first chart drawn.
 export type { ChartSeries, VolumeChartProps, TimeSeriesChartProps } from "./types";
+export { VolumeChart, volumeQuery } from "./VolumeChart";
+export { TimeSeriesChart } from "./TimeSeriesChart";
+export { seriesFromMatrix, seriesName, formatBytes, formatCount } from "./data";

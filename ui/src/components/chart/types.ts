@@ -28,4 +28,6 @@ export interface TimeSeriesChartProps {
   height?: number;
   ariaLabel: string;
   stacked?: boolean;
+  /** "bytes" formats values as kB/MB; any other text is appended to the numbers. */
+  unit?: string;
 }
