@@ -20,13 +20,14 @@ import uvicorn
 from heron.api.app import create_app
 from heron.api.connection import MAX_HEADER_BYTES, HeronH11Protocol
 from heron.api.state import ApiLimits, AppState
+from heron.api.status import sample_ingest
 from heron.config import Settings
 from heron.logsetup import log_fields
 from heron.receive.discovery import Discovery, discover
 from heron.receive.loki_push import decode_push
 from heron.ship.loki_client import PushOutcome, PushResult
 from heron.ship.loki_encode import PROTOBUF_CONTENT_TYPE
-from heron.storage import Database, StorageWriteError
+from heron.storage import Database, LogBatch, StorageWriteError
 
 if TYPE_CHECKING:
     from heron.workers import QueryPool
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["run_server", "build_state", "engine_options"]
 
 log = logging.getLogger("heron.server")
+IN_PROCESS_AGENT = "heron-agent (in-process)"  # the User-Agent the status page shows for it
 
 
 def build_state(settings: Settings) -> AppState:
@@ -50,6 +52,7 @@ def build_state(settings: Settings) -> AppState:
             ingestion_burst_bytes=float(settings.ingestion_burst),
         ),
         ui_dir=settings.ui_dir,
+        settings=settings,
     )
 
 
@@ -90,15 +93,20 @@ def _query_pool(settings: Settings, state: AppState, db: Database) -> QueryPool:
     return pool
 
 
-def _in_process_sink(db: Database, discovery: Discovery | None = None) -> Callable[[bytes], PushResult]:
+def _in_process_sink(
+    db: Database,
+    discovery: Discovery | None = None,
+    on_stored: Callable[[list[LogBatch]], None] | None = None,
+) -> Callable[[bytes], PushResult]:
     """`heron all` ships through a function call: decode the same push body the agent would
     send over HTTP and append it, with the same discovery (Loki's defaults when not given).
     Refused entries are final, as a 400 would be; a full disk is a RETRY, as a 507 would be."""
     settings = discovery if discovery is not None else Discovery()
 
     def send(body: bytes) -> PushResult:
+        batches = discover(decode_push(body, PROTOBUF_CONTENT_TYPE), settings)
         try:
-            result = db.append(discover(decode_push(body, PROTOBUF_CONTENT_TYPE), settings))
+            result = db.append(batches)
         except StorageWriteError as exc:
             # A full or failing disk: the agent keeps the batch queued and sends it again.
             return PushResult(PushOutcome.RETRY, None, 1, str(exc), float(exc.retry_after_seconds))
@@ -107,6 +115,8 @@ def _in_process_sink(db: Database, discovery: Discovery | None = None) -> Callab
                 "agent entries refused by storage",
                 extra=log_fields(count=result.rejected_count, first=result.rejected[0].message),
             )
+        if on_stored is not None:
+            on_stored(batches)
         return PushResult(PushOutcome.DELIVERED, 204, 1)
 
     return send
@@ -139,6 +149,7 @@ def run_server(
             server_box[0].should_exit = True
             return
         state.db = db
+        state.ingest.sample(db.counters)  # the ingest rates' baseline, before the first push
         state.engine = Engine(db, **engine_options(state))
         if settings.query_workers > 0:
             state.query_pool = _query_pool(settings, state, db)
@@ -150,7 +161,11 @@ def run_server(
             try:
                 agent, release = make_agent(
                     settings,
-                    _in_process_sink(db, discovery_settings(settings)),
+                    _in_process_sink(
+                        db,
+                        discovery_settings(settings),
+                        lambda batches: state.agents.record(batches, IN_PROCESS_AGENT, "in-process"),
+                    ),
                     agent_metadata,
                     registry=state.registry,
                 )
@@ -175,9 +190,11 @@ def run_server(
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
         task = asyncio.create_task(open_storage())
+        sampler = asyncio.create_task(sample_ingest(state))  # the status page's ingest rates
         try:
             yield
         finally:
+            sampler.cancel()
             await task
             agent_stop.set()
             for t in agent_threads:

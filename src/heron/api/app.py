@@ -10,7 +10,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from heron.api import buildinfo, detected, fields, health, loki, otlp, ui, volume
+from heron.api import buildinfo, detected, fields, health, loki, otlp, status, ui, volume
 from heron.api.limits import RequestLimits
 from heron.api.state import AppState
 from heron.logsetup import log_fields
@@ -55,6 +55,7 @@ def create_app(
             *buildinfo.routes(),
             *detected.routes(),
             *fields.routes(),
+            *status.routes(),
             *ui.routes(),  # last: the UI never shadows an API path
         ],
         exception_handlers={StorageWriteError: _write_failed, Exception: _internal_error},

@@ -20,6 +20,7 @@ from heron.api.limits import read_form
 from heron.api.params import ParamError
 from heron.api.querying import HOUR_NS, execute_query, query_range_params
 from heron.api.state import AppState
+from heron.api.status import record_push
 from heron.api.tail import tail_endpoint
 from heron.logql.syntax import ParseError, parse_log_selector
 from heron.model import SeriesKind
@@ -135,6 +136,7 @@ async def _push(request: Request, state: AppState) -> Response:
     if refused is not None:
         return refused
     result = await run_in_threadpool(state.db.append, batches)
+    record_push(state, request, batches)  # the status page's agents
     if not result.rejected:
         return Response(status_code=204)
     status = 429 if any(r.reason is RejectReason.SERIES_LIMIT for r in result.rejected) else 400

@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from heron.api.loki import _read_body, counted_push, error, over_rate_limit
 from heron.api.state import AppState
+from heron.api.status import record_push
 from heron.receive.decompress import DecompressError, TooLarge, inflate
 from heron.receive.discovery import discover, discovery_of
 from heron.receive.otlp_logs import OtlpError, decode_otlp_logs, export_response
@@ -61,6 +62,7 @@ async def _logs(request: Request, state: AppState) -> Response:
     if refused is not None:
         return refused
     result = await run_in_threadpool(state.db.append, batches) if batches else None
+    record_push(state, request, batches)  # the status page's agents
     rejected = result.rejected_count if result is not None else 0
     if rejected and rejected >= nlines:
         limited = any(r.reason is RejectReason.SERIES_LIMIT for r in result.rejected)  # type: ignore[union-attr]

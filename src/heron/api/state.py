@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from heron.selfmetrics import Counter, Gauge, Histogram, Registry
 
 if TYPE_CHECKING:
+    from heron.config import Settings
     from heron.logql.engine import Engine
-    from heron.storage import Database
+    from heron.storage import Counters, Database, LogBatch
     from heron.workers import QueryPool
 
-__all__ = ["ApiLimits", "AppState"]
+__all__ = ["AgentTracker", "ApiLimits", "AppState", "IngestHistory"]
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,134 @@ class TokenBucket:
             return True
 
 
+class IngestHistory:
+    """Storage's ingest counters sampled every `interval` seconds over the last `span`: a ring
+    of at most span/interval + 1 samples, so the status page's rate chart costs fixed memory."""
+
+    def __init__(self, interval: float = 10.0, span: float = 900.0, clock: Callable[[], float] = time.time):
+        self.interval = interval
+        self.span = span
+        self._clock = clock
+        self._samples: deque[tuple[float, int, int, int]] = deque(maxlen=int(span // interval) + 1)
+        self._lock = threading.Lock()
+
+    def sample(self, counters: "Counters") -> None:
+        with self._lock:
+            self._samples.append((self._clock(), counters.log_entries, counters.log_bytes, counters.samples))
+
+    def rates(self, counters: "Counters", since: float) -> list[dict[str, float]]:
+        """One point per interval ending after `since` (seconds ago): entries, bytes and samples
+        per second between two samples; the last interval ends now, at the live counters."""
+        now = self._clock()
+        with self._lock:
+            points = list(self._samples)
+        points.append((now, counters.log_entries, counters.log_bytes, counters.samples))
+        out: list[dict[str, float]] = []
+        for (t0, e0, b0, s0), (t1, e1, b1, s1) in zip(points, points[1:]):
+            dt = t1 - t0
+            if dt <= 0 or t1 < now - since:
+                continue
+            out.append(
+                {
+                    "start": t0,
+                    "end": t1,
+                    "entriesPerSecond": max(0, e1 - e0) / dt,
+                    "bytesPerSecond": max(0, b1 - b0) / dt,
+                    "samplesPerSecond": max(0, s1 - s0) / dt,
+                }
+            )
+        return out
+
+
+class _Agent:
+    __slots__ = ("node", "user_agent", "remote", "first_seen", "last_contact", "pushes", "recent")
+
+    def __init__(self, node: str, user_agent: str, remote: str, now: float):
+        self.node, self.user_agent, self.remote = node, user_agent, remote
+        self.first_seen = self.last_contact = now
+        self.pushes = 0
+        self.recent: deque[list[int]] = deque()  # [second, lines, bytes], oldest first
+
+
+class AgentTracker:
+    """Who pushed lately: one row per (node label, User-Agent, remote host), kept for
+    `keep_seconds` after its last push, at most `max_agents` (the least recent evicted), each
+    with per-second line and byte counts over the last `window_seconds`."""
+
+    def __init__(
+        self,
+        max_agents: int = 1000,
+        keep_seconds: float = 900.0,
+        window_seconds: int = 60,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.max_agents = max_agents
+        self.keep_seconds = keep_seconds
+        self.window_seconds = window_seconds
+        self._clock = clock
+        self._agents: OrderedDict[tuple[str, str, str], _Agent] = OrderedDict()  # least recent first
+        self._lock = threading.Lock()
+
+    def record(self, batches: Sequence["LogBatch"], user_agent: str, remote: str) -> None:
+        """A push that storage took: its lines and line bytes, by each stream's `node` label."""
+        per_node: dict[str, list[int]] = {}
+        for b in batches:
+            node = next((v for k, v in b.labels if k == "node"), "")
+            counts = per_node.setdefault(node, [0, 0])
+            counts[0] += len(b.lines)
+            counts[1] += sum(len(line) for line in b.lines)
+        if not per_node:
+            return
+        now = self._clock()
+        second = int(now)
+        with self._lock:
+            for node, (lines, nbytes) in per_node.items():
+                key = (node, user_agent, remote)
+                agent = self._agents.pop(key, None) or _Agent(node, user_agent, remote, now)
+                agent.last_contact = now
+                agent.pushes += 1
+                if agent.recent and agent.recent[-1][0] == second:
+                    agent.recent[-1][1] += lines
+                    agent.recent[-1][2] += nbytes
+                else:
+                    agent.recent.append([second, lines, nbytes])
+                while agent.recent and agent.recent[0][0] <= second - self.window_seconds:
+                    agent.recent.popleft()
+                self._agents[key] = agent
+            while len(self._agents) > self.max_agents:
+                self._agents.popitem(last=False)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Agents heard from within keep_seconds, most recent first; rates are the window's
+        lines and bytes divided by the window (a new agent's rate climbs to its real one)."""
+        now = self._clock()
+        horizon = int(now) - self.window_seconds
+        with self._lock:
+            while self._agents:
+                oldest = next(iter(self._agents.values()))
+                if oldest.last_contact >= now - self.keep_seconds:
+                    break
+                self._agents.popitem(last=False)
+            agents = list(self._agents.values())
+            rows = []
+            for a in reversed(agents):
+                lines = sum(r[1] for r in a.recent if r[0] > horizon)
+                nbytes = sum(r[2] for r in a.recent if r[0] > horizon)
+                rows.append(
+                    {
+                        "node": a.node,
+                        "userAgent": a.user_agent,
+                        "remoteAddr": a.remote,
+                        "firstSeen": a.first_seen,
+                        "lastContact": a.last_contact,
+                        "pushes": a.pushes,
+                        "linesPerSecond": lines / self.window_seconds,
+                        "bytesPerSecond": nbytes / self.window_seconds,
+                    }
+                )
+        return rows
+
+
 @dataclass
 class AppState:
     limits: ApiLimits = field(default_factory=ApiLimits)
@@ -63,6 +193,10 @@ class AppState:
     active_tails: int = 0  # WebSocket tails open now (event loop only, so no lock)
     registry: Registry = field(default_factory=Registry)
     ui_dir: Path | None = None  # serve the UI from here instead of the package's build
+    settings: "Settings | None" = None  # the effective settings, for /api/v1/status/flags
+    started_at: float = field(default_factory=time.time)  # Unix seconds
+    ingest: IngestHistory = field(default_factory=IngestHistory)
+    agents: AgentTracker = field(default_factory=AgentTracker)
 
     def __post_init__(self) -> None:
         r = self.registry

@@ -956,6 +956,16 @@ class Database:
             "data_dir_free_bytes": free_bytes(self.path) or 0,
         }
 
+    def series_counts(self) -> dict[SeriesKind, int]:
+        """Distinct series of each kind across the heads and the blocks on disk (a series in
+        several blocks counts once): what the status page calls log streams and metric series."""
+        snap = self.snapshot()
+        seen: dict[SeriesKind, set[int]] = {SeriesKind.LOG: set(), SeriesKind.METRIC: set()}
+        for part in (*snap.heads, *snap.blocks):
+            for fp, s in part.series.items():
+                seen[s.kind].add(fp)
+        return {kind: len(fps) for kind, fps in seen.items()}
+
 
 def free_bytes(path: str) -> int | None:
     """Bytes an unprivileged writer may still use on the filesystem holding `path`."""
