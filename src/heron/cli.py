@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="run heron all on a simulated node (pods writing logs, a fake Kubernetes API)",
         description="Heron on a simulated node in a temporary directory, for a first look.",
     )
+    demo.add_argument(
+        "--open", action="store_true", help="open the web UI in a browser once the server is ready ($BROWSER)"
+    )
     for sub in (server, agent, all_, demo):
         sub.add_argument("--config", metavar="FILE", default=None, help="YAML file of settings")
         for setting in SETTINGS:
@@ -132,7 +135,7 @@ def _server(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from heron.demo.run import run_demo
 
-        return run_demo(settings)
+        return run_demo(settings, open_browser=args.open)
     from heron.server import run_server
 
     try:

@@ -7,6 +7,8 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
+import webbrowser
 from pathlib import Path
 
 from heron.collect.logs.kube import PodMetadata, kube_client_factory
@@ -14,10 +16,19 @@ from heron.config import Settings
 from heron.demo.node import SimulatedNode
 from heron.server import run_server
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "ui_url"]
 
 
-def run_demo(settings: Settings) -> int:
+def ui_url(host: str, port: int) -> str:
+    """The address a browser on this machine opens: a wildcard listen address means localhost."""
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def run_demo(settings: Settings, open_browser: bool = False) -> int:
+    """`heron demo`; with `open_browser` the UI opens in the user's browser (Python's
+    `webbrowser`, which honours $BROWSER) once the server is ready."""
     root = tempfile.mkdtemp(prefix="heron-demo-")
     node = SimulatedNode(root, rate=settings.demo_rate)
     node.start()
@@ -37,18 +48,23 @@ def run_demo(settings: Settings) -> int:
         kube="none",
     )
     host, port = demo.listen_address
+    url = ui_url(host, port)
 
     def ready() -> None:
         print(
+            f"Heron UI: {url}\n"
             f"heron demo: a simulated node with {len(node.containers)} pods in 3 namespaces "
             "is writing logs.\n"
-            f"  Loki API: http://{host or '127.0.0.1'}:{port}\n"
-            f"  try: curl -s http://{host or '127.0.0.1'}:{port}/loki/api/v1/query_range "
+            f"  Loki API: {url.rstrip('/')}\n"
+            f"  try: curl -s {url}loki/api/v1/query_range "
             "--data-urlencode 'query=sum by (namespace) (count_over_time({node=\"demo-node\"}[1m]))'\n"
             f"  files under {root}; Ctrl-C stops the demo",
             file=sys.stdout,
             flush=True,
         )
+        if open_browser:
+            # A browser may take a moment to start; the server's event loop must not wait for it.
+            threading.Thread(target=webbrowser.open, args=(url,), name="heron-open", daemon=True).start()
 
     try:
         return run_server(demo, with_agent=True, agent_metadata=meta, on_ready=ready)
