@@ -188,7 +188,6 @@ function IngestionSection({ snap }: { snap: Snapshot }) {
                 end={end}
                 step={step}
                 height={150}
-                unit="lines/s"
                 ariaLabel="Lines ingested per second"
               />
             </div>
@@ -200,7 +199,7 @@ function IngestionSection({ snap }: { snap: Snapshot }) {
                 end={end}
                 step={step}
                 height={150}
-                unit="B/s"
+                unit="bytes"
                 ariaLabel="Log bytes ingested per second"
               />
             </div>
