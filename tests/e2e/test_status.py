@@ -15,12 +15,12 @@ from serverproc import ServerProc
 NODE = "node-status-e2e"
 
 
-def push_as_agent(url: str, n: int = 50) -> None:
+def push_as_agent(url: str, n: int = 50, node: str = NODE) -> None:
     now = time.time_ns()
     body = {
         "streams": [
             {
-                "stream": {"test": "status", "node": NODE},
+                "stream": {"test": "status", "node": node},
                 "values": [[str(now - i * 1_000_000), f"status line {i}"] for i in range(n)],
             }
         ]
@@ -116,11 +116,11 @@ def test_an_api_failure_is_shown_and_the_rest_still_renders(page: Page, no_conso
 
 
 def test_axe_clean_in_both_themes_and_usable_at_390_px(page: Page, heron: ServerProc) -> None:
-    push_as_agent(heron.url, 5)
+    push_as_agent(heron.url, 5, node="node-status-axe")
     for scheme in ("light", "dark"):
         page.emulate_media(color_scheme=scheme)
         page.goto("/status")
-        expect(page.get_by_role("row").filter(has_text=NODE)).to_be_visible()
+        expect(page.get_by_role("row").filter(has_text="node-status-axe")).to_be_visible()
         expect(page.get_by_role("rowheader", name="retention", exact=True)).to_be_visible()
         assert axe_violations(page) == [], scheme
     page.set_viewport_size({"width": 390, "height": 800})
