@@ -72,11 +72,19 @@ def test_demo_serves_logs_from_every_namespace_with_metadata() -> None:
         proc.stdout.close()
 
 
-def test_demo_open_starts_the_browser_on_the_ui_url(tmp_path: Path) -> None:
-    """`--open` goes through Python's webbrowser, which runs $BROWSER with the URL as its argument."""
+def test_demo_open_starts_the_browser_on_the_ui_url_once_lines_are_stored(tmp_path: Path) -> None:
+    """`--open` goes through Python's webbrowser, which runs $BROWSER with the URL as its
+    argument; this one notes the URL and how many lines storage held when it was started."""
     opened = tmp_path / "opened"
     browser = tmp_path / "browser"
-    browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {opened}\n')
+    browser.write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys, urllib.request\n"
+        "url = sys.argv[1]\n"
+        "direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))\n"
+        'total = json.load(direct.open(url + "api/v1/status/storage"))["data"]["logEntriesTotal"]\n'
+        f'open({str(opened)!r}, "w").write(f"{{url}} {{total}}")\n'
+    )
     browser.chmod(0o755)
     port = free_port()
     env = {**os.environ, "BROWSER": str(browser)}
@@ -90,11 +98,13 @@ def test_demo_open_starts_the_browser_on_the_ui_url(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         assert proc.stdout.readline() == f"Heron UI: http://127.0.0.1:{port}/\n"
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while not (opened.exists() and opened.read_text()) and time.monotonic() < deadline:
             time.sleep(0.1)
-        assert opened.read_text() == f"http://127.0.0.1:{port}/"
-        assert httpx.get(opened.read_text(), timeout=10).status_code == 200  # the UI answers there
+        url, total = opened.read_text().split()
+        assert url == f"http://127.0.0.1:{port}/"
+        assert int(total) > 0  # the first page the user sees has logs on it
+        assert httpx.get(url, timeout=10).status_code == 200  # the UI answers there
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import shutil
 import sys
 import tempfile
 import threading
+import time
+import urllib.request
 import webbrowser
 from pathlib import Path
 
@@ -24,6 +27,22 @@ def ui_url(host: str, port: int) -> str:
     if host in ("", "0.0.0.0", "::"):
         host = "127.0.0.1"
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def open_when_lines_arrive(url: str, timeout: float = 15.0) -> None:
+    """Open the UI once storage holds the demo's first lines (the status API says so), so the
+    first page a user sees has logs on it; after `timeout` it opens anyway."""
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # our own server: no proxy
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with direct.open(url + "api/v1/status/storage", timeout=2) as resp:
+                if json.load(resp)["data"]["logEntriesTotal"] > 0:
+                    break
+        except (OSError, ValueError, KeyError):
+            pass  # not ready yet
+        time.sleep(0.2)
+    webbrowser.open(url)
 
 
 def run_demo(settings: Settings, open_browser: bool = False) -> int:
@@ -62,9 +81,9 @@ def run_demo(settings: Settings, open_browser: bool = False) -> int:
             file=sys.stdout,
             flush=True,
         )
-        if open_browser:
-            # A browser may take a moment to start; the server's event loop must not wait for it.
-            threading.Thread(target=webbrowser.open, args=(url,), name="heron-open", daemon=True).start()
+        if open_browser:  # in a thread: the server's event loop must not wait for a browser
+            opener = threading.Thread(target=open_when_lines_arrive, args=(url,), daemon=True)
+            opener.start()
 
     try:
         return run_server(demo, with_agent=True, agent_metadata=meta, on_ready=ready)
