@@ -1,44 +1,18 @@
 // The logs page's hit histogram: lines per bucket stacked by detected_level, from
-// `sum by (detected_level) (count_over_time(<query> [<step>]))`. (Heron's volume endpoints
+// `sum by (detected_level) (count_over_time(<query> | drop __error__ [<step>]))`. (Heron's volume endpoints
 // cannot group by detected_level: it is structured metadata, not an indexed label.)
 import { useEffect, useMemo, useState } from "preact/hooks";
-import { queryRange, type MatrixResult } from "../../lib/api";
+import { queryRange } from "../../lib/api";
 import { isMetricQuery } from "../../lib/logql";
 import { formatDuration, pickStep } from "../../lib/time";
-import { bucketGrid, formatCount, levelColour, levelRank, totals } from "./data";
+import { formatCount, levelSeries, totals, volumeQuery } from "./data";
 import { Plot, type PlotSeries } from "./Plot";
 import type { VolumeChartProps } from "./types";
 
-/** The metric query behind the histogram for a log query and a step (ms). */
-export function volumeQuery(query: string, step: number): string {
-  return `sum by (detected_level) (count_over_time(${query.trim()} [${formatDuration(step)}]))`;
-}
-
 interface Loaded {
-  key: string;
   xs: number[];
   series: PlotSeries[];
   step: number;
-}
-
-export function levelSeries(result: MatrixResult[], start: number, end: number, step: number): { xs: number[]; series: PlotSeries[] } {
-  const anchor = result.find((r) => r.values.length)?.values[0][0];
-  const xs = anchor === undefined ? [] : bucketGrid(start, end, step, Math.round(anchor * 1000));
-  const at = new Map(xs.map((t, i) => [t, i]));
-  const byLevel = new Map<string, (number | null)[]>();
-  for (const r of result) {
-    const level = r.metric.detected_level || "unknown";
-    const row = byLevel.get(level) ?? new Array<number | null>(xs.length).fill(0);
-    for (const [t, v] of r.values) {
-      const i = at.get(Math.round(t * 1000));
-      if (i !== undefined) row[i] = (row[i] ?? 0) + Number(v);
-    }
-    byLevel.set(level, row);
-  }
-  const series = [...byLevel.entries()]
-    .sort(([a], [b]) => levelRank(a) - levelRank(b) || a.localeCompare(b))
-    .map(([name, values]) => ({ name, color: levelColour(name), values }));
-  return { xs, series };
 }
 
 export function VolumeChart({ query, start, end, onZoom, refreshKey = 0, height = 120 }: VolumeChartProps) {
@@ -48,7 +22,6 @@ export function VolumeChart({ query, start, end, onZoom, refreshKey = 0, height 
   const q = query.trim();
   const metric = q !== "" && isMetricQuery(q);
   const step = pickStep(start, end);
-  const key = `${q}|${start}|${end}`;
 
   useEffect(() => {
     if (q === "" || metric) return;
@@ -58,7 +31,7 @@ export function VolumeChart({ query, start, end, onZoom, refreshKey = 0, height 
     queryRange({ query: volumeQuery(q, step), start, end, step }, ctl.signal)
       .then((r) => {
         if (r.data.resultType !== "matrix") throw new Error(`unexpected ${r.data.resultType} result`);
-        setData({ key, step, ...levelSeries(r.data.result, start, end, step) });
+        setData({ step, ...levelSeries(r.data.result, start, end, step) });
         setLoading(false);
       })
       .catch((e: Error) => {

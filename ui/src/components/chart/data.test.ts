@@ -3,6 +3,8 @@ import {
   align,
   bucketGrid,
   formatBytes,
+  levelSeries,
+  volumeQuery,
   formatCount,
   levelColour,
   levelRank,
@@ -70,5 +72,32 @@ describe("formats", () => {
     expect(formatBytes(512)).toBe("512 B");
     expect(formatBytes(1536)).toBe("1.5 kB");
     expect(formatBytes(12_000_000)).toBe("12 MB");
+  });
+});
+
+describe("volume histogram", () => {
+  it("wraps the log query in a count by detected_level", () => {
+    expect(volumeQuery(' {app="x"} |= "a" ', 30_000)).toBe(
+      'sum by (detected_level) (count_over_time({app="x"} |= "a" | drop __error__ [30s]))',
+    );
+    expect(volumeQuery('{app="x"}', 3_600_000)).toContain("[1h]");
+  });
+  it("turns the matrix into zero-filled rows per level, most severe first", () => {
+    const { xs, series } = levelSeries(
+      [
+        { metric: { detected_level: "info" }, values: [[10, "4"], [30, "1"]] },
+        { metric: { detected_level: "error" }, values: [[20, "2"]] },
+        { metric: {}, values: [[20, "7"]] },
+      ],
+      5_000,
+      35_000,
+      10_000,
+    );
+    expect(xs).toEqual([10_000, 20_000, 30_000]);
+    expect(series.map((s) => s.name)).toEqual(["error", "info", "unknown"]);
+    expect(series[0]).toEqual({ name: "error", color: "--level-error", values: [0, 2, 0] });
+    expect(series[1].values).toEqual([4, 0, 1]);
+    expect(series[2].values).toEqual([0, 7, 0]);
+    expect(levelSeries([], 0, 10, 1)).toEqual({ xs: [], series: [] });
   });
 });

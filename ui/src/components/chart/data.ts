@@ -2,6 +2,7 @@
 // from their labels, the level order and colours of the volume histogram, and number formats.
 import type { MatrixResult } from "../../lib/api";
 import { LEVELS, normalizeLevel } from "../../lib/level";
+import { formatDuration } from "../../lib/time";
 import type { ChartSeries } from "./types";
 
 export interface Aligned {
@@ -125,3 +126,40 @@ export function formatValue(v: number, unit?: string): string {
 export function totals(ys: (number | null)[][]): number[] {
   return ys.map((row) => row.reduce<number>((a, v) => a + (v ?? 0), 0));
 }
+
+/**
+ * The metric query behind the histogram for a log query and a step (ms). `drop __error__` as
+ * Grafana's own volume query has it: lines a parser stage fails on still count, under their
+ * level, rather than as extra series.
+ */
+export function volumeQuery(query: string, step: number): string {
+  return `sum by (detected_level) (count_over_time(${query.trim()} | drop __error__ [${formatDuration(step)}]))`;
+}
+
+export interface LevelSeries {
+  name: string;
+  color: string;
+  values: (number | null)[];
+}
+
+/** A `sum by (detected_level)` matrix as bucket rows over [start, end], most severe first. */
+export function levelSeries(result: MatrixResult[], start: number, end: number, step: number): { xs: number[]; series: LevelSeries[] } {
+  const anchor = result.find((r) => r.values.length)?.values[0][0];
+  const xs = anchor === undefined ? [] : bucketGrid(start, end, step, Math.round(anchor * 1000));
+  const at = new Map(xs.map((t, i) => [t, i]));
+  const byLevel = new Map<string, (number | null)[]>();
+  for (const r of result) {
+    const level = r.metric.detected_level || "unknown";
+    const row = byLevel.get(level) ?? new Array<number | null>(xs.length).fill(0);
+    for (const [t, v] of r.values) {
+      const i = at.get(Math.round(t * 1000));
+      if (i !== undefined) row[i] = (row[i] ?? 0) + Number(v);
+    }
+    byLevel.set(level, row);
+  }
+  const series = [...byLevel.entries()]
+    .sort(([a], [b]) => levelRank(a) - levelRank(b) || a.localeCompare(b))
+    .map(([name, values]) => ({ name, color: levelColour(name), values }));
+  return { xs, series };
+}
+

@@ -1,6 +1,6 @@
 // uPlot charts for the whole UI: the stacked log-volume histogram and time-series graphs.
 // uPlot itself loads on the first chart drawn.
 export type { ChartSeries, VolumeChartProps, TimeSeriesChartProps } from "./types";
-export { VolumeChart, volumeQuery } from "./VolumeChart";
+export { VolumeChart } from "./VolumeChart";
 export { TimeSeriesChart } from "./TimeSeriesChart";
-export { seriesFromMatrix, seriesName, formatBytes, formatCount } from "./data";
+export { seriesFromMatrix, seriesName, formatBytes, formatCount, volumeQuery } from "./data";
