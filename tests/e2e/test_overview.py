@@ -1,0 +1,103 @@
+"""The overview page: log volume by namespace, the newest error lines, its range in the URL."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlparse
+
+from conftest import axe_violations
+from playwright.sync_api import Page, expect
+
+
+def test_volume_chart_lists_the_namespaces(page: Page) -> None:
+    page.goto("/")
+    section = page.get_by_role("region", name=re.compile(r"Log volume by namespace \(bytes per"))
+    expect(section.get_by_role("img", name=re.compile("Log volume by namespace"))).to_be_visible(
+        timeout=10_000
+    )
+    legend = section.get_by_role("list", name=re.compile("legend"))
+    for ns in ("api", "db", "web"):
+        expect(legend.get_by_role("button", name=ns, exact=True)).to_be_visible()
+    # Clicking a legend entry isolates its series; clicking it again shows all.
+    api = legend.get_by_role("button", name="api", exact=True)
+    api.click()
+    expect(api).to_have_attribute("aria-pressed", "true")
+    api.click()
+    expect(api).to_have_attribute("aria-pressed", "false")
+
+
+def test_recent_errors_link_to_their_stream(page: Page) -> None:
+    page.goto("/")
+    errors = page.get_by_role("list", name=re.compile("newest error lines"))
+    deadlock = errors.get_by_role("listitem").filter(has_text="deadlock detected")
+    expect(deadlock).to_be_visible(timeout=10_000)
+    expect(errors.get_by_role("listitem").filter(has_text="payment declined")).to_be_visible()
+    expect(errors.get_by_role("listitem").filter(has_text="handled request").first).to_be_visible()
+    link = deadlock.get_by_role("link", name="Logs of db / postgres-0")
+    link.click()
+    expect(page).to_have_url(re.compile(r"/logs\?"))
+    q = parse_qs(urlparse(page.url).query)
+    assert q["query"] == ['{namespace="db", pod="postgres-0", container="postgres"}']
+    assert q["from"] == ["now-1h"]
+
+
+def test_range_is_kept_in_the_url(page: Page) -> None:
+    page.goto("/")
+    group = page.get_by_role("group", name="Time range")
+    group.get_by_role("button", name="Last 6h").click()
+    expect(page).to_have_url(re.compile(r"/\?range=6h$"))
+    expect(group.get_by_role("button", name="Last 6h")).to_have_attribute("aria-pressed", "true")
+    page.reload()
+    expect(
+        page.get_by_role("group", name="Time range").get_by_role("button", name="Last 6h")
+    ).to_have_attribute("aria-pressed", "true")
+    link = page.get_by_role("list", name=re.compile("newest error lines")).get_by_role("link").first
+    expect(link).to_have_attribute("href", re.compile(r"from=now-6h"))
+
+
+def test_api_errors_are_shown(page: Page, no_console_errors: list[str]) -> None:
+    page.route(
+        "**/loki/api/v1/index/volume_range**",
+        lambda route: route.fulfill(status=400, content_type="text/plain", body="volume is switched off"),
+    )
+    page.goto("/")
+    expect(page.get_by_role("alert").filter(has_text="volume is switched off")).to_be_visible()
+    # The other card still shows its lines.
+    expect(page.get_by_text("deadlock detected on relation orders")).to_be_visible()
+    # The browser itself logs the 400; nothing else may have gone to the console.
+    assert all("status of 400" in e for e in no_console_errors), no_console_errors
+    no_console_errors.clear()
+
+
+def test_empty_state_says_what_to_do(page: Page) -> None:
+    empty = '{"status":"success","data":{"resultType":"matrix","result":[]}}'
+    page.route(
+        "**/loki/api/v1/index/volume_range**",
+        lambda route: route.fulfill(status=200, content_type="application/json", body=empty),
+    )
+    page.goto("/")
+    expect(page.get_by_text(re.compile("No logs yet: point an agent or Grafana Alloy at"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"/loki/api/v1/push"))).to_be_visible()
+
+
+def test_accessible_in_both_themes(page: Page) -> None:
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        page.goto("/")
+        expect(page.get_by_role("img", name=re.compile("Log volume by namespace"))).to_be_visible(
+            timeout=10_000
+        )
+        expect(page.get_by_text("deadlock detected on relation orders")).to_be_visible()
+        assert axe_violations(page) == [], scheme
+
+
+def test_narrow_layout(page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto("/")
+    chart = page.get_by_role("img", name=re.compile("Log volume by namespace"))
+    expect(chart).to_be_visible(timeout=10_000)
+    expect(page.get_by_text("deadlock detected on relation orders")).to_be_visible()
+    # Nothing runs off the side: no horizontal scrolling, and the chart fits the viewport.
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    box = chart.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
