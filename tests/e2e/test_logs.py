@@ -1,0 +1,332 @@
+"""The logs explorer against the seeded server: queries, label chips, row expansion and field
+filters, context, live tail, shared links, history, load older, metric queries, the phone
+layout and accessibility."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, quote, urlparse
+
+from conftest import axe_violations
+from playwright.sync_api import Page, expect
+from seed import push_lines
+
+ROWS = "[role=treegrid][aria-label='Log lines'] [role=row]"
+
+
+def open_logs(page: Page, query: str, **params: str) -> None:
+    qs = "&".join(f"{k}={quote(v)}" for k, v in {"query": query, **params}.items())
+    page.goto(f"/logs?{qs}")
+
+
+def url_params(page: Page) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def type_query(page: Page, text: str) -> None:
+    editor = page.get_by_label("LogQL query")
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(text)
+
+
+def test_a_typed_query_shows_the_matching_line(page: Page) -> None:
+    page.goto("/logs")
+    type_query(page, '{app="payments"} |= "declined"')
+    page.get_by_role("button", name="Run", exact=True).click()
+    rows = page.locator(ROWS)
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("payment declined")
+    # The line filter's match is highlighted.
+    expect(rows.first.locator("mark")).to_have_text("declined")
+    assert url_params(page)["query"] == '{app="payments"} |= "declined"'
+
+
+def forgive_refused_requests(errors: list[str]) -> None:
+    """Chromium logs every 4xx answer as a console error; a test that asks for one forgives it."""
+    errors[:] = [e for e in errors if "the server responded with a status of 400" not in e]
+
+
+def test_a_bad_query_shows_the_api_error(page: Page, no_console_errors: list[str]) -> None:
+    open_logs(page, '{app="payments"')
+    expect(page.locator(".query-editor-error")).to_contain_text("parse error")
+    expect(page.locator(".logs-chart")).to_have_count(0)  # one message, not the volume's too
+    expect(page.locator(ROWS)).to_have_count(0)
+    forgive_refused_requests(no_console_errors)
+
+
+def test_a_bad_time_range_says_so(page: Page) -> None:
+    open_logs(page, '{app="payments"}', **{"from": "yesterday"})
+    expect(page.get_by_role("alert").filter(has_text='not a time: "yesterday"')).to_be_visible()
+
+
+def test_clicking_a_label_chip_filters(page: Page) -> None:
+    open_logs(page, '{namespace="api"}')
+    chip = page.locator(ROWS).first.locator(".logs-chip", has_text="app=")
+    expect(chip).to_have_attribute("title", re.compile("Alt-click to filter it out"))
+    app = chip.inner_text().split("=", 1)[1]
+    chip.click()
+    expect(page).to_have_url(re.compile("app%3D%22" + app))
+    assert url_params(page)["query"] == f'{{namespace="api", app="{app}"}}'
+    # One stream left: app is common to every line now, shown once above the rows.
+    expect(page.locator(".logs-common")).to_contain_text(f"app={app}")
+    expect(page.locator(ROWS).first.locator(".logs-chip", has_text="app=")).to_have_count(0)
+    page.locator(".logs-common .logs-chip", has_text="app=").click(modifiers=["Alt"])
+    assert url_params(page)["query"] == f'{{namespace="api", app="{app}", app!="{app}"}}'
+    expect(page.get_by_text("No lines match in this range.")).to_be_visible()
+
+
+def test_expanding_a_json_line_and_filtering_on_a_field(page: Page) -> None:
+    open_logs(page, '{app="checkout"}')
+    row = page.locator(ROWS).first
+    row.focus()
+    page.keyboard.press("Enter")
+    expect(row).to_have_attribute("aria-expanded", "true")
+    fields = row.locator("table.logs-fields", has=page.locator("caption", has_text="Fields (JSON)"))
+    expect(fields).to_be_visible()
+    status = fields.locator("tr", has=page.locator("th", has_text=re.compile("^status$"))).locator("td").first
+    value = status.inner_text()
+    labels = row.locator("table.logs-fields", has=page.locator("caption", has_text="Labels"))
+    expect(labels.locator("th", has_text="pod")).to_be_visible()
+    expect(labels.locator("th", has_text="detected_level")).to_contain_text("structured metadata")
+    row.get_by_role("button", name=f"Filter for status={value}", exact=True).click()
+    assert url_params(page)["query"] == f'{{app="checkout"}} | json | status="{value}"'
+    rows = page.locator(ROWS)
+    expect(rows.first).to_contain_text(f'"status": {value}')
+    for i in range(min(rows.count(), 20)):
+        expect(rows.nth(i)).to_contain_text(f'"status": {value}')
+    # With the parser in the query, parsed labels come apart from the stream's.
+    rows.first.locator(".logs-ts").click()
+    expect(rows.first.locator("th", has_text="status").filter(has_text="parsed")).to_be_visible()
+    rows.first.locator(".logs-ts").click()
+    expect(rows.first).to_have_attribute("aria-expanded", "false")
+
+
+def test_context_shows_the_lines_around_the_chosen_one(page: Page) -> None:
+    open_logs(page, '{app="postgres"} |= "checkpoint"', order="forward")
+    row = page.locator(ROWS).nth(30)
+    line = row.locator(".logs-text").inner_text()
+    row.click()
+    row.get_by_role("button", name="Show context").click()
+    dialog = page.get_by_role("dialog", name="Context")
+    expect(dialog).to_be_visible()
+    current = dialog.locator("li[aria-current=true]")
+    expect(current).to_have_count(1)
+    expect(current).to_contain_text(line)
+    expect(current).to_be_in_viewport()
+    items = dialog.locator("li")
+    index = int(current.evaluate("el => [...el.parentNode.children].indexOf(el)"))
+    # Every older line of the stream (30 in the range, one more if the oldest has left it since
+    # the seed), the line, and 50 after it (of hundreds).
+    assert index in (30, 31)
+    expect(items).to_have_count(index + 51)
+    # The context is the whole stream, not only the query's matches.
+    expect(dialog.locator("li", has_text="deadlock detected")).to_have_count(0)
+    assert "wrote" in items.nth(29).inner_text() and "wrote" in items.nth(31).inner_text()
+    assert items.nth(29).locator(".logs-ts").inner_text() <= current.locator(".logs-ts").inner_text()
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
+
+
+def test_live_tail_shows_new_lines(page: Page, heron) -> None:
+    stream = {"test": "tail", "case": "plain"}
+    open_logs(page, '{test="tail", case="plain"}')
+    page.get_by_role("button", name="Live").click()
+    expect(page.locator("[data-tail-state]")).to_have_text("Live")
+    push_lines(heron.url, stream, [(time.time_ns(), "tailed line one")])
+    expect(page.locator(ROWS).filter(has_text="tailed line one")).to_have_count(1, timeout=5000)
+    push_lines(heron.url, stream, [(time.time_ns(), "tailed line two")])
+    expect(page.locator(ROWS).first).to_contain_text("tailed line two", timeout=5000)
+    expect(page.locator(ROWS)).to_have_count(2)
+    page.get_by_role("button", name="Live").click()
+    expect(page.locator("[data-tail-state]")).to_have_count(0)
+
+
+def test_live_tail_reconnects_after_the_server_closes_the_socket(page: Page, heron) -> None:
+    stream = {"test": "tail", "case": "reconnect"}
+    sockets = []
+
+    def through(ws) -> None:
+        ws.connect_to_server()
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r"/loki/api/v1/tail"), through)
+    open_logs(page, '{test="tail", case="reconnect"}')
+    page.get_by_role("button", name="Live").click()
+    state = page.locator("[data-tail-state]")
+    expect(state).to_have_text("Live")
+    push_lines(heron.url, stream, [(time.time_ns(), "before the drop")])
+    expect(page.locator(ROWS).filter(has_text="before the drop")).to_have_count(1, timeout=5000)
+    sockets[0].close(code=1012, reason="restarting")
+    expect(page.locator(".logs-live")).to_contain_text("retrying in 1 s")
+    expect(state).to_have_text("Live", timeout=5000)
+    assert len(sockets) == 2
+    push_lines(heron.url, stream, [(time.time_ns(), "after the drop")])
+    expect(page.locator(ROWS).filter(has_text="after the drop")).to_have_count(1, timeout=5000)
+    expect(page.locator(ROWS).filter(has_text="before the drop")).to_have_count(1)
+
+
+def test_a_shared_link_reproduces_the_view(page: Page) -> None:
+    open_logs(
+        page,
+        '{app="frontend"}',
+        **{"from": "now-30m", "to": "now", "order": "forward", "utc": "1", "wrap": "1"},
+    )
+    expect(page.get_by_label("LogQL query")).to_have_text('{app="frontend"}')
+    expect(page.get_by_role("button", name="Oldest first")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="UTC")).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Wrap lines")).to_have_attribute("aria-pressed", "true")
+    rows = page.locator(ROWS)
+    expect(rows.first.locator(".logs-ts")).to_have_text(re.compile(r"Z$"))
+    first, last = rows.first.locator(".logs-ts").inner_text(), rows.nth(5).locator(".logs-ts").inner_text()
+    assert first < last  # oldest first
+    # 30 minutes of a 600-line hour: about 300 lines.
+    count = int(page.locator(".logs-count").inner_text().split()[0])
+    assert 280 <= count <= 320
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page.get_by_role("button", name="Copy link").click()
+    expect(page.get_by_role("status")).to_have_text("Link copied to the clipboard")
+    assert page.evaluate("navigator.clipboard.readText()") == page.url
+
+
+def test_the_back_button_restores_the_previous_query(page: Page) -> None:
+    open_logs(page, '{app="postgres"} |= "deadlock"')
+    expect(page.locator(ROWS)).to_have_count(1)
+    type_query(page, '{app="payments"} |= "declined"')
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(ROWS).first).to_contain_text("payment declined")
+    page.go_back()
+    expect(page.get_by_label("LogQL query")).to_have_text('{app="postgres"} |= "deadlock"')
+    expect(page.locator(ROWS).first).to_contain_text("deadlock detected")
+    page.go_forward()
+    expect(page.locator(ROWS).first).to_contain_text("payment declined")
+
+
+def test_load_older_adds_older_lines_without_a_duplicate(page: Page, heron) -> None:
+    stream = {"test": "older"}
+    now = time.time_ns()
+    boundary = now - 2_000 * 1_000_000_000
+    newer = [(now - (i + 1) * 1_000_000_000, f"newer {i}") for i in range(998)]
+    # Five lines in one nanosecond, where the first page's limit of 1000 cuts after two of them.
+    same = [(boundary, f"boundary {i}") for i in range(5)]
+    older = [(boundary - (i + 1) * 1_000_000_000, f"older {i}") for i in range(100)]
+    push_lines(heron.url, stream, newer + same + older)
+    open_logs(page, '{test="older"}')
+    count = page.locator(".logs-count")
+    expect(count).to_have_text(re.compile(r"^1000 entries · limit of 1000 reached"))
+    page.get_by_role("button", name="Load older").click()
+    expect(count).to_have_text("1103 entries")
+    expect(page.get_by_role("button", name="Load older")).to_have_count(0)
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download NDJSON").click()
+    body = Path(dl.value.path()).read_text().splitlines()
+    entries = [json.loads(line) for line in body]
+    assert len(entries) == 1103
+    assert len({(e["timestamp"], e["line"]) for e in entries}) == 1103
+    assert entries[0] == {
+        "timestamp": str(newer[0][0]),
+        "labels": {"test": "older", "service_name": "unknown_service"},
+        "line": "newer 0",
+        "metadata": entries[0]["metadata"],
+        "parsed": {},
+    }
+    assert entries[-1]["line"] == "older 99"
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Download text").click()
+    text = Path(dl.value.path()).read_text().splitlines()
+    assert text[:2] == ["newer 0", "newer 1"] and len(text) == 1103
+
+
+def test_rows_are_virtualised(page: Page) -> None:
+    open_logs(page, '{namespace="api"}')
+    expect(page.locator(".logs-count")).to_contain_text("1000 entries")
+    rows = page.locator(ROWS)
+    assert rows.count() < 120
+    page.locator(".logs-scroller").evaluate("el => { el.scrollTop = el.scrollHeight }")
+    expect(rows.last).to_have_attribute("aria-rowindex", "1000")
+    assert rows.count() < 120
+
+
+def test_ansi_colours_render_or_strip(page: Page, heron) -> None:
+    push_lines(heron.url, {"test": "ansi"}, [(time.time_ns(), "\x1b[31mred alert\x1b[0m <b>not bold</b>")])
+    open_logs(page, '{test="ansi"}')
+    row = page.locator(ROWS).first
+    expect(row.locator(".logs-ansi-fg-red")).to_have_text("red alert")
+    expect(row.locator(".logs-text")).to_have_text("red alert <b>not bold</b>")
+    page.get_by_role("button", name="ANSI colours").click()
+    expect(row.locator(".logs-ansi-fg-red")).to_have_count(0)
+    expect(row.locator(".logs-text")).to_have_text("red alert <b>not bold</b>")
+    assert url_params(page)["ansi"] == "strip"
+
+
+def test_auto_refresh_runs_the_query_again(page: Page, heron) -> None:
+    open_logs(page, '{test="refresh"}', refresh="1s")
+    expect(page.get_by_text("No lines match in this range.")).to_be_visible()
+    push_lines(heron.url, {"test": "refresh"}, [(time.time_ns() - 1_000_000_000, "refreshed in")])
+    expect(page.locator(ROWS).filter(has_text="refreshed in")).to_have_count(1, timeout=5000)
+
+
+def test_zooming_on_the_volume_chart_sets_an_absolute_range(page: Page) -> None:
+    open_logs(page, '{app="checkout"}')
+    expect(page.locator(ROWS).first).to_be_visible()
+    over = page.locator(".logs-chart .u-over")
+    expect(over).to_be_visible()
+    box = over.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    page.mouse.up()
+    rfc3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+    expect(page).to_have_url(re.compile(r"from=\d{4}-"))
+    params = url_params(page)
+    assert rfc3339.match(params["from"]) and rfc3339.match(params["to"]), params
+    assert params["from"] < params["to"]
+    # About a fifth of the hour: roughly 120 of the stream's 600 lines.
+    count = int(page.locator(".logs-count").inner_text().split()[0])
+    assert 60 <= count <= 180, count
+    page.go_back()
+    assert "from" not in url_params(page)
+
+
+def test_a_metric_query_shows_a_graph_and_a_table_of_series(page: Page) -> None:
+    open_logs(page, 'sum by (app) (count_over_time({namespace="api"}[5m]))')
+    expect(page.get_by_role("img", name="Query result graph")).to_be_visible()
+    legend = page.get_by_role("list", name="Query result graph: legend")
+    expect(legend.get_by_role("button")).to_have_count(2)
+    table = page.locator("table.logs-series")
+    expect(table.locator("tbody tr")).to_have_count(2)
+    expect(table).to_contain_text('{app="checkout"}')
+    expect(table).to_contain_text('{app="payments"}')
+    expect(page.locator(ROWS)).to_have_count(0)
+    expect(page.get_by_role("button", name="Live")).to_be_disabled()
+
+
+def test_the_phone_layout(page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    open_logs(page, '{app="checkout"}')
+    rows = page.locator(ROWS)
+    expect(rows.first).to_be_visible()
+    rows.first.click()
+    expect(rows.first.get_by_role("button", name="Show context")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    box = rows.first.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+
+
+def test_no_serious_accessibility_violations(page: Page) -> None:
+    for theme in ("light", "dark"):
+        page.emulate_media(color_scheme=theme)
+        open_logs(page, '{app="checkout"} |= "request"')
+        row = page.locator(ROWS).first
+        row.click()
+        expect(row).to_have_attribute("aria-expanded", "true")
+        assert axe_violations(page) == [], theme
+        row.get_by_role("button", name="Show context").click()
+        expect(page.get_by_role("dialog").locator("li[aria-current=true]")).to_have_count(1)
+        assert axe_violations(page) == [], theme + " (context)"

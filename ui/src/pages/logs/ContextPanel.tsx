@@ -1,0 +1,142 @@
+// The lines around one entry in its stream: 50 before (backward, ending at its nanosecond) and
+// 50 after (forward, from it), on the stream's exact selector. Esc closes the panel.
+import { useEffect, useRef, useState } from "preact/hooks";
+import { queryLogs } from "../../lib/api";
+import { flattenStreams, type LogEntry } from "../../lib/entries";
+import { quote } from "../../lib/logql";
+import { formatTimestamp } from "../../lib/time";
+import { renderLine } from "./LogLine";
+
+export const CONTEXT_LINES = 50;
+const WINDOW_NS = 24n * 3600n * 1_000_000_000n; // how far either way to look for the lines
+
+export function streamSelector(labels: Record<string, string>): string {
+  return `{${Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${quote(labels[k])}`)
+    .join(", ")}}`;
+}
+
+interface Loaded {
+  before: LogEntry[];
+  after: LogEntry[]; // starts with the chosen entry (and any sharing its nanosecond)
+}
+
+export interface ContextPanelProps {
+  entry: LogEntry;
+  /** Set for a live-tail entry, whose labels have structured metadata folded in: the query that
+   * found it, asked again at its nanosecond with categorize-labels for the stream's own labels. */
+  foldedQuery?: string;
+  utc: boolean;
+  stripAnsi: boolean;
+  onClose: () => void;
+}
+
+/** The entry's stored stream labels: its own, or for a tail entry the ones query_range reports. */
+async function storedStream(entry: LogEntry, foldedQuery: string | undefined, signal: AbortSignal): Promise<Record<string, string>> {
+  if (!foldedQuery) return entry.stream;
+  const r = await queryLogs(
+    { query: foldedQuery, startNs: entry.tsNs, endNs: `${BigInt(entry.tsNs) + 1n}`, limit: 1000, direction: "forward" },
+    signal,
+  );
+  const found = r.data.resultType === "streams" ? flattenStreams(r.data.result).find((e) => e.line === entry.line) : undefined;
+  if (!found) throw new Error("this entry is no longer in the store");
+  return found.stream;
+}
+
+export function ContextPanel(props: ContextPanelProps) {
+  const { entry } = props;
+  const [data, setData] = useState<Loaded | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const panel = useRef<HTMLDivElement>(null);
+  const close = useRef<HTMLButtonElement>(null);
+  const [selector, setSelector] = useState<string | null>(props.foldedQuery ? null : streamSelector(entry.stream));
+
+  useEffect(() => {
+    const ctl = new AbortController();
+    const ts = BigInt(entry.tsNs);
+    setData(null);
+    setError(null);
+    storedStream(entry, props.foldedQuery, ctl.signal)
+      .then((stream) => {
+        const selector = streamSelector(stream);
+        setSelector(selector);
+        return Promise.all([
+      queryLogs({ query: selector, startNs: `${ts - WINDOW_NS}`, endNs: entry.tsNs, limit: CONTEXT_LINES, direction: "backward" }, ctl.signal),
+      queryLogs({ query: selector, startNs: entry.tsNs, endNs: `${ts + WINDOW_NS}`, limit: CONTEXT_LINES + 1, direction: "forward" }, ctl.signal),
+        ]);
+      })
+      .then(([b, a]) => {
+        const streams = (r: typeof b) => (r.data.resultType === "streams" ? r.data.result : []);
+        setData({ before: flattenStreams(streams(b), true), after: flattenStreams(streams(a), true) });
+      })
+      .catch((e) => {
+        if (!ctl.signal.aborted) setError(e instanceof Error ? e.message : String(e));
+      });
+    return () => ctl.abort();
+  }, [entry.id, props.foldedQuery]);
+
+  useEffect(() => {
+    close.current?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === "Escape") {
+        e.preventDefault();
+        props.onClose();
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
+  // The chosen entry: the first of the forward page with its nanosecond and line.
+  const chosen = data ? data.after.findIndex((e) => e.tsNs === entry.tsNs && e.line === entry.line) : -1;
+
+  useEffect(() => {
+    panel.current?.querySelector("[aria-current]")?.scrollIntoView({ block: "center" });
+  }, [data]);
+
+  const rows = data ? [...data.before, ...data.after] : [];
+  const chosenRow = chosen >= 0 ? data!.before.length + chosen : -1;
+
+  return (
+    <div class="logs-context-backdrop" onClick={(e) => e.target === e.currentTarget && props.onClose()}>
+      <div class="logs-context" role="dialog" aria-modal="true" aria-labelledby="logs-context-title" ref={panel}>
+        <div class="logs-context-head">
+          <h2 id="logs-context-title">Context</h2>
+          {selector && <code class="logs-context-selector">{selector}</code>}
+          <button type="button" ref={close} onClick={props.onClose}>
+            Close
+          </button>
+        </div>
+        {error ? (
+          <p role="alert" class="error">
+            The context could not be loaded: {error}
+          </p>
+        ) : !data ? (
+          <p class="muted" aria-busy="true">
+            Loading the lines around it…
+          </p>
+        ) : (
+          <>
+            <p class="muted logs-context-note">
+              {data.before.length} lines before, {Math.max(0, data.after.length - (chosen >= 0 ? chosen + 1 : 0))} after, in
+              this stream.
+            </p>
+            <ol class="logs-context-lines" aria-label="Lines around the chosen one" tabIndex={0}>
+              {rows.map((e, i) => (
+                <li
+                  key={`${i}:${e.id}`}
+                  aria-current={i === chosenRow ? "true" : undefined}
+                  class={`logs-context-line mono logs-level-${e.level}`}
+                >
+                  <span class="logs-ts">{formatTimestamp(e.tsMs, props.utc)}</span>
+                  <span class="logs-text">{renderLine(e.line, [], props.stripAnsi)}</span>
+                </li>
+              ))}
+            </ol>
+          </>
+        )}
+      </div>
+    </div>
+  );
+}
