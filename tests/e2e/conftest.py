@@ -21,6 +21,8 @@ from serverproc import ServerProc, start_server
 ROOT = Path(__file__).resolve().parents[2]
 # The package's build by default; HERON_E2E_UI_DIR tests another (a build made with HERON_UI_OUT).
 UI_BUILD = Path(os.environ.get("HERON_E2E_UI_DIR") or ROOT / "src" / "heron" / "ui")
+# The server refuses HERON_* variables it does not know, and it inherits this environment.
+os.environ.pop("HERON_E2E_UI_DIR", None)
 AXE = ROOT / "ui" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = "/usr/bin/chromium"
 
