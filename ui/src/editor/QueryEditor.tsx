@@ -52,6 +52,7 @@ export function QueryEditor(props: QueryEditorProps) {
   // The error shown: hidden once the text changes, shown again for a new error or a new run.
   const [shownError, setShownError] = useState<string | null>(null);
   const dismissed = useRef<string | null>(null);
+  const echoes = useRef(new Set<string>());
 
   const modeExtensions = (multi: boolean): Extension => {
     const run = (v: EditorView) => {
@@ -95,7 +96,9 @@ export function QueryEditor(props: QueryEditorProps) {
           bracketMatching(),
           lang.support,
           queryHighlighting,
-          autocompletion({ override: [lang.completion], icons: false, activateOnTypingDelay: 50 }),
+          // At most 12 options in the page at once, and a list that never scrolls: the arrow
+          // keys move a window over the rest (a listbox that scrolls would need to be focusable).
+          autocompletion({ override: [lang.completion], icons: false, activateOnTypingDelay: 50, maxRenderedOptions: 12 }),
           keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...historyKeymap]),
           errorMarkField,
           placeholderExt(props.placeholder ?? ""),
@@ -103,7 +106,10 @@ export function QueryEditor(props: QueryEditorProps) {
           EditorView.contentAttributes.of({ "aria-label": props.ariaLabel }),
           EditorView.updateListener.of((u) => {
             if (!u.docChanged || u.transactions.some((tr) => tr.annotation(fromProps))) return;
-            latest.current.onChange(u.state.doc.toString());
+            const text = u.state.doc.toString();
+            echoes.current.add(text);
+            if (echoes.current.size > 100) echoes.current.delete(echoes.current.values().next().value!);
+            latest.current.onChange(text);
             const key = errorKey(latest.current.error);
             if (key) dismissed.current = key;
             setShownError(null);
@@ -120,7 +126,15 @@ export function QueryEditor(props: QueryEditorProps) {
 
   useEffect(() => {
     const v = view.current;
-    if (v && v.state.doc.toString() !== props.value) {
+    const doc = v?.state.doc.toString();
+    // The parent re-renders after a few keystrokes at once, so `value` can be one the editor
+    // reported a moment ago: an echo, not a change to apply.
+    if (props.value === doc || echoes.current.has(props.value)) {
+      if (props.value === doc) echoes.current.clear();
+      return;
+    }
+    if (v) {
+      echoes.current.clear();
       v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: props.value }, annotations: fromProps.of(true) });
       if (props.value.includes("\n")) setMultiLine(true);
     }
@@ -146,7 +160,15 @@ export function QueryEditor(props: QueryEditorProps) {
 
   const error = shownError !== null && shownError === key ? props.error : null;
   return (
-    <div class="query-editor" data-query-editor>
+    <div
+      class="query-editor"
+      data-query-editor
+      tabIndex={-1}
+      onFocus={(e) => {
+        // The shell's `/` key may focus this root: the text is what should get it.
+        if (e.target === e.currentTarget) view.current?.focus();
+      }}
+    >
       <div class="query-editor-row">
         <div class={`query-editor-input${error ? " query-editor-invalid" : ""}`} ref={host} />
         <button

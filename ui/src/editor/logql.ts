@@ -7,9 +7,8 @@ import { LanguageSupport, LRLanguage } from "@codemirror/language";
 import type { EditorView } from "@codemirror/view";
 import { parser } from "@grafana/lezer-logql";
 import { styleTags, tags as t } from "@lezer/highlight";
-import { quote } from "../lib/logql";
 import type { LabelSource } from "./labels";
-import { AGGREGATIONS, logqlContext, RANGE_FUNCTIONS } from "./logqlContext";
+import { AGGREGATIONS, logqlContext, RANGE_FUNCTIONS, valueLiteral } from "./logqlContext";
 
 export const logqlLanguage = LRLanguage.define({
   name: "logql",
@@ -57,13 +56,13 @@ const STAGES: Snippet[] = [
   { label: "keep", insert: "keep ", detail: "keep only these labels" },
   { label: "decolorize", insert: "decolorize", detail: "strip ANSI colour codes" },
   { label: "unwrap", insert: "unwrap ", detail: "use a label's value as the sample" },
-  { label: "ip()", insert: '|= ip("")', cursor: 2, replacesPipe: true, detail: "lines with an IP in a CIDR range" },
   { label: "|=", insert: '|= ""', cursor: 1, replacesPipe: true, detail: "line contains" },
   { label: "!=", insert: '!= ""', cursor: 1, replacesPipe: true, detail: "line does not contain" },
   { label: "|~", insert: '|~ ""', cursor: 1, replacesPipe: true, detail: "line matches a regex" },
   { label: "!~", insert: '!~ ""', cursor: 1, replacesPipe: true, detail: "line does not match a regex" },
   { label: "|>", insert: '|> ""', cursor: 1, replacesPipe: true, detail: "line matches a pattern" },
   { label: "!>", insert: '!> ""', cursor: 1, replacesPipe: true, detail: "line does not match a pattern" },
+  { label: "ip()", insert: '|= ip("")', cursor: 2, replacesPipe: true, detail: "lines with an IP in a CIDR range" },
 ];
 
 const RANGE_DETAILS: Record<(typeof RANGE_FUNCTIONS)[number], string> = {
@@ -109,9 +108,10 @@ const GROUPING: Snippet[] = [
   { label: "without", insert: "without ()", cursor: 1, detail: "drop these labels" },
 ];
 
-function snippetOption(s: Snippet, type: string): Completion {
+function snippetOption(s: Snippet, type: string, boost = 0): Completion {
   return {
     label: s.label,
+    boost,
     detail: s.detail,
     type,
     apply: (view: EditorView, completion: Completion, from: number, to: number) => {
@@ -135,8 +135,6 @@ function snippetOption(s: Snippet, type: string): Completion {
   };
 }
 
-const escapeRegex = (s: string) => s.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&");
-
 function valueOption(value: string): Completion {
   return {
     label: value,
@@ -145,7 +143,7 @@ function valueOption(value: string): Completion {
       // Where the value goes is read again now: the user may have typed on since the look-up.
       const ctx = logqlContext(view.state.doc.toString(), to);
       if (ctx?.kind !== "labelValue") return;
-      const insert = quote(ctx.op === "=~" || ctx.op === "!~" ? escapeRegex(value) : value);
+      const insert = valueLiteral(value, ctx.op);
       view.dispatch({
         changes: { from: ctx.replaceFrom, to: Math.max(ctx.to, to), insert },
         selection: { anchor: ctx.replaceFrom + insert.length },
@@ -173,8 +171,17 @@ export function logqlCompletion(labels: LabelSource) {
         if (!values || cx.aborted) return null;
         return { from: ctx.from, options: values.map(valueOption), validFor: /^[^"`,{}]*$/ };
       }
-      case "pipeline":
-        return { from: ctx.from, options: STAGES.map((s) => snippetOption(s, s.replacesPipe ? "keyword" : "function")), validFor: /^\w*$/ };
+      case "pipeline": {
+        // In the order of the list: parsers first, line filters last; but right after a `|`
+        // with no space (`{app="x"} |`), the line filters (`|=`, `|~`...) come first.
+        const filtersFirst = ctx.from === ctx.pipeFrom + 1;
+        const rank = (s: Snippet, i: number) => STAGES.length - i + (filtersFirst && s.replacesPipe ? STAGES.length : 0);
+        return {
+          from: ctx.from,
+          options: STAGES.map((s, i) => snippetOption(s, s.replacesPipe ? "keyword" : "function", rank(s, i))),
+          validFor: /^\w*$/,
+        };
+      }
       case "expression":
         if (!cx.explicit && ctx.from === cx.pos) return null;
         return { from: ctx.from, options: FUNCTIONS.map((s) => snippetOption(s, "function")), validFor: /^\w*$/ };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { logqlContext, selectorSoFar } from "./logqlContext";
+import { logqlContext, selectorSoFar, valueLiteral } from "./logqlContext";
 
 /** The context at the `|` marker (removed from the text). */
 function at(marked: string) {
@@ -125,5 +125,14 @@ describe("selectorSoFar", () => {
     expect(selectorSoFar('{a="1",b=~"2"}', 0, 14)).toBe('{a="1", b=~"2"}');
     expect(selectorSoFar('rate({a="1"}[5m]) / rate({b="2", c=', 25, 35)).toBe('{b="2"}');
     expect(selectorSoFar("{", 0, 1)).toBeUndefined();
+  });
+});
+
+describe("valueLiteral", () => {
+  it("quotes with Go escapes, and escapes regex metacharacters for regex matchers", () => {
+    expect(valueLiteral('say "hi"\\', "=")).toBe('"say \\"hi\\"\\\\"');
+    expect(valueLiteral("a.b(c)", "!=")).toBe('"a.b(c)"');
+    expect(valueLiteral("a.b(c)", "=~")).toBe('"a\\\\.b\\\\(c\\\\)"');
+    expect(valueLiteral("x+y|z", "!~")).toBe('"x\\\\+y\\\\|z"');
   });
 });

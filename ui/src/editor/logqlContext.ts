@@ -215,6 +215,12 @@ function valueEnd(text: string, pos: number, quoted: boolean): number {
   return j;
 }
 
+/** A label value as the matcher's string: regex metacharacters escaped for `=~` and `!~`. */
+export function valueLiteral(value: string, op: MatchOp): string {
+  const v = op === "=~" || op === "!~" ? value.replace(/[\\.+*?()|[\]{}^$]/g, "\\$&") : value;
+  return JSON.stringify(v);
+}
+
 /** What kind of completion goes at `pos` in `text`, or null when nothing is offered there. */
 export function logqlContext(text: string, pos: number): LogqlContext | null {
   const before = text.slice(0, pos);
