@@ -26,6 +26,14 @@ def url_params(page: Page) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlparse(page.url).query).items()}
 
 
+def wait_until(page: Page, condition, timeout_s: float = 5.0) -> None:
+    """Poll a Python-side condition (fed by Playwright events) with page round trips, bounded."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        page.evaluate("() => new Promise((r) => setTimeout(r, 50))")
+
+
 def type_query(page: Page, text: str) -> None:
     editor = page.get_by_label("LogQL query")
     editor.click()
@@ -170,6 +178,65 @@ def test_live_tail_reconnects_after_the_server_closes_the_socket(page: Page, her
     expect(page.locator(ROWS).filter(has_text="before the drop")).to_have_count(1)
 
 
+def test_live_tail_keeps_at_most_1000_lines_and_says_how_many_it_dropped(page: Page, heron) -> None:
+    stream = {"test": "tail", "case": "flood"}
+    open_logs(page, '{test="tail", case="flood"}')
+    page.get_by_role("button", name="Live").click()
+    expect(page.locator("[data-tail-state]")).to_have_text("Live")
+    now = time.time_ns()
+    push_lines(heron.url, stream, [(now + i, f"flood {i}") for i in range(1005)])
+    status = page.locator(".logs-live")
+    expect(status).to_contain_text("1000 lines", timeout=5000)
+    expect(status).to_contain_text("5 older dropped from the page")
+    expect(page.locator(ROWS).first).to_contain_text("flood 1004")
+
+
+def test_live_tail_stops_on_a_new_query_and_on_leaving_the_page(page: Page) -> None:
+    closed: list[str] = []
+
+    def through(ws) -> None:
+        ws.connect_to_server()
+        ws.on_close(lambda code, reason: closed.append(ws.url))
+
+    page.route_web_socket(re.compile(r"/loki/api/v1/tail"), through)
+    open_logs(page, '{test="tail", case="stop"}')
+    live = page.get_by_role("button", name="Live")
+    live.click()
+    expect(page.locator("[data-tail-state]")).to_have_text("Live")
+    type_query(page, '{test="tail", case="other"}')
+    page.keyboard.press("Control+Enter")
+    expect(live).to_have_attribute("aria-pressed", "false")
+    expect(page.locator("[data-tail-state]")).to_have_count(0)
+    wait_until(page, lambda: len(closed) == 1)
+    live.click()
+    expect(page.locator("[data-tail-state]")).to_have_text("Live")
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Status").click()
+    expect(page).to_have_title("Status · Heron")
+    wait_until(page, lambda: len(closed) == 2)
+
+
+def test_wrap_and_utc_toggles(page: Page, heron) -> None:
+    long_line = "wrap me " + "x" * 400 + " end"
+    push_lines(heron.url, {"test": "wrap"}, [(time.time_ns() - 1_000_000_000, long_line)])
+    open_logs(page, '{test="wrap"}')
+    row = page.locator(ROWS).first
+    expect(row).to_contain_text("wrap me")
+    one_line = row.bounding_box()["height"]
+    page.get_by_role("button", name="Wrap lines").click()
+    expect(page.get_by_role("button", name="Wrap lines")).to_have_attribute("aria-pressed", "true")
+    page.wait_for_function(
+        "h => document.querySelector('.logs-row').getBoundingClientRect().height > h * 2", arg=one_line
+    )
+    assert url_params(page)["wrap"] == "1"
+    ts = row.locator(".logs-ts")
+    expect(ts).not_to_have_text(re.compile("Z$"))
+    page.get_by_role("button", name="UTC").click()
+    expect(ts).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}Z$"))
+    # Toggles replace the history entry: back leaves the page's previous query, not a toggle.
+    page.go_back()
+    expect(page).not_to_have_url(re.compile("test%3D%22wrap"))
+
+
 def test_a_shared_link_reproduces_the_view(page: Page) -> None:
     open_logs(
         page,
@@ -249,6 +316,27 @@ def test_rows_are_virtualised(page: Page) -> None:
     page.locator(".logs-scroller").evaluate("el => { el.scrollTop = el.scrollHeight }")
     expect(rows.last).to_have_attribute("aria-rowindex", "1000")
     assert rows.count() < 120
+
+
+def test_5000_lines_scroll_with_a_bounded_dom(page: Page, heron) -> None:
+    now = time.time_ns()
+    lines = [(now - (i + 1) * 500_000_000, f'{{"level":"info","msg":"many {i}"}}') for i in range(5000)]
+    push_lines(heron.url, {"test": "many"}, lines)
+    open_logs(page, '{test="many"}', wrap="1")
+    count = page.locator(".logs-count")
+    # Each page repeats the previous one's oldest entry (its bound is inclusive), so adds 999.
+    for n in (1000, 1999, 2998, 3997, 4996):
+        expect(count).to_contain_text(f"{n} entries")
+        page.get_by_role("button", name="Load older").click()
+    expect(count).to_have_text("5000 entries")
+    scroller = page.locator(".logs-scroller")
+    rows = page.locator(ROWS)
+    for frac in (0.25, 0.5, 0.75, 1.0):
+        scroller.evaluate("(el, f) => { el.scrollTop = (el.scrollHeight - el.clientHeight) * f }", frac)
+        page.evaluate("() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        assert rows.count() < 150
+    expect(rows.last).to_have_attribute("aria-rowindex", "5000")
+    expect(rows.last).to_contain_text("many 4999")
 
 
 def test_ansi_colours_render_or_strip(page: Page, heron) -> None:

@@ -64,14 +64,20 @@ export default function LogsPage() {
   const metric = useMemo(() => query.trim() !== "" && isMetricQuery(query), [query]);
 
   // ---- live tail ----
-  const [live, setLive] = useState(false);
+  // Live is tied to the query it was turned on for, so a new query is not live in the same render
+  // (no socket opens for it) and the tail stops.
+  const [liveFor, setLiveFor] = useState<string | null>(null);
+  const live = liveFor !== null && liveFor === query;
+  const setLive = (on: boolean) => setLiveFor(on ? query : null);
   const [tailEntries, setTailEntries] = useState<LogEntry[]>([]);
   const [tailDropped, setTailDropped] = useState(0);
   const [serverDropped, setServerDropped] = useState(0);
   const [tailState, setTailState] = useState<{ state: TailState; detail?: string }>({ state: "stopped" });
 
   useEffect(() => setDraft(query), [query]);
-  useEffect(() => setLive(false), [query]); // a new query stops the tail
+  useEffect(() => {
+    if (liveFor !== null && liveFor !== query) setLiveFor(null); // a new query stops the tail
+  }, [query]);
 
   useEffect(() => {
     if (!live) return;
