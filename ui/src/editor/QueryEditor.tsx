@@ -4,7 +4,7 @@ import { bracketMatching } from "@codemirror/language";
 import { Annotation, Compartment, EditorState, Prec, type Extension } from "@codemirror/state";
 import { EditorView, keymap, placeholder as placeholderExt } from "@codemirror/view";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { errorMarkField, errorSpan, setErrorMark } from "./errorMark";
+import { errorMarkField, errorMessageText, errorSpan, setErrorMark } from "./errorMark";
 import { queryHighlighting } from "./highlight";
 import { createLabelSource, type LabelSource } from "./labels";
 import { logql } from "./logql";
@@ -192,7 +192,7 @@ export function QueryEditor(props: QueryEditorProps) {
           <span class="query-editor-error-where">
             line {error.line}, column {error.col}:
           </span>{" "}
-          {error.message}
+          {errorMessageText(error.message)}
         </p>
       )}
     </div>

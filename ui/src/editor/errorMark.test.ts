@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { errorSpan } from "./errorMark";
+import { errorMessageText, errorSpan } from "./errorMark";
 
 const marked = (text: string, line: number, col: number) => {
   const s = errorSpan(text, line, col);
@@ -32,5 +32,14 @@ describe("errorSpan", () => {
   it("marks a single character for punctuation, and nothing in an empty text", () => {
     expect(marked('{app="x"}}', 1, 10)).toBe("}");
     expect(errorSpan("  ", 1, 1)).toBeNull();
+  });
+});
+
+describe("errorMessageText", () => {
+  it("drops the position Loki's message starts with, and keeps any other message", () => {
+    expect(errorMessageText("parse error at line 1, col 13: syntax error: unexpected $end")).toBe(
+      "parse error: syntax error: unexpected $end",
+    );
+    expect(errorMessageText("query timed out")).toBe("query timed out");
   });
 });

@@ -55,6 +55,11 @@ export function errorSpan(text: string, line: number, col: number): { from: numb
   return { from: pos, to: tokenEnd(text, pos) };
 }
 
+/** The message without the position it starts with (shown beside it as "line L, column C"). */
+export function errorMessageText(message: string): string {
+  return message.replace(/ at line \d+, col \d+(?=:)/, "");
+}
+
 export const setErrorMark = StateEffect.define<{ from: number; to: number } | null>();
 
 const mark = Decoration.mark({ class: "query-editor-error-mark", attributes: { "aria-invalid": "true" } });
