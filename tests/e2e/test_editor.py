@@ -205,6 +205,12 @@ def test_shift_enter_adds_a_line_and_switches_to_multi_line(page: Page) -> None:
     assert url_query(page) is None
 
 
+def test_a_query_with_a_newline_opens_in_multi_line_mode(page: Page) -> None:
+    page.goto("/logs?query=%7Bapp%3D%22checkout%22%7D%0A%7C%3D%20%22declined%22")
+    expect(page.get_by_role("button", name="Multi-line")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator(f"{EDITOR} .cm-line")).to_have_count(2)
+
+
 def test_multi_line_grows_to_eight_lines_then_scrolls(page: Page) -> None:
     open_editor(page)
     page.get_by_role("button", name="Multi-line").click()

@@ -27,6 +27,8 @@ export const logqlLanguage = LRLanguage.define({
         "Duration Bytes": t.unit,
         "Eq Neq Re Nre Gtr Gte Lss Lte Eql Add Sub Mul Div Mod Pow": t.operator,
         "Pipe PipeExact PipeMatch PipePattern Npa": t.controlOperator,
+        // `!=` and `!~` are line filters after a selector, matchers inside one.
+        "Filter/Neq Filter/Nre": t.controlOperator,
         LineComment: t.lineComment,
       }),
     ],
