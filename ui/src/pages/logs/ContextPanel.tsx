@@ -77,15 +77,33 @@ export function ContextPanel(props: ContextPanelProps) {
   }, [entry.id, props.foldedQuery]);
 
   useEffect(() => {
+    const opener = document.activeElement as HTMLElement | null;
     close.current?.focus();
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape") {
         e.preventDefault();
         props.onClose();
+      } else if (e.key === "Tab" && panel.current) {
+        // A modal panel: Tab cycles inside it.
+        const items = [...panel.current.querySelectorAll<HTMLElement>("button, [tabindex='0']")];
+        if (items.length === 0) return;
+        const first = items[0];
+        const last = items[items.length - 1];
+        const inside = panel.current.contains(document.activeElement);
+        if (e.shiftKey && (document.activeElement === first || !inside)) {
+          e.preventDefault();
+          last.focus();
+        } else if (!e.shiftKey && (document.activeElement === last || !inside)) {
+          e.preventDefault();
+          first.focus();
+        }
       }
     };
     window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
+    return () => {
+      window.removeEventListener("keydown", onKey);
+      if (opener?.isConnected) opener.focus(); // back where the user was
+    };
   }, []);
 
   // The chosen entry: the first of the forward page with its nanosecond and line.

@@ -12,6 +12,8 @@ import { TimeSeriesChart, VolumeChart, seriesFromMatrix } from "../../components
 import { TimeRangePicker } from "../../components/timerange";
 import { QueryEditor, type EditorError } from "../../editor";
 import { ContextPanel } from "./ContextPanel";
+import { FieldList } from "./FieldList";
+import { LabelBrowser } from "./LabelBrowser";
 import { saveFile, toNdjson, toText } from "./download";
 import { LabelChip, LogTable } from "./LogTable";
 import { SeriesTable } from "./MetricResults";
@@ -239,7 +241,18 @@ export default function LogsPage() {
 
   const toggle = (name: string, on: boolean, value = "1") => updateParams({ [name]: on ? value : undefined }, { replace: true });
 
-  const hasSide = false;
+  // On a phone the side panels fold behind the "Fields" button; Esc folds them again.
+  const sideToggle = useRef<HTMLButtonElement>(null);
+  useEffect(() => {
+    if (!sideOpen) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== "Escape" || context) return;
+      setSideOpen(false);
+      sideToggle.current?.focus();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [sideOpen, context]);
 
   return (
     <main class="page logs-page">
@@ -277,6 +290,16 @@ export default function LogsPage() {
           >
             Live
           </button>
+          <button
+            type="button"
+            ref={sideToggle}
+            class="logs-sidebar-toggle"
+            aria-expanded={sideOpen}
+            aria-controls="logs-sidebar"
+            onClick={() => setSideOpen(!sideOpen)}
+          >
+            Fields
+          </button>
           <button type="button" onClick={copyLink}>
             Copy link
           </button>
@@ -296,10 +319,11 @@ export default function LogsPage() {
           {rangeError ?? refreshError}
         </p>
       )}
-      <div class={`logs-body${hasSide ? " logs-has-side" : ""}`}>
-        {hasSide && (
-          <aside id="logs-side" class={`logs-side${sideOpen ? " logs-side-open" : ""}`} aria-label="Labels and fields" />
-        )}
+      <div class="logs-body logs-has-side">
+        <aside id="logs-sidebar" class={`logs-sidebar${sideOpen ? " logs-sidebar-open" : ""}`} aria-label="Labels and fields">
+          <LabelBrowser start={range.start} end={range.end} query={query} onPick={onLabel} />
+          {!metric && <FieldList query={query} start={range.start} end={range.end} entries={shown} onFilter={onFieldFilter} />}
+        </aside>
         <section class="logs-main" aria-label="Results">
           {result?.kind === "metric" && !live ? (
             <>
@@ -323,11 +347,6 @@ export default function LogsPage() {
                 </div>
               )}
               <div class="logs-toolbar">
-                {hasSide && (
-                  <button type="button" class="logs-side-toggle" aria-expanded={sideOpen} aria-controls="logs-side" onClick={() => setSideOpen(!sideOpen)}>
-                    Fields
-                  </button>
-                )}
                 <span class="logs-count" aria-live="polite">
                   {live ? (
                     <LiveStatus state={tailState} count={tailEntries.length} dropped={tailDropped} serverDropped={serverDropped} />
