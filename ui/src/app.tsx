@@ -79,7 +79,9 @@ export function App() {
       if (e.key !== "/" || e.ctrlKey || e.metaKey || e.altKey) return;
       const t = e.target as HTMLElement;
       if (t.closest("input, textarea, select, [contenteditable=true]")) return;
-      const target = document.querySelector<HTMLElement>("[data-query-editor] .cm-content, [data-query-editor]");
+      const target =
+        document.querySelector<HTMLElement>("[data-query-editor] .cm-content") ??
+        document.querySelector<HTMLElement>("[data-query-editor]");
       if (target) {
         e.preventDefault();
         target.focus();
