@@ -23,25 +23,10 @@ interface Loaded {
 }
 
 export interface ContextPanelProps {
-  entry: LogEntry;
-  /** Set for a live-tail entry, whose labels have structured metadata folded in: the query that
-   * found it, asked again at its nanosecond with categorize-labels for the stream's own labels. */
-  foldedQuery?: string;
+  entry: LogEntry; // from query_range (categorize-labels) or the tail: `stream` is the stored stream
   utc: boolean;
   stripAnsi: boolean;
   onClose: () => void;
-}
-
-/** The entry's stored stream labels: its own, or for a tail entry the ones query_range reports. */
-async function storedStream(entry: LogEntry, foldedQuery: string | undefined, signal: AbortSignal): Promise<Record<string, string>> {
-  if (!foldedQuery) return entry.stream;
-  const r = await queryLogs(
-    { query: foldedQuery, startNs: entry.tsNs, endNs: `${BigInt(entry.tsNs) + 1n}`, limit: 1000, direction: "forward" },
-    signal,
-  );
-  const found = r.data.resultType === "streams" ? flattenStreams(r.data.result).find((e) => e.line === entry.line) : undefined;
-  if (!found) throw new Error("this entry is no longer in the store");
-  return found.stream;
 }
 
 export function ContextPanel(props: ContextPanelProps) {
@@ -50,22 +35,17 @@ export function ContextPanel(props: ContextPanelProps) {
   const [error, setError] = useState<string | null>(null);
   const panel = useRef<HTMLDivElement>(null);
   const close = useRef<HTMLButtonElement>(null);
-  const [selector, setSelector] = useState<string | null>(props.foldedQuery ? null : streamSelector(entry.stream));
+  const selector = streamSelector(entry.stream);
 
   useEffect(() => {
     const ctl = new AbortController();
     const ts = BigInt(entry.tsNs);
     setData(null);
     setError(null);
-    storedStream(entry, props.foldedQuery, ctl.signal)
-      .then((stream) => {
-        const selector = streamSelector(stream);
-        setSelector(selector);
-        return Promise.all([
+    Promise.all([
       queryLogs({ query: selector, startNs: `${ts - WINDOW_NS}`, endNs: entry.tsNs, limit: CONTEXT_LINES, direction: "backward" }, ctl.signal),
       queryLogs({ query: selector, startNs: entry.tsNs, endNs: `${ts + WINDOW_NS}`, limit: CONTEXT_LINES + 1, direction: "forward" }, ctl.signal),
-        ]);
-      })
+    ])
       .then(([b, a]) => {
         const streams = (r: typeof b) => (r.data.resultType === "streams" ? r.data.result : []);
         setData({ before: flattenStreams(streams(b), true), after: flattenStreams(streams(a), true) });
@@ -74,7 +54,7 @@ export function ContextPanel(props: ContextPanelProps) {
         if (!ctl.signal.aborted) setError(e instanceof Error ? e.message : String(e));
       });
     return () => ctl.abort();
-  }, [entry.id, props.foldedQuery]);
+  }, [entry.id, selector]);
 
   useEffect(() => {
     const opener = document.activeElement as HTMLElement | null;
@@ -121,7 +101,7 @@ export function ContextPanel(props: ContextPanelProps) {
       <div class="logs-context" role="dialog" aria-modal="true" aria-labelledby="logs-context-title" ref={panel}>
         <div class="logs-context-head">
           <h2 id="logs-context-title">Context</h2>
-          {selector && <code class="logs-context-selector">{selector}</code>}
+          <code class="logs-context-selector">{selector}</code>
           <button type="button" ref={close} onClick={props.onClose}>
             Close
           </button>

@@ -58,7 +58,7 @@ export default function LogsPage() {
       return { start: Date.now() - 3_600_000, end: Date.now() };
     }
   });
-  const [context, setContext] = useState<{ entry: LogEntry; live: boolean } | null>(null);
+  const [context, setContext] = useState<{ entry: LogEntry } | null>(null);
   const [sideOpen, setSideOpen] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
   const noticeTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
@@ -396,7 +396,7 @@ export default function LogsPage() {
                 resetKey={`${query}|${from}|${to}|${forward}|${live}`}
                 onLabel={onLabel}
                 onFieldFilter={onFieldFilter}
-                onShowContext={(entry) => setContext({ entry, live })}
+                onShowContext={(entry) => setContext({ entry })}
               />
               {!live && result?.kind === "logs" && result.more && (
                 <div class="logs-more">
@@ -417,7 +417,6 @@ export default function LogsPage() {
       {context && (
         <ContextPanel
           entry={context.entry}
-          foldedQuery={context.live ? query : undefined}
           utc={view.utc}
           stripAnsi={view.stripAnsi}
           onClose={() => setContext(null)}
