@@ -70,6 +70,8 @@ def test_a_bad_query_shows_the_api_error(page: Page, no_console_errors: list[str
 def test_a_bad_time_range_says_so(page: Page) -> None:
     open_logs(page, '{app="payments"}', **{"from": "yesterday"})
     expect(page.get_by_role("alert").filter(has_text='not a time: "yesterday"')).to_be_visible()
+    open_logs(page, '{app="payments"}', refresh="soon")
+    expect(page.get_by_role("alert").filter(has_text='not a refresh interval: "soon"')).to_be_visible()
 
 
 def test_clicking_a_label_chip_filters(page: Page) -> None:
@@ -356,6 +358,21 @@ def test_api_errors_in_load_older_and_context_are_shown(page: Page, no_console_e
     forgive_refused_requests(no_console_errors)
 
 
+def test_oldest_first_loads_newer_pages(page: Page, heron) -> None:
+    now = time.time_ns()
+    push_lines(
+        heron.url, {"test": "newer"}, [(now - (1003 - i) * 1_000_000_000, f"line {i}") for i in range(1003)]
+    )
+    open_logs(page, '{test="newer"}', order="forward")
+    count = page.locator(".logs-count")
+    expect(count).to_have_text(re.compile(r"^1000 entries · limit"))
+    expect(page.locator(ROWS).first).to_contain_text("line 0")
+    page.get_by_role("button", name="Load newer").click()
+    expect(count).to_have_text("1003 entries")
+    page.locator(".logs-scroller").evaluate("el => { el.scrollTop = el.scrollHeight }")
+    expect(page.locator(ROWS).last).to_contain_text("line 1002")
+
+
 def test_rows_are_virtualised(page: Page) -> None:
     open_logs(page, '{namespace="api"}')
     expect(page.locator(".logs-count")).to_contain_text("1000 entries")
@@ -429,6 +446,8 @@ def test_zooming_on_the_volume_chart_sets_an_absolute_range(page: Page) -> None:
     assert 60 <= count <= 180, count
     page.go_back()
     assert "from" not in url_params(page)
+    # The page ran the hour's query again.
+    expect(page.locator(".logs-count")).to_have_text(re.compile(r"^(5\d\d|600) entries"))
 
 
 def test_a_metric_query_shows_a_graph_and_a_table_of_series(page: Page) -> None:
