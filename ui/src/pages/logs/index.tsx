@@ -25,7 +25,7 @@ import "./logs.css";
 export const LIMIT = 1000;
 
 type Result =
-  | { kind: "logs"; entries: LogEntry[]; more: boolean; startNs: string; endNs: string }
+  | { kind: "logs"; key: string; entries: LogEntry[]; more: boolean; startNs: string; endNs: string }
   | { kind: "metric"; series: MatrixResult[]; start: number; end: number; step: number };
 
 function message(e: unknown): string {
@@ -63,6 +63,7 @@ export default function LogsPage() {
   const [notice, setNotice] = useState<string | null>(null);
   const noticeTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const runId = useRef(0);
+  const runKey = `${query}|${from}|${to}|${forward}`; // a refresh re-runs the same key
   const metric = useMemo(() => query.trim() !== "" && isMetricQuery(query), [query]);
 
   // ---- live tail ----
@@ -71,8 +72,7 @@ export default function LogsPage() {
   const [liveFor, setLiveFor] = useState<string | null>(null);
   const live = liveFor !== null && liveFor === query;
   const setLive = (on: boolean) => setLiveFor(on ? query : null);
-  const [tailEntries, setTailEntries] = useState<LogEntry[]>([]);
-  const [tailDropped, setTailDropped] = useState(0);
+  const [tail, setTail] = useState<{ entries: LogEntry[]; dropped: number }>({ entries: [], dropped: 0 });
   const [serverDropped, setServerDropped] = useState(0);
   const [tailState, setTailState] = useState<{ state: TailState; detail?: string }>({ state: "stopped" });
 
@@ -83,17 +83,15 @@ export default function LogsPage() {
 
   useEffect(() => {
     if (!live) return;
-    setTailEntries([]);
-    setTailDropped(0);
+    setTail({ entries: [], dropped: 0 });
     setServerDropped(0);
     const t = new LiveTail({
       query,
       startNs: msToNs(Date.now()),
       onEntries: (fresh) =>
-        setTailEntries((prev) => {
-          const r = mergeTail(prev, fresh, MAX_TAIL);
-          if (r.dropped) setTailDropped((n) => n + r.dropped);
-          return r.entries;
+        setTail((prev) => {
+          const r = mergeTail(prev.entries, fresh, MAX_TAIL);
+          return { entries: r.entries, dropped: prev.dropped + r.dropped };
         }),
       onServerDropped: (n) => setServerDropped((d) => d + n),
       onState: (state, detail) => setTailState({ state, detail }),
@@ -105,6 +103,7 @@ export default function LogsPage() {
   // ---- running the query ----
   useEffect(() => {
     setOlderError(null);
+    const id = ++runId.current; // any answer still on its way is for an earlier run
     if (query.trim() === "") {
       setResult(null);
       setError(null);
@@ -117,13 +116,13 @@ export default function LogsPage() {
     } catch (e) {
       setError(null);
       setResult(null);
+      setLoading(false);
       setRangeError(e instanceof TimeError ? e.message : message(e));
       return;
     }
     setRangeError(null);
     setRange(r);
     const ctl = new AbortController();
-    const id = ++runId.current;
     setLoading(true);
     const done = (fn: () => void) => {
       if (id !== runId.current) return;
@@ -148,7 +147,7 @@ export default function LogsPage() {
           done(() => {
             setError(null);
             const entries = res.data.resultType === "streams" ? flattenStreams(res.data.result, forward) : [];
-            setResult({ kind: "logs", entries, more: entries.length >= LIMIT, ...bounds });
+            setResult({ kind: "logs", key: runKey, entries, more: entries.length >= LIMIT, ...bounds });
           }),
         )
         .catch((e) => !ctl.signal.aborted && done(() => setError(message(e))));
@@ -200,7 +199,7 @@ export default function LogsPage() {
     }
   };
 
-  const shown: LogEntry[] = live ? tailEntries : result?.kind === "logs" ? result.entries : [];
+  const shown: LogEntry[] = live ? tail.entries : result?.kind === "logs" ? result.entries : [];
 
   const download = (kind: "ndjson" | "text") => {
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
@@ -349,10 +348,11 @@ export default function LogsPage() {
               <div class="logs-toolbar">
                 <span class="logs-count" aria-live="polite">
                   {live ? (
-                    <LiveStatus state={tailState} count={tailEntries.length} dropped={tailDropped} serverDropped={serverDropped} />
-                  ) : loading ? (
+                    <LiveStatus state={tailState} count={tail.entries.length} dropped={tail.dropped} serverDropped={serverDropped} />
+                  ) : loading && (result?.kind !== "logs" || result.key !== runKey) ? (
                     "Loading…"
                   ) : result?.kind === "logs" ? (
+                    // A refresh keeps the count on screen until its answer replaces it.
                     <>
                       {result.entries.length} {result.entries.length === 1 ? "entry" : "entries"}
                       {result.more && <span class="logs-limit"> · limit of {LIMIT} reached</span>}
