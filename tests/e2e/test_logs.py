@@ -51,6 +51,15 @@ def test_a_typed_query_shows_the_matching_line(page: Page) -> None:
     expect(rows.first).to_contain_text("payment declined")
     # The line filter's match is highlighted.
     expect(rows.first.locator("mark")).to_have_text("declined")
+    # The level, from the line's JSON, colours the row.
+    expect(rows.first.locator(".logs-level")).to_have_text("error")
+    expect(rows.first).to_have_class(re.compile(r"\blogs-level-error\b"))
+    colour = rows.first.evaluate("el => getComputedStyle(el).borderLeftColor")
+    expected = page.evaluate(
+        "() => { const d = document.createElement('div'); d.style.color = 'var(--level-error)';"
+        " document.body.append(d); const c = getComputedStyle(d).color; d.remove(); return c }"
+    )
+    assert colour == expected
     assert url_params(page)["query"] == '{app="payments"} |= "declined"'
 
 
@@ -94,6 +103,10 @@ def test_expanding_a_json_line_and_filtering_on_a_field(page: Page) -> None:
     open_logs(page, '{app="checkout"}')
     row = page.locator(ROWS).first
     row.focus()
+    page.keyboard.press("ArrowDown")
+    expect(page.locator(ROWS).nth(1)).to_be_focused()
+    page.keyboard.press("ArrowUp")
+    expect(row).to_be_focused()
     page.keyboard.press("Enter")
     expect(row).to_have_attribute("aria-expanded", "true")
     fields = row.locator("table.logs-fields", has=page.locator("caption", has_text="Fields (JSON)"))
