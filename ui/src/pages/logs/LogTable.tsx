@@ -121,6 +121,17 @@ export function LogTable(props: LogTableProps) {
     [],
   );
 
+  // One window update per frame, however many scroll events the frame had.
+  const scrollFrame = useRef(0);
+  const onScroll = () => {
+    if (scrollFrame.current) return;
+    scrollFrame.current = requestAnimationFrame(() => {
+      scrollFrame.current = 0;
+      if (scroller.current) setScrollTop(scroller.current.scrollTop);
+    });
+  };
+  useEffect(() => () => cancelAnimationFrame(scrollFrame.current), []);
+
   const toggle = (id: string) =>
     setExpanded((prev) => {
       const next = new Set(prev);
@@ -141,7 +152,7 @@ export function LogTable(props: LogTableProps) {
     <div
       class={`logs-scroller${props.wrap ? " logs-wrap" : ""}`}
       ref={scroller}
-      onScroll={(e) => setScrollTop((e.currentTarget as HTMLDivElement).scrollTop)}
+      onScroll={onScroll}
     >
       <div role="treegrid" aria-label="Log lines" aria-rowcount={props.entries.length} class="logs-table" style={{ height: `${win.total}px` }}>
         <div role="rowgroup" class="logs-window" style={{ transform: `translateY(${win.top}px)` }}>
