@@ -45,7 +45,7 @@ export function TimeRangePicker({ range, refresh, onChange, onRefreshChange, onR
     // Focus moves into the popover: the current quick range, else the first one.
     const current = panel.current?.querySelector<HTMLElement>('[aria-pressed="true"]');
     (current ?? panel.current?.querySelector<HTMLElement>("button"))?.focus();
-    const onDown = (e: MouseEvent) => {
+    const onDown = (e: PointerEvent) => {
       if (root.current && !root.current.contains(e.target as Node)) close(false);
     };
     const onKey = (e: KeyboardEvent) => {
@@ -55,10 +55,10 @@ export function TimeRangePicker({ range, refresh, onChange, onRefreshChange, onR
         close(true);
       }
     };
-    document.addEventListener("mousedown", onDown);
+    document.addEventListener("pointerdown", onDown, true);
     document.addEventListener("keydown", onKey, true);
     return () => {
-      document.removeEventListener("mousedown", onDown);
+      document.removeEventListener("pointerdown", onDown, true);
       document.removeEventListener("keydown", onKey, true);
     };
   }, [open]);
@@ -100,7 +100,7 @@ export function TimeRangePicker({ range, refresh, onChange, onRefreshChange, onR
         onChange={(e) => onRefreshChange((e.target as HTMLSelectElement).value)}
       >
         {REFRESH_CHOICES.map((c) => (
-          <option value={c.value}>{c.value ? `Every ${c.label}` : "Auto-refresh off"}</option>
+          <option value={c.value}>{c.value ? `Every ${c.label}` : "Auto off"}</option>
         ))}
       </select>
       {open && (

@@ -46,11 +46,13 @@ function FieldValues({
                 type="button"
                 class="logs-side-value"
                 title={`Filter ${filter} (alt-click to exclude)`}
-                aria-label={`${v.value}, ${formatShare(v.share)}`}
                 onClick={(e) => onFilter(parser, field.label, v.value, e.altKey)}
               >
                 <span class="logs-side-bar" style={{ width: `${Math.max(2, v.share * 100)}%` }} aria-hidden="true" />
-                <span class="logs-side-text">{v.value === "" ? '""' : v.value}</span>
+                <span class="logs-side-text">
+                  {v.value === "" ? '""' : v.value}
+                  <span class="logs-side-hidden">,</span>
+                </span>
                 <span class="logs-side-count">{formatShare(v.share)}</span>
               </button>
               <button
@@ -149,15 +151,19 @@ export function FieldList({ query, start, end, entries, onFilter }: FieldListPro
                   type="button"
                   class="logs-side-name"
                   aria-expanded={open.has(f.label)}
-                  aria-label={`${f.label}, ${f.type}${f.parsers?.length ? `, from ${f.parsers.join(" and ")}` : ", structured metadata"}`}
                   onClick={() => toggle(f.label)}
                 >
                   <span aria-hidden="true" class="logs-side-caret">
                     {open.has(f.label) ? "▾" : "▸"}
                   </span>
-                  <span class="logs-side-field">{f.label}</span>
-                  <span class="logs-side-type" aria-hidden="true">
+                  {/* Flex items are named with spaces between them: the commas ride inside. */}
+                  <span class="logs-side-field">
+                    {f.label}
+                    <span class="logs-side-hidden">,</span>
+                  </span>
+                  <span class="logs-side-type">
                     {f.type}
+                    <span class="logs-side-hidden">{f.parsers?.length ? `, from ${f.parsers.join(" and ")}` : ", structured metadata"}</span>
                   </span>
                 </button>
                 {open.has(f.label) && <FieldValues field={f} entries={entries} cache={cache} onFilter={onFilter} />}

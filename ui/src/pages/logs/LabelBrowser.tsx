@@ -98,11 +98,13 @@ function LabelValues({ name, start, end, onPick }: { name: string; start: number
                 type="button"
                 class="logs-side-value"
                 title={`Add ${name}=${quote(v.value)} (alt-click to exclude)`}
-                aria-label={`${v.value}, ${formatBytes(v.bytes)}`}
                 onClick={(e) => onPick(name, v.value, e.altKey)}
               >
                 <span class="logs-side-bar" style={{ width: `${Math.max(2, (v.bytes / max) * 100)}%` }} aria-hidden="true" />
-                <span class="logs-side-text">{v.value}</span>
+                <span class="logs-side-text">
+                  {v.value}
+                  <span class="logs-side-hidden">,</span>
+                </span>
                 <span class="logs-side-count">{formatBytes(v.bytes)}</span>
               </button>
               <button
