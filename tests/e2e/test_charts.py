@@ -84,6 +84,8 @@ def test_time_range_presets_and_escape(page: Page) -> None:
     button.click()
     dialog = page.get_by_role("dialog", name="Choose a time range")
     expect(dialog).to_be_visible()
+    # Focus moves into the popover, onto the current quick range.
+    expect(dialog.get_by_role("button", name="Last 1 hour")).to_be_focused()
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(button).to_be_focused()
@@ -196,3 +198,19 @@ def test_field_list_negates(page: Page) -> None:
     ).click()
     expect(page).to_have_url(re.compile("info"))
     assert params(page)["query"] == ['{app="checkout"} | detected_level!="info"']
+
+
+def test_picker_fits_a_phone(page: Page) -> None:
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(CHECKOUT)
+    page.get_by_role("button", name=re.compile("^Time range:")).click()
+    dialog = page.get_by_role("dialog", name="Choose a time range")
+    expect(dialog).to_be_visible()
+    box = dialog.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    dialog.get_by_role("button", name="Last 6 hours").click()
+    expect(page).to_have_url(re.compile(r"from=now-6h"))
+    chart = histogram(page)
+    expect(chart).to_be_visible(timeout=10_000)
+    cb = chart.bounding_box()
+    assert cb is not None and cb["x"] + cb["width"] <= 390, cb

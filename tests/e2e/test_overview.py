@@ -101,3 +101,43 @@ def test_narrow_layout(page: Page) -> None:
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
     box = chart.bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+
+
+CANVAS_HASH = """(el) => {
+  const c = el.querySelector('canvas');
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let h = 0;
+  for (let i = 0; i < d.length; i += 4) h = (h * 31 + d[i] * 7 + d[i + 1] * 3 + d[i + 2]) >>> 0;
+  return h;
+}"""
+
+
+def test_hover_shows_values(page: Page) -> None:
+    page.goto("/")
+    chart = page.get_by_role("img", name=re.compile("Log volume by namespace"))
+    expect(chart).to_be_visible(timeout=10_000)
+    box = chart.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.4)
+    tip = page.locator(".chart-tooltip")
+    expect(tip).to_be_visible()
+    for ns in ("api", "db", "web"):
+        expect(tip).to_contain_text(ns)
+    expect(tip).to_contain_text(re.compile(r"\d+(\.\d+)? (B|kB)"))
+    page.mouse.move(2, 2)
+    expect(tip).to_be_hidden()
+
+
+def test_chart_redraws_in_the_other_theme(page: Page) -> None:
+    page.emulate_media(color_scheme="light")
+    page.goto("/")
+    chart = page.get_by_role("img", name=re.compile("Log volume by namespace"))
+    expect(chart).to_be_visible(timeout=10_000)
+    expect(chart.locator("canvas")).to_have_count(1)
+    before = chart.evaluate(CANVAS_HASH)
+    page.get_by_label("Theme").select_option("dark")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.wait_for_function(
+        "([el, h]) => (" + CANVAS_HASH + ")(el) !== h", arg=[chart.element_handle(), before], timeout=5_000
+    )
+    page.get_by_label("Theme").select_option("system")
