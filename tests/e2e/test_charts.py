@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, quote, urlparse
 
 from conftest import axe_violations
 from playwright.sync_api import Page, expect
+from seed import NOW_NS, push_lines
 
 CHECKOUT = "/logs?query=" + quote('{app="checkout"}')
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -163,6 +164,25 @@ def test_label_browser_adds_a_matcher(page: Page) -> None:
     assert 'namespace="api"' in params(page)["query"][0]
 
 
+def test_label_browser_filters_a_long_list(page: Page, base_url: str) -> None:
+    # Twelve streams of their own label, bigger lines for the higher numbers.
+    for i in range(1, 13):
+        push_lines(
+            base_url, {"test": "labels", "shard": f"s{i:02d}"}, [(NOW_NS - 1_000_000_000, "x" * (10 * i))]
+        )
+    page.goto("/logs?query=" + quote('{test="labels"}'))
+    side = page.get_by_role("region", name=re.compile(r"^Labels"))
+    side.get_by_role("button", name="shard", exact=True).click()
+    values = side.get_by_role("list", name="Values of shard, by bytes in range")
+    expect(values.get_by_role("button", name=re.compile(r"^s\d\d, "))).to_have_count(12)
+    expect(values.get_by_role("button").first).to_have_accessible_name(re.compile("^s12, "))
+    box = side.get_by_label("Filter values of shard")
+    box.fill("s1")
+    expect(values.get_by_role("button", name=re.compile(r"^s\d\d, "))).to_have_count(3)
+    box.fill("nothing")
+    expect(side.get_by_text('No value matches "nothing".')).to_be_visible()
+
+
 def test_label_browser_excludes_a_value(page: Page) -> None:
     page.goto("/logs?query=" + quote('{app=~".+"}'))
     side = page.get_by_role("region", name=re.compile(r"^Labels"))
@@ -214,3 +234,26 @@ def test_picker_fits_a_phone(page: Page) -> None:
     expect(chart).to_be_visible(timeout=10_000)
     cb = chart.bounding_box()
     assert cb is not None and cb["x"] + cb["width"] <= 390, cb
+
+
+def test_dragging_on_a_metric_graph_zooms(page: Page) -> None:
+    page.goto(
+        "/logs?query="
+        + quote('sum by (app) (count_over_time({namespace="api"}[1m]))')
+        + "&from=now-1h&to=now"
+    )
+    graph = page.get_by_role("img", name="Query result graph")
+    expect(graph).to_be_visible(timeout=10_000)
+    legend = page.get_by_role("list", name="Query result graph: legend")
+    expect(legend.get_by_role("button", name="checkout", exact=True)).to_be_visible()
+    expect(legend.get_by_role("button", name="payments", exact=True)).to_be_visible()
+    box = graph.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] * 0.3
+    page.mouse.move(box["x"] + box["width"] * 0.3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
+    page.mouse.up()
+    expect(page).to_have_url(re.compile(r"from=\d{4}-"))
+    p = params(page)
+    assert RFC3339.match(p["from"][0]) and RFC3339.match(p["to"][0]), p
