@@ -3,6 +3,7 @@ picker, the label browser and the field list."""
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import parse_qs, quote, urlparse
 
@@ -206,6 +207,19 @@ def test_field_list_shows_top_values_and_filters(page: Page) -> None:
     top.get_by_role("button", name=re.compile(r"^500, ")).click()
     expect(page).to_have_url(re.compile("500"))
     assert params(page)["query"] == ['{app="checkout"} | json | status="500"']
+
+
+def test_field_list_filters_many_fields(page: Page, base_url: str) -> None:
+    line = json.dumps({f"key{i:02d}": f"v{i}" for i in range(1, 13)})
+    push_lines(base_url, {"test": "fields"}, [(NOW_NS - 2_000_000_000, line)])
+    page.goto("/logs?query=" + quote('{test="fields"}'))
+    side = page.get_by_role("region", name=re.compile(r"^Fields"))
+    expect(side.get_by_role("button", name=re.compile(r"^key\d\d, string, from json$"))).to_have_count(12)
+    side.get_by_label("Filter fields").fill("key1")
+    expect(side.get_by_role("button", name=re.compile(r"^key\d\d, "))).to_have_count(3)
+    side.get_by_role("button", name="key12, string, from json").click()
+    top = side.get_by_role("list", name="Top values of key12")
+    expect(top.get_by_role("button", name="v12, 100%")).to_be_visible()
 
 
 def test_field_list_negates(page: Page) -> None:
