@@ -141,3 +141,12 @@ def test_chart_redraws_in_the_other_theme(page: Page) -> None:
         "([el, h]) => (" + CANVAS_HASH + ")(el) !== h", arg=[chart.element_handle(), before], timeout=5_000
     )
     page.get_by_label("Theme").select_option("system")
+
+
+def test_refreshes_every_ten_seconds(page: Page) -> None:
+    page.clock.install()
+    page.goto("/")
+    expect(page.get_by_role("img", name=re.compile("Log volume by namespace"))).to_be_visible(timeout=10_000)
+    with page.expect_request("**/loki/api/v1/index/volume_range**", timeout=5_000):
+        with page.expect_request(re.compile(r"/loki/api/v1/query_range\?.*detected_level"), timeout=5_000):
+            page.clock.run_for(10_500)
