@@ -310,7 +310,7 @@ export default function LogsPage() {
           </button>
         </div>
       </div>
-      <div class="logs-notice" role="status" aria-live="polite">
+      <div class="logs-notice" role="status" aria-label="Notice">
         {notice}
       </div>
       {(rangeError || refreshError) && (
@@ -346,7 +346,7 @@ export default function LogsPage() {
                 </div>
               )}
               <div class="logs-toolbar">
-                <span class="logs-count" aria-live="polite">
+                <span class="logs-count" role="status" aria-label="Result count">
                   {live ? (
                     <LiveStatus state={tailState} count={tail.entries.length} dropped={tail.dropped} serverDropped={serverDropped} />
                   ) : loading && (result?.kind !== "logs" || result.key !== runKey) ? (
@@ -375,7 +375,7 @@ export default function LogsPage() {
                 </span>
               </div>
               {common.length > 0 && (
-                <div class="logs-common" aria-label="Labels every line has">
+                <div class="logs-common" role="group" aria-label="Labels every line has">
                   <span class="muted">Common labels:</span>
                   {common.map(([k, v]) => (
                     <LabelChip key={k} name={k} value={v} onLabel={onLabel} />
