@@ -69,7 +69,7 @@ export function seriesFromMatrix(result: MatrixResult[]): ChartSeries[] {
 }
 
 const LEVEL_COLOUR: Record<string, string> = {
-  critical: "--series-7",
+  critical: "--level-critical",
   error: "--level-error",
   warn: "--level-warn",
   info: "--level-info",
