@@ -521,6 +521,7 @@ def test_the_phone_layout(page: Page) -> None:
     expect(sidebar).to_be_visible()
     expect(sidebar.get_by_role("heading", name=re.compile("^Labels"))).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert axe_violations(page) == []
     page.keyboard.press("Escape")
     expect(sidebar).to_be_hidden()
     expect(fields).to_be_focused()
