@@ -188,6 +188,7 @@ def test_live_tail_shows_new_lines(page: Page, heron) -> None:
     open_logs(page, '{test="tail", case="plain"}')
     page.get_by_role("button", name="Live").click()
     expect(results_status(page)).to_have_text(LIVE)
+    expect(page.get_by_text("Waiting for new lines")).to_be_visible()
     push_lines(heron.url, stream, [(time.time_ns(), "tailed line one")])
     expect(page.locator(ROWS).filter(has_text="tailed line one")).to_have_count(1, timeout=5000)
     push_lines(heron.url, stream, [(time.time_ns(), "tailed line two")])

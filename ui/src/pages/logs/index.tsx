@@ -385,6 +385,9 @@ export default function LogsPage() {
               {!live && result?.kind === "logs" && result.entries.length === 0 && !loading && (
                 <p class="muted">No lines match in this range.</p>
               )}
+              {live && tail.entries.length === 0 && tailState.state === "live" && (
+                <p class="muted">Waiting for new lines; they appear at the top as they arrive.</p>
+              )}
               {query.trim() === "" && <p class="muted">Write a LogQL query, for example {'{app="checkout"}'}, and press Enter.</p>}
               <LogTable
                 entries={shown}
