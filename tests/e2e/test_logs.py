@@ -153,6 +153,25 @@ def test_expanding_a_json_line_and_filtering_on_a_field(page: Page) -> None:
     expect(rows.first).to_have_attribute("aria-expanded", "false")
 
 
+def test_filtering_out_structured_metadata(page: Page) -> None:
+    open_logs(page, '{app="frontend"}')
+    row = page.locator(ROWS).first
+    cell(row, 0).click()
+    level = (
+        row.get_by_role("table", name="Labels")
+        .get_by_role("row")
+        .filter(has=page.get_by_role("rowheader", name="detected_level structured metadata"))
+    )
+    value = level.get_by_role("cell").first.inner_text()
+    level.get_by_role("button", name=f"Filter out detected_level={value}").click()
+    assert url_params(page)["query"] == f'{{app="frontend"}} | detected_level!="{value}"'
+    rows = page.locator(ROWS)
+    expect(rows.first).to_be_visible()
+    expect(results_status(page)).to_have_text(re.compile(r"^\d+ entries"))
+    for i in range(min(rows.count(), 20)):
+        expect(cell(rows.nth(i), 1)).not_to_have_text(value)
+
+
 def test_context_shows_the_lines_around_the_chosen_one(page: Page) -> None:
     open_logs(page, '{app="postgres"} |= "checkpoint"', order="forward")
     row = page.locator(ROWS).nth(30)
