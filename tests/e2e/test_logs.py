@@ -509,6 +509,40 @@ def test_zooming_on_the_volume_chart_sets_an_absolute_range(page: Page) -> None:
     expect(results_status(page)).to_have_text(re.compile(r"^(5\d\d|600) entries"))
 
 
+def set_visibility(page: Page, state: str) -> None:
+    page.evaluate(
+        """s => { Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => s });
+        document.dispatchEvent(new Event('visibilitychange')) }""",
+        state,
+    )
+
+
+def test_auto_refresh_waits_while_the_tab_is_hidden(page: Page) -> None:
+    runs: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            runs.append(r.url)
+            if "query_range" in r.url and "hidden%22" in r.url and "limit=1000" in r.url
+            else None
+        ),
+    )
+    page.clock.install()  # time still flows; run_for jumps ahead
+    open_logs(page, '{test="hidden"}', refresh="1m")
+    expect(page.get_by_text("No lines match in this range.")).to_be_visible()
+    assert len(runs) == 1
+    page.clock.run_for(60_000)
+    wait_until(page, lambda: len(runs) == 2)
+    set_visibility(page, "hidden")
+    page.clock.run_for(240_000)
+    page.evaluate("() => new Promise((r) => requestAnimationFrame(r))")
+    assert len(runs) == 2  # four refreshes fell due while hidden: none ran
+    set_visibility(page, "visible")
+    # Back: one refresh at once (the next one is due in about a minute), not four.
+    wait_until(page, lambda: len(runs) == 3)
+    assert len(runs) == 3
+
+
 def test_a_metric_query_shows_a_graph_and_a_table_of_series(page: Page) -> None:
     open_logs(page, 'sum by (app) (count_over_time({namespace="api"}[5m]))')
     expect(page.get_by_role("img", name="Query result graph")).to_be_visible()

@@ -165,10 +165,21 @@ export default function LogsPage() {
   }
   useEffect(() => {
     if (!every || live) return;
+    let missed = false; // a refresh fell due while the tab was hidden: run it on coming back
     const timer = setInterval(() => {
       if (document.visibilityState === "visible") setTick((n) => n + 1);
+      else missed = true;
     }, every);
-    return () => clearInterval(timer);
+    const onVisible = () => {
+      if (document.visibilityState !== "visible" || !missed) return;
+      missed = false;
+      setTick((n) => n + 1);
+    };
+    document.addEventListener("visibilitychange", onVisible);
+    return () => {
+      clearInterval(timer);
+      document.removeEventListener("visibilitychange", onVisible);
+    };
   }, [every, live]);
 
   const editorError: EditorError | null = useMemo(() => {
