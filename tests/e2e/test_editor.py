@@ -166,6 +166,18 @@ def test_a_bad_query_shows_its_error_and_marks_the_span(page: Page, no_console_e
     refused_requests_only(no_console_errors)
 
 
+def test_an_error_without_a_position_is_shown_but_marks_nothing(
+    page: Page, no_console_errors: list[str]
+) -> None:
+    # Parses, but the engine refuses it: Loki's message names no line or column.
+    page.goto("/logs?query=" + "rate(%7Bapp%3D%22checkout%22%7D%5B0s%5D)")
+    alert = page.locator(".query-editor-error")
+    expect(alert).to_contain_text("invalid range [0s]")
+    expect(alert).not_to_contain_text("line 1, column")
+    expect(page.locator(".query-editor-error-mark")).to_have_count(0)
+    refused_requests_only(no_console_errors)
+
+
 def test_enter_runs_the_query(page: Page) -> None:
     open_editor(page)
     page.keyboard.type('{app="checkout"}')

@@ -60,6 +60,8 @@ def test_banner_when_the_server_is_unreachable_and_gone_when_back(
     banner = page.locator(".banner[role=alert]")
     expect(banner).to_be_visible()
     expect(page.get_by_role("navigation", name="Pages")).to_be_visible()
+    # The banner says it; the query's own error area does not repeat it as a query error.
+    expect(page.locator(".query-editor-error")).to_have_count(0)
     for pattern in ("**/loki/api/**", "**/api/v1/**", "**/-/ready"):
         page.unroute(pattern)
     expect(banner).to_have_count(0, timeout=10_000)

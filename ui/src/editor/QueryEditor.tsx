@@ -10,11 +10,14 @@ import { createLabelSource, type LabelSource } from "./labels";
 import { logql } from "./logql";
 import "./editor.css";
 
-/** An API error pointed at the query: 1-based line and column, as Loki's messages give them. */
+/**
+ * An API error about the query. With a 1-based line and column (as Loki's parse errors give
+ * them) the bad span is marked; without (a limit, a timeout) only the message is shown.
+ */
 export interface EditorError {
   message: string;
-  line: number;
-  col: number;
+  line?: number;
+  col?: number;
 }
 
 export interface QueryEditorProps {
@@ -155,7 +158,8 @@ export function QueryEditor(props: QueryEditorProps) {
       return;
     }
     setShownError(key);
-    v.dispatch({ effects: setErrorMark.of(errorSpan(v.state.doc.toString(), e.line, e.col)) });
+    const span = e.line !== undefined && e.col !== undefined ? errorSpan(v.state.doc.toString(), e.line, e.col) : null;
+    v.dispatch({ effects: setErrorMark.of(span) });
   }, [props.error, props.value]);
 
   const error = shownError !== null && shownError === key ? props.error : null;
@@ -189,9 +193,13 @@ export function QueryEditor(props: QueryEditorProps) {
       </div>
       {error && (
         <p class="query-editor-error" role="alert">
-          <span class="query-editor-error-where">
-            line {error.line}, column {error.col}:
-          </span>{" "}
+          {error.line !== undefined && (
+            <>
+              <span class="query-editor-error-where">
+                line {error.line}, column {error.col}:
+              </span>{" "}
+            </>
+          )}
           {errorMessageText(error.message)}
         </p>
       )}

@@ -3,7 +3,7 @@
 // as a graph and a table. Every view setting that a shared link should reproduce is a URL
 // parameter (view.ts).
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
-import { errorPosition, msToNs, queryLogs, queryRange, type MatrixResult } from "../../lib/api";
+import { errorPosition, msToNs, queryLogs, queryRange, ServerDownError, type MatrixResult } from "../../lib/api";
 import { flattenStreams, type LogEntry } from "../../lib/entries";
 import { addFieldFilter, addMatcher, isMetricQuery, type FieldParser } from "../../lib/logql";
 import { updateParams, useLocation } from "../../lib/router";
@@ -28,7 +28,9 @@ type Result =
   | { kind: "logs"; key: string; entries: LogEntry[]; more: boolean; startNs: string; endNs: string }
   | { kind: "metric"; series: MatrixResult[]; start: number; end: number; step: number };
 
-function message(e: unknown): string {
+function message(e: unknown): string | null {
+  // An unreachable server is the shell's banner's to say, not the query's error.
+  if (e instanceof ServerDownError) return null;
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -185,7 +187,7 @@ export default function LogsPage() {
   const editorError: EditorError | null = useMemo(() => {
     const text = error ?? (tailState.state === "failed" && live ? tailState.detail ?? null : null);
     if (!text) return null;
-    return { message: text, ...(errorPosition(text) ?? { line: 1, col: 1 }) };
+    return { message: text, ...errorPosition(text) };
   }, [error, tailState, live]);
 
   const run = (text: string) => {
