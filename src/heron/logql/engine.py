@@ -22,7 +22,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Iterator, Protocol
 
 import numpy as np
 
@@ -239,51 +239,61 @@ class Engine:
         for src in sources:
             if bound is not None and (src.min_t > bound if forward else src.max_t < bound):
                 break
-            for cols in src.load():
-                ctx.check()
-                self._account(cols, ctx)
-                chunk_bytes = _columns_bytes(cols)
-                budget.charge(chunk_bytes)  # held while its entries go through the pipeline
-                out = pipeline.process(stream_labels[src.sidx], cols)
-                idx = out.index.tolist()
-                ts = cols.timestamps[out.index].tolist()
-                ctx.stats.post_filter_lines += len(idx)
-                kept = out.charged
-                if out.lines is not None:
-                    lines = out.lines
-                else:
-                    lines = [cols.line(i).decode("utf-8", "replace") for i in idx]
-                    kept += sum(map(len, lines)) + len(lines) * ENTRY_BYTES
-                if cols.meta:
-                    kept += int(np.diff(cols.meta_ends, prepend=0)[out.index].sum())
-                if out.charged < kept:
-                    budget.charge(kept - out.charged)
-                rows_bytes += kept
-                budget.release(chunk_bytes)
-                base = stream_labels[src.sidx]
-                base_key = _key(base)
-                for k, (i, t, line) in enumerate(zip(idx, ts, lines)):
-                    lbs = out.labels[k] if out.labels is not None else base
-                    meta = cols.metadata(i) if cols.meta else b""
-                    key = base_key if out.labels is None else _key(lbs)
-                    if meta and out.labels is not None:
-                        lbs, meta = _split_metadata(lbs, meta, base)
-                    rows.append((t, src.sidx, line, key, lbs, meta))
-                all_ts += ts
-            if interval_ns == 0 and len(rows) > 4 * limit + 4096:
-                # Keep only what the answer can use: the first `limit` distinct entries in the
-                # query's order, exactly what the final pass below would take.
-                before = len(rows)
-                rows.sort(key=order_key, reverse=not forward)
-                rows = _first_distinct(rows, limit)
-                all_ts = [r[0] for r in rows]
-                freed = rows_bytes - rows_bytes * len(rows) // before
-                rows_bytes -= freed
-                budget.release(freed)
-            if len(all_ts) >= limit:
-                arr = np.array(all_ts, dtype=np.int64)
-                k = limit - 1
-                bound = int(np.partition(arr, k)[k]) if forward else int(-np.partition(-arr, k)[k])
+            for whole in src.load():
+                whole_bytes = _columns_bytes(whole)
+                budget.charge(whole_bytes)  # the decoded chunk, held while its windows are cut
+                for cols in _windows(whole, limit, forward, interval_ns == 0):
+                    if (
+                        bound is not None
+                        and cols is not whole
+                        and (int(cols.timestamps[0]) > bound if forward else int(cols.timestamps[-1]) < bound)
+                    ):
+                        break  # this window, and the rest of the chunk after it, are past the answer
+                    ctx.check()
+                    self._account(cols, ctx)
+                    chunk_bytes = _columns_bytes(cols)
+                    budget.charge(chunk_bytes)  # held while its entries go through the pipeline
+                    out = pipeline.process(stream_labels[src.sidx], cols)
+                    idx = out.index.tolist()
+                    ts = cols.timestamps[out.index].tolist()
+                    ctx.stats.post_filter_lines += len(idx)
+                    kept = out.charged
+                    if out.lines is not None:
+                        lines = out.lines
+                    else:
+                        lines = [cols.line(i).decode("utf-8", "replace") for i in idx]
+                        kept += sum(map(len, lines)) + len(lines) * ENTRY_BYTES
+                    if cols.meta:
+                        kept += int(np.diff(cols.meta_ends, prepend=0)[out.index].sum())
+                    if out.charged < kept:
+                        budget.charge(kept - out.charged)
+                    rows_bytes += kept
+                    budget.release(chunk_bytes)
+                    base = stream_labels[src.sidx]
+                    base_key = _key(base)
+                    for k, (i, t, line) in enumerate(zip(idx, ts, lines)):
+                        lbs = out.labels[k] if out.labels is not None else base
+                        meta = cols.metadata(i) if cols.meta else b""
+                        key = base_key if out.labels is None else _key(lbs)
+                        if meta and out.labels is not None:
+                            lbs, meta = _split_metadata(lbs, meta, base)
+                        rows.append((t, src.sidx, line, key, lbs, meta))
+                    all_ts += ts
+                    if interval_ns == 0 and len(rows) > 4 * limit + 4096:
+                        # Keep only what the answer can use: the first `limit` distinct entries in the
+                        # query's order, exactly what the final pass below would take.
+                        before = len(rows)
+                        rows.sort(key=order_key, reverse=not forward)
+                        rows = _first_distinct(rows, limit)
+                        all_ts = [r[0] for r in rows]
+                        freed = rows_bytes - rows_bytes * len(rows) // before
+                        rows_bytes -= freed
+                        budget.release(freed)
+                    if len(all_ts) >= limit:
+                        arr = np.array(all_ts, dtype=np.int64)
+                        k = limit - 1
+                        bound = int(np.partition(arr, k)[k]) if forward else int(-np.partition(-arr, k)[k])
+                budget.release(whole_bytes)
         rows.sort(key=order_key, reverse=not forward)
         per_line = pipeline.per_line
         streams: dict[_LABELS_KEY, Stream] = {}
@@ -615,6 +625,27 @@ def _replace(
     if isinstance(out, vectorops.StepMatrix):
         budget.charge(out.values.nbytes)
     return out
+
+
+def _windows(cols: LogColumns, limit: int, forward: bool, allowed: bool) -> Iterator[LogColumns]:
+    """A chunk's entries in windows from the query's end (newest first for backward), each
+    twice the one before, starting at twice the limit. A log query needs only the `limit`
+    entries nearest its end, so once those are found the older windows are never run through
+    the pipeline, and a limit-1000 query over a 100,000-line head series touches 2,000 lines.
+    Not `allowed` (step-deduplicated queries see every entry) or a small chunk: one window."""
+    n = len(cols)
+    size = max(2 * limit, 1024)
+    if not allowed or n <= size:
+        yield cols
+        return
+    lo, hi = (0, 0) if forward else (n, n)
+    while (hi < n) if forward else (lo > 0):
+        if forward:
+            lo, hi = hi, min(n, hi + size)
+        else:
+            lo, hi = max(0, lo - size), lo
+        yield cols.take(np.arange(lo, hi, dtype=np.int64))
+        size *= 2
 
 
 def _first_distinct(rows: list, limit: int) -> list:  # type: ignore[type-arg]
