@@ -115,9 +115,11 @@ def test_metric_queries_matrix_vector_scalar(loaded: httpx.Client) -> None:
     )
     data = r.json()["data"]
     assert data["resultType"] == "vector"
+    # The entries' structured metadata (here the detected_level added at ingest) is part of a
+    # metric query's labels, as Loki's sample extractors add it to every entry.
     assert data["result"] == [
         {
-            "metric": {"app": "api", "env": "prod", "service_name": "api"},
+            "metric": {"app": "api", "env": "prod", "service_name": "api", "detected_level": "error"},
             "value": [(NOW + 60 * S) // S, "10"],
         }
     ]

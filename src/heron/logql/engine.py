@@ -439,18 +439,26 @@ class Engine:
         for ref in refs:
             ctx.check()
             if times_only:
-                # No stage looks at lines: timestamps and lengths come from the chunks' index
-                # frames, and the line bytes are never decompressed.
-                ts, lens = snap.series_log_times(ref, lo, hi)
+                # No stage looks at lines: every entry counts, with its line length. Its labels
+                # are the stream's plus its structured metadata (Loki's sample extractors add
+                # metadata to every entry's labels), so the chunks are decoded for the metadata
+                # and the entries grouped by it with numpy, never line by line.
+                cols = snap.series_log_columns(ref, lo, hi)
+                if not len(cols):
+                    continue
+                cols_bytes = _columns_bytes(cols)
+                budget.charge(cols_bytes)
+                self._account(cols, ctx)
+                ts = cols.timestamps
+                lens = np.diff(cols.ends, prepend=0).astype(np.float64)
                 budget.charge(24 * len(ts))
                 acc_bytes += 24 * len(ts)
-                ctx.stats.chunks_decoded += 1
-                ctx.stats.lines_processed += len(ts)
-                ctx.stats.bytes_processed += int(lens.sum())
                 ctx.stats.post_filter_lines += len(ts)
-                acc_bytes += self._add(
-                    acc, self._group(dict(ref.labels), grouping), ts, lens.astype(np.float64), budget
+                every = np.arange(len(cols), dtype=np.int64)
+                acc_bytes += self._add_by_metadata(
+                    acc, dict(ref.labels), grouping, cols, every, ts, lens, budget
                 )
+                budget.release(cols_bytes)
                 continue
             cols = snap.series_log_columns(ref, lo, hi)
             if not len(cols):
@@ -473,7 +481,7 @@ class Engine:
             else:
                 vals = out.values if out.values is not None else np.zeros(len(ts))
             if out.labels is None:
-                acc_bytes += self._add(acc, self._group(base, grouping), ts, vals, budget)
+                acc_bytes += self._add_by_metadata(acc, base, grouping, cols, out.index, ts, vals, budget)
             else:
                 by_key: dict[_LABELS_KEY, list[int]] = {}
                 for k, lbs in enumerate(out.labels):
@@ -542,6 +550,32 @@ class Engine:
         got[1].append(ts)
         got[2].append(vals)
         return 0
+
+    def _add_by_metadata(
+        self,
+        acc: dict[_LABELS_KEY, tuple[dict[str, str], list[np.ndarray], list[np.ndarray]]],
+        base: dict[str, str],
+        grouping: object,
+        cols: LogColumns,
+        idx: np.ndarray,
+        ts: np.ndarray,
+        vals: np.ndarray,
+        budget: QueryBudget,
+    ) -> int:
+        """Add entries `idx` of `cols` (with their `ts` and `vals`) to the output series of
+        their labels: the stream's plus each entry's structured metadata, then grouped."""
+        if not cols.meta or not len(idx):
+            return self._add(acc, self._group(base, grouping), ts, vals, budget)
+        inverse, blobs = _meta_groups(cols.meta, cols.meta_ends, np.asarray(idx, dtype=np.int64), budget)
+        order = np.argsort(inverse, kind="stable")  # stable: each group keeps time order
+        edges = np.searchsorted(inverse[order], np.arange(len(blobs) + 1))
+        added = 0
+        for g, blob in enumerate(blobs):
+            sel = order[edges[g] : edges[g + 1]]
+            md = _decode_meta(blob)
+            labels = {**base, **metadata_labels(md, base)} if md else base
+            added += self._add(acc, self._group(labels, grouping), ts[sel], vals[sel], budget)
+        return added
 
     def _absent(
         self,
@@ -646,6 +680,40 @@ def _windows(cols: LogColumns, limit: int, forward: bool, allowed: bool) -> Iter
             lo, hi = max(0, lo - size), lo
         yield cols.take(np.arange(lo, hi, dtype=np.int64))
         size *= 2
+
+
+_META_VECTOR_MAX = 255  # longest metadata grouped as a numpy row; longer goes through a dict
+
+
+def _meta_groups(
+    meta: bytes, meta_ends: np.ndarray, idx: np.ndarray, budget: QueryBudget
+) -> tuple[np.ndarray, list[bytes]]:
+    """Entries `idx` grouped by their structured metadata bytes: each entry's group number
+    and each group's bytes. Metadata repeats a few values (`detected_level` and the like), so
+    the rows are padded to one width (length first, so padding never collides) and
+    np.unique groups them; only the distinct values are decoded in Python."""
+    ends = meta_ends[idx]
+    starts = np.where(idx > 0, meta_ends[np.maximum(idx - 1, 0)], 0)
+    lens = ends - starts
+    width = int(lens.max()) if len(idx) else 0
+    if width > _META_VECTOR_MAX:
+        index: dict[bytes, int] = {}
+        groups = np.empty(len(idx), dtype=np.int64)
+        for k, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+            groups[k] = index.setdefault(meta[a:b], len(index))
+        return groups, list(index)
+    nbytes = 2 * len(idx) * (width + 1)
+    budget.charge(nbytes)
+    rows = np.zeros((len(idx), width + 1), dtype=np.uint8)
+    rows[:, 0] = lens
+    offsets = np.arange(width)
+    inside = offsets[None, :] < lens[:, None]
+    rows[:, 1:][inside] = np.frombuffer(meta, dtype=np.uint8)[(starts[:, None] + offsets[None, :])[inside]]
+    keys = rows.view(np.dtype((np.void, width + 1))).ravel()
+    _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    blobs = [rows[i, 1 : 1 + rows[i, 0]].tobytes() for i in first.tolist()]
+    budget.release(nbytes)
+    return inverse.reshape(-1).astype(np.int64), blobs
 
 
 def _first_distinct(rows: list, limit: int) -> list:  # type: ignore[type-arg]

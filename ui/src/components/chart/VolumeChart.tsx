@@ -1,5 +1,5 @@
 // The logs page's hit histogram: lines per bucket stacked by detected_level, from
-// `sum by (detected_level) (count_over_time(<query> | drop __error__ [<step>]))`. (Heron's volume endpoints
+// `sum by (detected_level) (count_over_time(<query> [| drop __error__] [<step>]))`. (Heron's volume endpoints
 // cannot group by detected_level: it is structured metadata, not an indexed label.)
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { queryRange } from "../../lib/api";

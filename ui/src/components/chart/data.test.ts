@@ -80,7 +80,7 @@ describe("volume histogram", () => {
     expect(volumeQuery(' {app="x"} |= "a" ', 30_000)).toBe(
       'sum by (detected_level) (count_over_time({app="x"} |= "a" | drop __error__ [30s]))',
     );
-    expect(volumeQuery('{app="x"}', 3_600_000)).toContain("[1h]");
+    expect(volumeQuery('{app="x"}', 3_600_000)).toBe('sum by (detected_level) (count_over_time({app="x"} [1h]))');
   });
   it("turns the matrix into zero-filled rows per level, most severe first", () => {
     const { xs, series } = levelSeries(

@@ -2,6 +2,7 @@
 // from their labels, the level order and colours of the volume histogram, and number formats.
 import type { MatrixResult } from "../../lib/api";
 import { LEVELS, normalizeLevel } from "../../lib/level";
+import { isBareSelector } from "../../lib/logql";
 import { formatDuration } from "../../lib/time";
 import type { ChartSeries } from "./types";
 
@@ -130,10 +131,13 @@ export function totals(ys: (number | null)[][]): number[] {
 /**
  * The metric query behind the histogram for a log query and a step (ms). `drop __error__` as
  * Grafana's own volume query has it: lines a parser stage fails on still count, under their
- * level, rather than as extra series.
+ * level, rather than as extra series. A bare selector has no stage that can fail, and without
+ * a stage the server counts from the chunks without running lines through a pipeline.
  */
 export function volumeQuery(query: string, step: number): string {
-  return `sum by (detected_level) (count_over_time(${query.trim()} | drop __error__ [${formatDuration(step)}]))`;
+  const q = query.trim();
+  const drop = isBareSelector(q) ? "" : " | drop __error__";
+  return `sum by (detected_level) (count_over_time(${q}${drop} [${formatDuration(step)}]))`;
 }
 
 export interface LevelSeries {
