@@ -35,10 +35,10 @@ CHROMIUM_ARGS = [
 
 PAGES = [
     ("overview", "/"),
-    ("logs", "/logs?query=" + quote('{namespace="api"}') + "&from=now-15m&to=now"),
+    ("logs", "/logs?query=" + quote('{namespace="api"}') + "&from=now-5m&to=now"),
     (
         "logs-metric",
-        "/logs?query=" + quote('sum by (namespace) (rate({namespace=~".+"}[1m]))') + "&from=now-15m&to=now",
+        "/logs?query=" + quote('sum by (namespace) (rate({namespace=~".+"}[1m]))') + "&from=now-5m&to=now",
     ),
     ("status", "/status"),
 ]
