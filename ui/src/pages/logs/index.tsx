@@ -49,6 +49,9 @@ export default function LogsPage() {
   const [result, setResult] = useState<Result | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [loading, setLoading] = useState(false);
+  // The query the side requests (histogram, detected fields) are for: set once the lines have
+  // arrived, so those heavier requests never compete with the lines for the server's workers.
+  const [answered, setAnswered] = useState<{ query: string; start: number; end: number; n: number } | null>(null);
   const [olderError, setOlderError] = useState<string | null>(null);
   const [loadingOlder, setLoadingOlder] = useState(false);
   const [rangeError, setRangeError] = useState<string | null>(null);
@@ -150,6 +153,7 @@ export default function LogsPage() {
             setError(null);
             const entries = res.data.resultType === "streams" ? flattenStreams(res.data.result, forward) : [];
             setResult({ kind: "logs", key: runKey, entries, more: entries.length >= LIMIT, ...bounds });
+            setAnswered((a) => ({ query, start: r.start, end: r.end, n: (a?.n ?? 0) + 1 }));
           }),
         )
         .catch((e) => !ctl.signal.aborted && done(() => setError(message(e))));
@@ -334,7 +338,9 @@ export default function LogsPage() {
       <div class="logs-body logs-has-side">
         <aside id="logs-sidebar" class={`logs-sidebar${sideOpen ? " logs-sidebar-open" : ""}`} aria-label="Labels and fields">
           <LabelBrowser start={range.start} end={range.end} query={query} onPick={onLabel} />
-          {!metric && <FieldList query={query} start={range.start} end={range.end} entries={shown} onFilter={onFieldFilter} />}
+          {!metric && answered && (
+            <FieldList query={answered.query} start={answered.start} end={answered.end} entries={shown} onFilter={onFieldFilter} />
+          )}
         </aside>
         <section class="logs-main" aria-label="Results">
           {result?.kind === "metric" && !live ? (
@@ -353,9 +359,9 @@ export default function LogsPage() {
             </>
           ) : (
             <>
-              {!live && query.trim() !== "" && !rangeError && !error && (
+              {!live && query.trim() !== "" && !rangeError && !error && answered && (
                 <div class="logs-chart">
-                  <VolumeChart query={query} start={range.start} end={range.end} onZoom={zoom} refreshKey={tick} height={110} />
+                  <VolumeChart query={answered.query} start={answered.start} end={answered.end} onZoom={zoom} refreshKey={answered.n} height={110} />
                 </div>
               )}
               <div class="logs-toolbar">
