@@ -438,11 +438,24 @@ class Engine:
         times_only = not pipeline.per_line and not pipeline.vector_filters and op in _NO_VALUES_OPS
         for ref in refs:
             ctx.check()
+            if times_only and not snap.series_has_log_metadata(ref, lo, hi):
+                # No stage looks at lines and no entry has metadata: timestamps and lengths
+                # come from the chunks' index frames, and the line bytes are never decompressed.
+                ts, lens = snap.series_log_times(ref, lo, hi)
+                budget.charge(24 * len(ts))
+                acc_bytes += 24 * len(ts)
+                ctx.stats.chunks_decoded += 1
+                ctx.stats.lines_processed += len(ts)
+                ctx.stats.bytes_processed += int(lens.sum())
+                ctx.stats.post_filter_lines += len(ts)
+                acc_bytes += self._add(
+                    acc, self._group(dict(ref.labels), grouping), ts, lens.astype(np.float64), budget
+                )
+                continue
             if times_only:
-                # No stage looks at lines: every entry counts, with its line length. Its labels
-                # are the stream's plus its structured metadata (Loki's sample extractors add
-                # metadata to every entry's labels), so the chunks are decoded for the metadata
-                # and the entries grouped by it with numpy, never line by line.
+                # No stage looks at lines, but entries carry structured metadata, which is part
+                # of their labels (Loki's sample extractors add it to every entry's): the chunks
+                # are decoded for it and the entries grouped by it with numpy, not line by line.
                 cols = snap.series_log_columns(ref, lo, hi)
                 if not len(cols):
                     continue

@@ -28,7 +28,14 @@ import zstandard
 
 from heron.model import Labels, SeriesKind
 from heron.storage.index import Postings
-from heron.storage.log_chunks import LogColumns, chunk_raw_size, decode_log_chunk, decode_log_chunk_times
+from heron.storage.log_chunks import (
+    HEADER_SIZE,
+    LogColumns,
+    chunk_raw_size,
+    decode_log_chunk,
+    decode_log_chunk_times,
+    log_chunk_has_metadata,
+)
 from heron.storage.metric_chunks import decode_frame, encode_frame
 from heron.storage.types import CorruptionError
 
@@ -266,6 +273,15 @@ class Block:
     def read_log_chunk(self, ref: ChunkRef) -> LogColumns:
         try:
             return decode_log_chunk(self.read_raw(ref))
+        except CorruptionError as exc:
+            raise CorruptionError(f"block {self.path}: log chunk at {ref.offset}: {exc}") from exc
+
+    def log_chunk_has_metadata(self, ref: ChunkRef) -> bool:
+        """From the chunk's header only: one small read, nothing decompressed."""
+        if self._fd is None:
+            raise CorruptionError(f"block {self.path} is closed")
+        try:
+            return log_chunk_has_metadata(os.pread(self._fd, min(HEADER_SIZE, ref.length), ref.offset))
         except CorruptionError as exc:
             raise CorruptionError(f"block {self.path}: log chunk at {ref.offset}: {exc}") from exc
 

@@ -27,6 +27,7 @@ from heron.storage.log_chunks import (
     decode_log_chunk,
     decode_log_chunk_times,
     encode_log_chunk,
+    log_chunk_has_metadata,
 )
 from heron.storage.metric_chunks import decode_samples, encode_samples
 
@@ -215,6 +216,15 @@ class HeadSeries:
             cols = _open_log_columns(op)
             if len(cols):
                 yield clip_log_columns(cols, start, end)
+
+    def has_log_metadata(self, start: int, end: int) -> bool:
+        """Whether any entry overlapping [start, end] may carry structured metadata (chunk
+        headers, and the open buffer as a whole: a cheap, conservative answer)."""
+        closed, op = self.state
+        for c in closed:
+            if c.max_t >= start and c.min_t <= end and log_chunk_has_metadata(c.data):
+                return True
+        return isinstance(op, _OpenLog) and len(op.meta) > 0
 
     def log_times(self, start: int, end: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(timestamps, line lengths) per chunk overlapping [start, end], clipped to it."""

@@ -32,6 +32,7 @@ __all__ = [
     "encode_log_chunk",
     "decode_log_chunk",
     "decode_log_chunk_times",
+    "log_chunk_has_metadata",
     "chunk_time_range",
     "chunk_raw_size",
     "encoded_size",
@@ -285,6 +286,12 @@ def _read_header(buf: bytes | memoryview) -> tuple[int, int, int, int, int, int,
     if izsize > zsize:
         raise CorruptionError("log chunk index frame is larger than the payload")
     return flags, count, min_t, max_t, raw_size, zsize, crc, HEADER_SIZE + zsize, izsize
+
+
+def log_chunk_has_metadata(header: bytes | memoryview) -> bool:
+    """Whether a log chunk holds structured metadata, from its fixed header alone (the first
+    HEADER_SIZE bytes are enough), so a query can tell without decompressing anything."""
+    return bool(_read_header(header)[0] & _FLAG_HAS_META)
 
 
 def encoded_size(buf: bytes | memoryview) -> int:

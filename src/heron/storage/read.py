@@ -213,6 +213,23 @@ class Snapshot:
         cols = parts[0] if len(parts) == 1 else sort_log_columns(LogColumns.concat(parts))
         return dedup_log_columns(cols)
 
+    def series_has_log_metadata(self, ref: SeriesRef, start: int, end: int) -> bool:
+        """Whether any of the series' entries in [start, end] may carry structured metadata,
+        read from chunk headers only (so `series_log_times` can be trusted to be the whole
+        story for a query that needs no line). A corrupt block answers True, and the read that
+        follows takes it out of service as any read does."""
+        for block, where in self._chunks(ref, start, end):
+            if block is None:
+                assert isinstance(where, HeadSeries)
+                if where.has_log_metadata(start, end):
+                    return True
+            else:
+                assert isinstance(where, ChunkRef)
+                got = self._read_block(block, lambda b=block, c=where: b.log_chunk_has_metadata(c))
+                if got is None or got:
+                    return True
+        return False
+
     def series_log_times(self, ref: SeriesRef, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
         """Sorted timestamps and line lengths of a series in [start, end] ns, one per entry.
 
