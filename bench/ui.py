@@ -34,20 +34,13 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 from report import Figure, Report, machine_info  # noqa: E402
 from serverproc import start_server  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--enable-precise-memory-info",
-]
 LEVELS = ["info"] * 8 + ["warn", "error"]
 
 
@@ -139,7 +132,9 @@ def main() -> int:
             logs_path = f"/logs?query={query}&from=now-2h&to=now"
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(
-                    executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+                    executable_path=CHROMIUM,
+                    headless=True,
+                    args=[*CHROMIUM_ARGS, "--enable-precise-memory-info"],
                 )
                 ctx = browser.new_context(viewport={"width": 1280, "height": 800}, base_url=server.url)
 

@@ -23,15 +23,9 @@ from playwright.sync_api import sync_playwright
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+from chromium import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 PAGES = [
     ("overview", "/"),
@@ -79,9 +73,7 @@ def main() -> int:
         wait_ready(url, 60)
         time.sleep(args.warmup)
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-            )
+            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             for theme in ("light", "dark"):
                 ctx = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme=theme)
                 page = ctx.new_page()

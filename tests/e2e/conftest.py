@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from chromium import CHROMIUM, CHROMIUM_ARGS
 from playwright.sync_api import ConsoleMessage, Error, Page
 from seed import seed
 
@@ -24,17 +25,6 @@ UI_BUILD = Path(os.environ.get("HERON_E2E_UI_DIR") or ROOT / "src" / "heron" / "
 # The server refuses HERON_* variables it does not know, and it inherits this environment.
 os.environ.pop("HERON_E2E_UI_DIR", None)
 AXE = ROOT / "ui" / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = "/usr/bin/chromium"
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
