@@ -24,7 +24,6 @@ ROOT = Path(__file__).resolve().parents[2]
 UI_BUILD = Path(os.environ.get("HERON_E2E_UI_DIR") or ROOT / "src" / "heron" / "ui")
 # The server refuses HERON_* variables it does not know, and it inherits this environment.
 os.environ.pop("HERON_E2E_UI_DIR", None)
-AXE = ROOT / "ui" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -74,19 +73,3 @@ def no_console_errors(page: Page) -> Iterator[list[str]]:
     page.on("pageerror", on_page_error)
     yield errors
     assert errors == [], "\n".join(errors)
-
-
-def axe_violations(page: Page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict[str, Any]]:
-    """axe-core's violations of the given impacts on the page as it is now."""
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document, { resultTypes: ['violations'] })")
-    return [
-        {
-            "id": v["id"],
-            "impact": v["impact"],
-            "help": v["help"],
-            "nodes": [n["target"] for n in v["nodes"]][:5],
-        }
-        for v in result["violations"]
-        if v["impact"] in impacts
-    ]

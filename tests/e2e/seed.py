@@ -71,7 +71,10 @@ def push_lines(base_url: str, stream: dict[str, str], lines: list[tuple[int, str
 
 
 def seed(base_url: str, per_stream: int = 600, span_s: int = 3600) -> None:
-    """per_stream lines in each stream, spread evenly over the last span_s seconds."""
+    """per_stream lines in each stream, spread evenly over the last span_s seconds before
+    now, which becomes NOW_NS (tests that count lines in a relative range read it)."""
+    global NOW_NS
+    NOW_NS = time.time_ns()
     rng = random.Random(42)
     for stream in STREAMS:
         step = span_s * 1_000_000_000 // per_stream

@@ -7,7 +7,7 @@ import json
 import re
 from urllib.parse import parse_qs, quote, urlparse
 
-from conftest import axe_violations
+from a11y import axe_violations
 from playwright.sync_api import Page, expect
 from seed import NOW_NS, push_lines
 

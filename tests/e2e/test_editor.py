@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlparse
 
-from conftest import axe_violations
+from a11y import axe_violations
 from playwright.sync_api import Locator, Page, expect
 
 EDITOR = "[data-query-editor] .cm-content"

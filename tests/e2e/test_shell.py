@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import axe_violations
+from a11y import axe_violations
 from playwright.sync_api import Page, expect
 
 

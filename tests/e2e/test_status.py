@@ -6,7 +6,7 @@ import re
 import time
 
 import httpx
-from conftest import axe_violations
+from a11y import axe_violations
 from playwright.sync_api import Page, expect
 
 from heron import __version__

@@ -1,7 +1,7 @@
 // The time range picker: a button showing the range, opening a popover with the quick ranges
 // and absolute From/To inputs (anything parseTime reads), plus the auto-refresh select and a
 // "Refresh now" button beside it.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { TimeRange } from "../../lib/time";
 import { PRESETS, rangeInputError, rangeLabel, timeInputError } from "./label";
 import "./timerange.css";
@@ -38,7 +38,9 @@ export function TimeRangePicker({ range, refresh, onChange, onRefreshChange, onR
     if (refocus) trigger.current?.focus();
   };
 
-  useEffect(() => {
+  // A layout effect, so the listeners are in place by the time the popover can be seen: a
+  // click outside right after it opens closes it, even on a busy machine.
+  useLayoutEffect(() => {
     if (!open) return;
     setFrom(range.from);
     setTo(range.to);
