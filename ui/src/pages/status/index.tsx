@@ -72,9 +72,22 @@ function useStatus(): { snap: Snapshot | null; refresh: () => void; busy: boolea
   }, []);
   useEffect(() => {
     refresh();
-    const t = setInterval(refresh, REFRESH_MS);
+    // A hidden tab asks nothing; coming back, it catches up at once if it skipped a refresh.
+    let skipped = false;
+    const t = setInterval(() => {
+      if (document.visibilityState === "visible") refresh();
+      else skipped = true;
+    }, REFRESH_MS);
+    const onVisible = () => {
+      if (document.visibilityState === "visible" && skipped) {
+        skipped = false;
+        refresh();
+      }
+    };
+    document.addEventListener("visibilitychange", onVisible);
     return () => {
       clearInterval(t);
+      document.removeEventListener("visibilitychange", onVisible);
       ctrl.current?.abort();
     };
   }, [refresh]);
