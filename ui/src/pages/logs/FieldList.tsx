@@ -6,6 +6,7 @@ import { getJSON, msToNs } from "../../lib/api";
 import type { LogEntry } from "../../lib/entries";
 import { quote, selectorOf, type FieldParser } from "../../lib/logql";
 import { fieldParser, fieldStats, formatShare, LineCache, type DetectedField } from "./fieldStats";
+import { ErrorNote, FilterBox, LoadingNote } from "./SideParts";
 import "./LabelBrowser.css";
 import "./FieldList.css";
 
@@ -122,26 +123,15 @@ export function FieldList({ query, start, end, entries, onFilter }: FieldListPro
       {load.state === "idle" ? (
         <p class="logs-side-note">Write a query with a stream selector to see its fields.</p>
       ) : load.state === "loading" ? (
-        <p class="logs-side-note" role="status">
-          Loading fields…
-        </p>
+        <LoadingNote what="fields" />
       ) : load.state === "error" ? (
-        <p class="logs-side-note error" role="alert">
-          The fields could not be loaded: {load.message}
-        </p>
+        <ErrorNote what="fields" message={load.message} />
       ) : load.fields.length === 0 ? (
         <p class="logs-side-note">No fields detected in these lines.</p>
       ) : (
         <>
           {load.fields.length > 10 && (
-            <input
-              type="search"
-              class="logs-side-filter"
-              placeholder={`Filter ${load.fields.length} fields`}
-              aria-label="Filter fields"
-              value={filter}
-              onInput={(e) => setFilter((e.target as HTMLInputElement).value)}
-            />
+            <FilterBox count={load.fields.length} noun="fields" label="Filter fields" value={filter} onInput={setFilter} />
           )}
           {fields.length === 0 && <p class="logs-side-note">No field matches "{filter}".</p>}
           <ul class="logs-side-names">

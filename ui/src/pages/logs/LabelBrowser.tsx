@@ -5,6 +5,7 @@ import { useEffect, useState } from "preact/hooks";
 import { getJSON, labelNames, msToNs, type QueryResponse } from "../../lib/api";
 import { formatBytes } from "../../components/chart";
 import { quote } from "../../lib/logql";
+import { ErrorNote, FilterBox, LoadingNote } from "./SideParts";
 import "./LabelBrowser.css";
 
 export interface LabelBrowserProps {
@@ -61,15 +62,11 @@ function LabelValues({ name, start, end, onPick }: { name: string; start: number
 
   if (values.state === "loading")
     return (
-      <p class="logs-side-note" role="status">
-        Loading values…
-      </p>
+      <LoadingNote what="values" />
     );
   if (values.state === "error")
     return (
-      <p class="logs-side-note error" role="alert">
-        The values of {name} could not be loaded: {values.message}
-      </p>
+      <ErrorNote what={`values of ${name}`} message={values.message} />
     );
   const needle = filter.trim().toLowerCase();
   const shown = needle ? values.value.filter((v) => v.value.toLowerCase().includes(needle)) : values.value;
@@ -77,14 +74,7 @@ function LabelValues({ name, start, end, onPick }: { name: string; start: number
   return (
     <div class="logs-side-values">
       {values.value.length > 8 && (
-        <input
-          type="search"
-          class="logs-side-filter"
-          placeholder={`Filter ${values.value.length} values`}
-          aria-label={`Filter values of ${name}`}
-          value={filter}
-          onInput={(e) => setFilter((e.target as HTMLInputElement).value)}
-        />
+        <FilterBox count={values.value.length} noun="values" label={`Filter values of ${name}`} value={filter} onInput={setFilter} />
       )}
       {values.value.length === 0 ? (
         <p class="logs-side-note">No values in this range.</p>
@@ -151,13 +141,9 @@ export function LabelBrowser({ start, end, onPick }: LabelBrowserProps) {
         Labels <span class="logs-side-unit">(bytes in range)</span>
       </h2>
       {names.state === "loading" ? (
-        <p class="logs-side-note" role="status">
-          Loading labels…
-        </p>
+        <LoadingNote what="labels" />
       ) : names.state === "error" ? (
-        <p class="logs-side-note error" role="alert">
-          The labels could not be loaded: {names.message}
-        </p>
+        <ErrorNote what="labels" message={names.message} />
       ) : names.value.length === 0 ? (
         <p class="logs-side-note">No labels in this range: no logs have arrived in it.</p>
       ) : (
