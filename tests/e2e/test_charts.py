@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, quote, urlparse
 
 from a11y import axe_violations
 from playwright.sync_api import Page, expect
+from plot import drawn
 from seed import NOW_NS, push_lines
 
 CHECKOUT = "/logs?query=" + quote('{app="checkout"}')
@@ -39,10 +40,7 @@ def test_histogram_is_stacked_by_level(page: Page) -> None:
 
 def test_dragging_on_the_histogram_zooms(page: Page) -> None:
     page.goto(CHECKOUT + "&from=now-1h&to=now")
-    chart = histogram(page)
-    expect(chart).to_be_visible(timeout=10_000)
-    box = chart.bounding_box()
-    assert box is not None
+    box = drawn(histogram(page))
     y = box["y"] + 20
     page.mouse.move(box["x"] + box["width"] * 0.4, y)
     page.mouse.down()
@@ -257,12 +255,10 @@ def test_dragging_on_a_metric_graph_zooms(page: Page) -> None:
         + "&from=now-1h&to=now"
     )
     graph = page.get_by_role("img", name="Query result graph")
-    expect(graph).to_be_visible(timeout=10_000)
     legend = page.get_by_role("list", name="Query result graph: legend")
-    expect(legend.get_by_role("button", name="checkout", exact=True)).to_be_visible()
+    expect(legend.get_by_role("button", name="checkout", exact=True)).to_be_visible(timeout=10_000)
     expect(legend.get_by_role("button", name="payments", exact=True)).to_be_visible()
-    box = graph.bounding_box()
-    assert box is not None
+    box = drawn(graph)
     y = box["y"] + box["height"] * 0.3
     page.mouse.move(box["x"] + box["width"] * 0.3, y)
     page.mouse.down()

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, quote, urlparse
 import seed
 from a11y import axe_violations
 from playwright.sync_api import Page, expect
+from plot import drawn
 from seed import push_lines
 
 ROWS = "[role=treegrid][aria-label='Log lines'] [role=row]"
@@ -488,9 +489,7 @@ def test_zooming_on_the_volume_chart_sets_an_absolute_range(page: Page) -> None:
     open_logs(page, '{app="checkout"}')
     expect(page.locator(ROWS).first).to_be_visible()
     over = page.get_by_role("img", name=re.compile("^Log volume by level"))
-    expect(over).to_be_visible()
-    box = over.bounding_box()
-    assert box is not None
+    box = drawn(over)
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] * 0.3, y)
     page.mouse.down()

@@ -7,6 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 from a11y import axe_violations
 from playwright.sync_api import Page, expect
+from plot import drawn
 
 
 def test_volume_chart_lists_the_namespaces(page: Page) -> None:
@@ -115,10 +116,9 @@ CANVAS_HASH = """(el) => {
 def test_hover_shows_values(page: Page) -> None:
     page.goto("/")
     chart = page.get_by_role("img", name=re.compile("Log volume by namespace"))
-    expect(chart).to_be_visible(timeout=10_000)
-    box = chart.bounding_box()
-    assert box is not None
-    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.4)
+    box = drawn(chart)
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.4)
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.4, steps=5)
     tip = page.locator(".chart-tooltip")
     expect(tip).to_be_visible()
     for ns in ("api", "db", "web"):
