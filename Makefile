@@ -8,9 +8,10 @@ STAMP := $(VENV)/.installed
 LINT_PATHS := $(wildcard src tests bench docs setup.py)
 
 # Debian packages the tests need: Chromium for the browser tests (Playwright drives
-# /usr/bin/chromium; no browser is downloaded) and a font for its text. `deps` installs only
+# /usr/bin/chromium; no browser is downloaded) and a font for its text; Prometheus (with
+# promtool) and node-exporter, the peers the metric-collection tests compare against. `deps` installs only
 # the missing ones, so it costs nothing when all are present.
-DEB_PACKAGES := chromium fonts-dejavu-core
+DEB_PACKAGES := chromium fonts-dejavu-core prometheus prometheus-node-exporter
 
 # The web UI (ui/, TypeScript + Vite) builds into the package, where the server and the wheel
 # find it. It is rebuilt only when a source changed; node_modules only when the lock file did.

@@ -10,7 +10,19 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from heron.api import buildinfo, detected, fields, health, loki, otlp, status, ui, volume
+from heron.api import (
+    buildinfo,
+    detected,
+    fields,
+    health,
+    loki,
+    otlp,
+    remote_write,
+    status,
+    targets,
+    ui,
+    volume,
+)
 from heron.api.limits import RequestLimits
 from heron.api.state import AppState
 from heron.logsetup import log_fields
@@ -51,6 +63,8 @@ def create_app(
             *health.routes(),
             *loki.routes(),
             *otlp.routes(),
+            *remote_write.routes(),
+            *targets.routes(),
             *volume.routes(),
             *buildinfo.routes(),
             *detected.routes(),

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from heron.collect.metrics.metadata import MetadataStore
 from heron.selfmetrics import Counter, Gauge, Histogram, Registry
 
 if TYPE_CHECKING:
+    from heron.collect.metrics.scrape import ScrapeManager
     from heron.config import Settings
     from heron.logql.engine import Engine
     from heron.storage import Counters, Database, LogBatch
@@ -197,6 +199,8 @@ class AppState:
     started_at: float = field(default_factory=time.time)  # Unix seconds
     ingest: IngestHistory = field(default_factory=IngestHistory)
     agents: AgentTracker = field(default_factory=AgentTracker)
+    metadata: MetadataStore = field(default_factory=MetadataStore)  # HELP/TYPE/UNIT by metric
+    scrapes: "ScrapeManager | None" = None  # the server's own scraping, for /api/v1/targets
 
     def __post_init__(self) -> None:
         r = self.registry
