@@ -25,7 +25,7 @@ __all__ = ["UI_PAGES", "packaged_ui_dir", "routes"]
 # The client-side router's pages (ui/src/pages.ts; later pages add themselves to both lists).
 # Each answers index.html, as do paths under it; anything else that is not an API or an asset
 # is a 404. `/` is the overview.
-UI_PAGES = ("logs", "status")
+UI_PAGES = ("logs", "status", "targets")
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
