@@ -406,6 +406,8 @@ def test_exported_names() -> None:
             "SETTINGS",
             "Settings",
             "load_settings",
+            "load_prom_config",
+            "PROM_SECTION_KEYS",
             "parse_duration",
             "parse_size",
             "parse_listen",

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 
 if TYPE_CHECKING:
+    from heron.promconfig.types import PromConfig
     from heron.storage.types import StorageOptions
 
 __all__ = [
@@ -37,6 +38,8 @@ __all__ = [
     "SETTINGS",
     "Settings",
     "load_settings",
+    "load_prom_config",
+    "PROM_SECTION_KEYS",
     "parse_duration",
     "parse_size",
     "parse_listen",
@@ -47,6 +50,9 @@ __all__ = [
 ]
 
 ENV_PREFIX = "HERON_"
+# Prometheus-shaped sections of the same file: YAML only, read by `load_prom_config`
+# (heron.promconfig), never by `load_settings`. The same names as heron.promconfig.SECTION_KEYS.
+PROM_SECTION_KEYS = ("global", "scrape_configs", "remote_write")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("logfmt", "json")
 
@@ -690,10 +696,41 @@ def _read_yaml(path: str) -> dict[str, object]:
     for key, value in data.items():
         if not isinstance(key, str):
             raise ConfigError(_quote(key), "setting names must be strings", path)
+        if key in PROM_SECTION_KEYS:
+            continue
         if key not in _BY_NAME:
             raise ConfigError(key, "unknown setting" + _suggest(key, _BY_NAME), path)
         result[key] = value
     return result
+
+
+def load_prom_config(config_file: str | None) -> PromConfig:
+    """The Prometheus-shaped sections (`global`, `scrape_configs`, `remote_write`) of the YAML
+    file, typed and validated as Prometheus validates them; an empty `PromConfig` when there is
+    no file. Raises `ConfigError` naming the key path, e.g. `scrape_configs[2].job_name`.
+
+    The file is read again with a stricter YAML reader than `load_settings` uses, because
+    Prometheus refuses repeated keys and a pasted section must mean what it meant there.
+    """
+    from heron.promconfig import PromConfig, parse_prom_config
+    from heron.promconfig.fields import load_strict_yaml
+
+    if config_file is None:
+        return PromConfig()
+    try:
+        with open(config_file, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read file: {exc.strerror or exc}", config_file) from None
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text: {exc.reason} at byte {exc.start}"
+        raise ConfigError("config", problem, config_file) from None
+    data = load_strict_yaml(text, config_file)
+    if data is None:
+        return PromConfig()
+    if not isinstance(data, dict):
+        raise ConfigError("config", f"want a mapping of settings, got a {_yaml_type(data)}", config_file)
+    return parse_prom_config(data, config_file)
 
 
 def _parse_value(setting: Setting, value: object, source: str) -> object:

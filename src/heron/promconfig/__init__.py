@@ -1,8 +1,13 @@
 """Prometheus-shaped configuration: `global`, `scrape_configs` and `remote_write`, and relabeling.
 
-The public interface is this module's `__all__`.
+The public interface is this module's `__all__`: the typed sections (`types`), the parser that
+builds them from YAML (`parse_prom_config`), relabeling (`relabel`), and what turns a discovered
+target into its final labels and URL (`populate_labels`, `target_url`).
 """
 
+from heron.promconfig.relabel import relabel
+from heron.promconfig.sections import KUBERNETES_ROLES, SECTION_KEYS, parse_prom_config
+from heron.promconfig.targets import format_duration, populate_labels, target_url
 from heron.promconfig.types import (
     Authorization,
     BasicAuth,
@@ -10,6 +15,7 @@ from heron.promconfig.types import (
     GlobalConfig,
     KubernetesSDConfig,
     KubernetesSelector,
+    MetadataConfig,
     PromConfig,
     QueueConfig,
     RelabelConfig,
@@ -24,13 +30,21 @@ __all__ = [
     "BasicAuth",
     "FileSDConfig",
     "GlobalConfig",
+    "KUBERNETES_ROLES",
     "KubernetesSDConfig",
     "KubernetesSelector",
+    "MetadataConfig",
     "PromConfig",
     "QueueConfig",
     "RelabelConfig",
     "RemoteWriteConfig",
+    "SECTION_KEYS",
     "ScrapeConfig",
     "StaticConfig",
     "TLSConfig",
+    "format_duration",
+    "parse_prom_config",
+    "populate_labels",
+    "relabel",
+    "target_url",
 ]

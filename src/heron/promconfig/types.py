@@ -16,6 +16,7 @@ __all__ = [
     "GlobalConfig",
     "KubernetesSDConfig",
     "KubernetesSelector",
+    "MetadataConfig",
     "PromConfig",
     "QueueConfig",
     "RelabelConfig",
@@ -62,6 +63,8 @@ class TLSConfig:
     key_file: str = ""
     server_name: str = ""
     insecure_skip_verify: bool = False
+    min_version: str = ""  # "" (Go's default, TLS 1.2), or TLS10 | TLS11 | TLS12 | TLS13
+    max_version: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,7 @@ class KubernetesSDConfig:
 
     role: str = ""
     api_server: str = ""
+    kubeconfig_file: str = ""
     namespaces_names: tuple[str, ...] = ()
     namespaces_own_namespace: bool = False
     selectors: tuple[KubernetesSelector, ...] = ()
@@ -97,6 +101,8 @@ class KubernetesSDConfig:
     basic_auth: BasicAuth | None = None
     authorization: Authorization | None = None
     tls_config: TLSConfig = field(default_factory=TLSConfig)
+    follow_redirects: bool = True
+    enable_http2: bool = True
 
 
 @dataclass(frozen=True)
@@ -104,6 +110,7 @@ class GlobalConfig:
     scrape_interval: float = 60.0
     scrape_timeout: float = 10.0
     evaluation_interval: float = 60.0
+    query_log_file: str = ""  # accepted for Prometheus compatibility; Heron keeps no query log
     external_labels: dict[str, str] = field(default_factory=dict)
 
 
@@ -129,6 +136,7 @@ class ScrapeConfig:
     authorization: Authorization | None = None
     tls_config: TLSConfig = field(default_factory=TLSConfig)
     follow_redirects: bool = True
+    enable_http2: bool = True
     static_configs: tuple[StaticConfig, ...] = ()
     file_sd_configs: tuple[FileSDConfig, ...] = ()
     kubernetes_sd_configs: tuple[KubernetesSDConfig, ...] = ()
@@ -138,14 +146,23 @@ class ScrapeConfig:
 
 @dataclass(frozen=True)
 class QueueConfig:
-    capacity: int = 10000
-    max_shards: int = 50
+    """Prometheus 2.42's defaults (later versions raised capacity and batch size)."""
+
+    capacity: int = 2500
+    max_shards: int = 200
     min_shards: int = 1
-    max_samples_per_send: int = 2000
+    max_samples_per_send: int = 500
     batch_send_deadline: float = 5.0
     min_backoff: float = 0.03
     max_backoff: float = 5.0
     retry_on_http_429: bool = False
+
+
+@dataclass(frozen=True)
+class MetadataConfig:
+    send: bool = True
+    send_interval: float = 60.0
+    max_samples_per_send: int = 500
 
 
 @dataclass(frozen=True)
@@ -157,11 +174,14 @@ class RemoteWriteConfig:
     write_relabel_configs: tuple[RelabelConfig, ...] = ()
     protobuf_message: str = "prometheus.WriteRequest"  # or "io.prometheus.write.v2.Request"
     send_exemplars: bool = False
+    send_native_histograms: bool = False
     basic_auth: BasicAuth | None = None
     authorization: Authorization | None = None
     tls_config: TLSConfig = field(default_factory=TLSConfig)
     follow_redirects: bool = True
+    enable_http2: bool = True
     queue_config: QueueConfig = field(default_factory=QueueConfig)
+    metadata_config: MetadataConfig = field(default_factory=MetadataConfig)
 
 
 @dataclass(frozen=True)
