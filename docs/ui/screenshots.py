@@ -1,6 +1,7 @@
 """Take the README's screenshots: every page at 1280x800, light and dark, against `heron demo`.
 
     .venv/bin/python docs/ui/screenshots.py            # writes docs/ui/<page>-<theme>.png
+    .venv/bin/python docs/ui/screenshots.py --only targets   # just those pages
 
 Starts `heron demo` on a free 127.0.0.1 port (the UI build must exist: `make ui`), lets the
 simulated pods write for a while so the charts have history, then drives Debian's Chromium
@@ -35,6 +36,7 @@ PAGES = [
         "/logs?query=" + quote('sum by (namespace) (rate({namespace=~".+"}[1m]))') + "&from=now-5m&to=now",
     ),
     ("status", "/status"),
+    ("targets", "/targets"),
 ]
 
 
@@ -60,7 +62,11 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--warmup", type=float, default=45, help="seconds of demo logs before the shots")
     ap.add_argument("--out", type=Path, default=HERE)
+    ap.add_argument(
+        "--only", nargs="+", choices=[name for name, _ in PAGES], help="take these pages only (default: all)"
+    )
     args = ap.parse_args()
+    pages = [(name, path) for name, path in PAGES if not args.only or name in args.only]
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     demo = subprocess.Popen(
@@ -77,7 +83,7 @@ def main() -> int:
             for theme in ("light", "dark"):
                 ctx = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme=theme)
                 page = ctx.new_page()
-                for name, path in PAGES:
+                for name, path in pages:
                     page.goto(url + path)
                     page.wait_for_load_state("networkidle")
                     page.wait_for_timeout(1500)  # charts draw after their data arrives

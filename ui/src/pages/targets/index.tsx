@@ -175,7 +175,7 @@ function PoolSection({ pool, open, onToggle, now }: { pool: Pool; open: boolean;
           <span class="targets-caret" aria-hidden="true">
             {open ? "▾" : "▸"}
           </span>
-          <span class="mono targets-pool-name">{pool.name}</span>
+          <span class="mono targets-pool-name">{pool.name}</span>{" "}
           <span class={`targets-count ${allUp ? "targets-count-ok" : "targets-count-bad"}`}>
             {pool.up}/{pool.total} up
           </span>
@@ -219,7 +219,7 @@ function Dropped({ dropped, words }: { dropped: DroppedTarget[]; words: string[]
           <span class="targets-caret" aria-hidden="true">
             {open ? "▾" : "▸"}
           </span>
-          <span>Dropped targets</span>
+          <span>Dropped targets</span>{" "}
           <span class="targets-count">
             {words.length > 0 ? `${shown.length} of ${dropped.length}` : dropped.length}
           </span>
