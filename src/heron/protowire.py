@@ -75,8 +75,8 @@ def iter_fields(
     while pos < end:
         key, pos = read_varint(buf, pos)
         num, wt = key >> 3, key & 7
-        if num == 0:
-            raise ProtoError("field number 0")
+        if num == 0 or num > 0x1FFFFFFF:
+            raise ProtoError(f"field number {num} is out of range (1 to 2^29-1)")
         if wt == WIRE_VARINT:
             val, pos = read_varint(buf, pos)
             yield num, wt, val

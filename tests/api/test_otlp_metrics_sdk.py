@@ -17,7 +17,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 
-from heron.model import Labels, MatchOp, Matcher
+from heron.model import Labels, Matcher, MatchOp
 from heron.storage import Database, StorageOptions
 from serverproc import start_server
 
@@ -73,7 +73,7 @@ def test_sdk_exporter_pushes_under_prometheus_names(tmp_path: Path) -> None:
     try:
         _push(server.url, Compression.NoCompression)
         meta = httpx.get(server.url + "/metrics", timeout=10).text
-        assert "heron_push_requests_total{api=\"otlp_metrics\",code=\"200\"}" in meta, meta[:3000]
+        assert 'heron_push_requests_total{api="otlp_metrics",code="200"}' in meta, meta[:3000]
     finally:
         assert server.stop() == 0, server.log()
     got = _by_name(_stored(tmp_path / "data"))

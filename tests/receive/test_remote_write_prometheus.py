@@ -18,7 +18,7 @@ from typing import Iterator
 import httpx
 import pytest
 
-from heron.model import Labels, MatchOp, Matcher
+from heron.model import Labels, Matcher, MatchOp
 from heron.storage import Database, StorageOptions
 from serverproc import free_port, start_server
 
