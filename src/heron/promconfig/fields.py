@@ -167,12 +167,10 @@ class Fields:
             return 0
         if isinstance(value, bool):
             self.fail(key, "want a size like 10MB, got a boolean")
-        if isinstance(value, int):
-            return value
-        if not isinstance(value, str):
+        if not isinstance(value, (str, int, float)):
             self.fail(key, f"want a size like 10MB, got a {type_name(value)}")
         try:
-            return parse_base2_bytes(value)
+            return parse_base2_bytes(str(value))
         except ValueError as exc:
             self.fail(key, str(exc))
 
