@@ -1,29 +1,44 @@
-"""A small, faithful fake of the Kubernetes API server's pod endpoints, over real HTTP on 127.0.0.1.
+"""A small, faithful fake of the Kubernetes API server's read endpoints, over real HTTP on 127.0.0.1.
 
-Why a fake server rather than mocking the client: the node agent's pod watcher must survive the
-API server's real behaviours — resourceVersions, 410 Gone on expired history, bookmarks, 403 from
-missing RBAC, connections refused while the control plane restarts — and the only way to know the
-real client (lightkube over httpx) copes is to let it speak real HTTP to something that behaves
-like the API server. Tests use it, and `heron demo` can run the agent against it without a cluster.
+Why a fake server rather than mocking the client: the node agent's pod watcher and the metric
+discovery must survive the API server's real behaviours — resourceVersions, 410 Gone on expired
+history, bookmarks, 403 from missing RBAC, connections refused while the control plane restarts —
+and the only way to know the real client (lightkube over httpx) copes is to let it speak real HTTP
+to something that behaves like the API server. Tests use it, and `heron demo` can run the agent
+against it without a cluster. The manifests it is fed come from `heron.kubefake_manifests`
+(`make_pod`, `make_node`, `make_service`, `make_endpointslice`, `make_namespace`), re-exported here.
 
-Implemented (core/v1 pods only, GET only, JSON only):
+Implemented (GET only, JSON only), for these resources, all kept in one store:
 
-* `GET /api/v1/pods` and `GET /api/v1/namespaces/{ns}/pods`: a `PodList` whose
-  `metadata.resourceVersion` is the store's current version. `fieldSelector` supports `=`, `==`
-  and `!=` on `spec.nodeName`, `metadata.name`, `metadata.namespace` and `status.phase`;
-  `labelSelector` supports `=`, `==`, `!=` and bare-key existence. `limit` is ignored (the API
+| resource | path(s) |
+|---|---|
+| core/v1 pods | `/api/v1/pods`, `/api/v1/namespaces/{ns}/pods[/{name}]` |
+| core/v1 services | `/api/v1/services`, `/api/v1/namespaces/{ns}/services[/{name}]` |
+| core/v1 nodes (cluster scope) | `/api/v1/nodes[/{name}]` |
+| core/v1 namespaces (cluster scope) | `/api/v1/namespaces[/{name}]` |
+| discovery.k8s.io/v1 endpointslices | `/apis/discovery.k8s.io/v1[/namespaces/{ns}]/endpointslices[/{name}]` |
+
+* A list (`PodList`, `NodeList`, ...) carries the store's current version as
+  `metadata.resourceVersion`. `fieldSelector` supports `=`, `==` and `!=` on `metadata.name`,
+  `metadata.namespace` and each resource's own fields (pods: `spec.nodeName`, `status.phase`,
+  `status.podIP`, ...; nodes: `spec.unschedulable`; services: `spec.clusterIP`, `spec.type`);
+  an unknown field is a 400, as on the real server. `labelSelector` supports the whole grammar:
+  `=`, `==`, `!=`, `in (...)`, `notin (...)`, `key` and `!key`. `limit` is ignored (the API
   allows a server to return everything at once).
 * `...?watch=true`: newline-delimited JSON watch events over a chunked response. Without a
-  `resourceVersion` (or with "0") the watch first sends a synthetic ADDED per matching pod, as the
-  real server does. With one, it replays retained history after it; a version older than the
+  `resourceVersion` (or with "0") the watch first sends a synthetic ADDED per matching object, as
+  the real server does. With one, it replays retained history after it; a version older than the
   retained history gets one `ERROR` event carrying a `Status` with `code: 410` (reason `Expired`)
   and the stream ends, exactly like the API server's "too old resource version". Selector
-  transitions follow the API server: a MODIFIED that makes a pod stop (start) matching is sent as
-  DELETED (ADDED). `timeoutSeconds` ends the stream cleanly; `allowWatchBookmarks=true` makes
-  `emit_bookmark()` reach that stream as a `BOOKMARK` event holding only the current version.
-* Switches: `set_forbidden(True)` answers every request with a 403 `Status` (RBAC missing);
-  `set_down(True)` closes the listening socket and cuts every open connection (connection
-  refused until `set_down(False)` binds the same port again).
+  transitions follow the API server: a MODIFIED that makes an object stop (start) matching is
+  sent as DELETED (ADDED). `timeoutSeconds` ends the stream cleanly; `allowWatchBookmarks=true`
+  makes `emit_bookmark()` reach that stream as a `BOOKMARK` event holding only the current
+  version (plus the fields Go serialises without `omitempty`, as the real server's are).
+* The resourceVersion is one counter for every resource, like etcd's revision behind the real
+  server: a pod's change moves the version a service watch resumes from, too.
+* Switches: `set_forbidden(True)` answers every request (or those for some resources) with a 403
+  `Status` (RBAC missing); `set_down(True)` closes the listening socket and cuts every open
+  connection (connection refused until `set_down(False)` binds the same port again).
 * Every request is recorded (`requests`, `list_requests()`, `watch_requests()`) so tests can see
   the parameters the client really sent, e.g. the `resourceVersion` a re-watch resumed from.
 """
@@ -37,50 +52,124 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["FakeKubeAPI", "RecordedRequest", "make_pod"]
+from heron.kubefake_manifests import (
+    make_endpointslice,
+    make_namespace,
+    make_node,
+    make_pod,
+    make_service,
+)
 
-Pod = dict[str, Any]
+__all__ = [
+    "RESOURCES",
+    "FakeKubeAPI",
+    "RecordedRequest",
+    "make_endpointslice",
+    "make_namespace",
+    "make_node",
+    "make_pod",
+    "make_service",
+]
+
+Obj = dict[str, Any]
+Pod = Obj
 
 # How often a streaming watch wakes to notice a stop, a cut or its timeout when nothing happens.
 _POLL_SECONDS = 0.05
 
 
-def make_pod(
-    namespace: str,
-    name: str,
-    node: str,
-    *,
-    labels: dict[str, str] | None = None,
-    annotations: dict[str, str] | None = None,
-    containers: tuple[str, ...] = ("main",),
-    init_containers: tuple[str, ...] = (),
-    uid: str | None = None,
-) -> Pod:
-    """A minimal but well-formed v1 Pod manifest, scheduled on `node`."""
-    spec: dict[str, Any] = {
-        "nodeName": node,
-        "containers": [{"name": c, "image": f"example/{c}:1"} for c in containers],
-    }
-    if init_containers:
-        spec["initContainers"] = [{"name": c, "image": f"example/{c}:1"} for c in init_containers]
-    metadata: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(labels or {})}
-    if annotations:
-        metadata["annotations"] = dict(annotations)
-    if uid is not None:
-        metadata["uid"] = uid
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": metadata,
-        "spec": spec,
-        "status": {"phase": "Running"},
-    }
+# ---- resources ------------------------------------------------------------------------------
+
+
+def _path(obj: Obj, dotted: str) -> Any:
+    cur: Any = obj
+    for part in dotted.split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+def _text(value: Any, default: str = "") -> str:
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class _Resource:
+    """One kind the fake serves: where it lives and which field selectors the real server takes."""
+
+    plural: str
+    kind: str
+    api_version: str  # "v1" or "group/version"
+    namespaced: bool
+    fields: tuple[str, ...]  # beyond metadata.name and metadata.namespace
+    bookmark_extra: tuple[tuple[str, Any], ...] = ()  # non-omitempty Go fields a bookmark carries
+    field_defaults: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def prefix(self) -> tuple[str, ...]:
+        return ("api", "v1") if self.api_version == "v1" else ("apis", *self.api_version.split("/"))
+
+    def field_value(self, obj: Obj, key: str) -> str:
+        if key == "metadata.namespace" and not self.namespaced:
+            return ""
+        return _text(_path(obj, key), dict(self.field_defaults).get(key, ""))
+
+    def all_fields(self) -> tuple[str, ...]:
+        return ("metadata.name", "metadata.namespace", *self.fields)
+
+
+RESOURCES: dict[str, _Resource] = {
+    r.plural: r
+    for r in (
+        _Resource(
+            "pods",
+            "Pod",
+            "v1",
+            True,
+            (
+                "spec.nodeName",
+                "status.phase",
+                "status.podIP",
+                "spec.restartPolicy",
+                "spec.schedulerName",
+                "spec.serviceAccountName",
+                "spec.hostNetwork",
+                "status.nominatedNodeName",
+            ),
+            field_defaults=(("spec.hostNetwork", "false"),),
+        ),
+        _Resource("services", "Service", "v1", True, ("spec.clusterIP", "spec.type")),
+        _Resource(
+            "nodes",
+            "Node",
+            "v1",
+            False,
+            ("spec.unschedulable",),
+            field_defaults=(("spec.unschedulable", "false"),),
+        ),
+        _Resource("namespaces", "Namespace", "v1", False, ("status.phase",)),
+        _Resource(
+            "endpointslices",
+            "EndpointSlice",
+            "discovery.k8s.io/v1",
+            True,
+            (),
+            bookmark_extra=(("addressType", ""), ("endpoints", None)),
+        ),
+    )
+}
+_BY_KIND = {r.kind: r for r in RESOURCES.values()}
 
 
 @dataclass(frozen=True)
@@ -96,13 +185,22 @@ class RecordedRequest:
     def is_watch(self) -> bool:
         return self.params.get("watch") in ("true", "1")
 
+    @property
+    def resource(self) -> str | None:
+        """The plural resource the path names ("pods", "endpointslices", ...), if any."""
+        for part in reversed([p for p in self.path.split("/") if p]):
+            if part in RESOURCES:
+                return part
+        return None
+
 
 @dataclass
 class _Event:
     rv: int
+    resource: str
     type: str  # ADDED | MODIFIED | DELETED
-    obj: Pod
-    old: Pod | None  # the object before a MODIFIED, to compute selector transitions
+    obj: Obj
+    old: Obj | None  # the object before a MODIFIED, to compute selector transitions
 
 
 def _status(code: int, reason: str, message: str) -> dict[str, Any]:
@@ -117,25 +215,27 @@ def _status(code: int, reason: str, message: str) -> dict[str, Any]:
     }
 
 
-def _field_value(pod: Pod, key: str) -> str | None:
-    meta = pod.get("metadata", {})
-    if key == "metadata.name":
-        return meta.get("name")
-    if key == "metadata.namespace":
-        return meta.get("namespace")
-    if key == "spec.nodeName":
-        return pod.get("spec", {}).get("nodeName") or ""
-    if key == "status.phase":
-        return pod.get("status", {}).get("phase") or ""
-    return None
-
-
-_FIELDS = ("metadata.name", "metadata.namespace", "spec.nodeName", "status.phase")
-Matcher = Callable[[Pod], bool]
+Matcher = Callable[[Obj], bool]
 
 
 class _BadRequest(Exception):
     """A request the real API server would answer with 400 Bad Request."""
+
+
+def _split_top(selector: str) -> list[str]:
+    """Split on commas outside parentheses (`a in (x,y),b` is two requirements)."""
+    parts: list[str] = []
+    depth, start = 0, 0
+    for i, ch in enumerate(selector):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(selector[start:i])
+            start = i + 1
+    parts.append(selector[start:])
+    return [p.strip() for p in parts if p.strip()]
 
 
 def _split_requirement(req: str) -> tuple[str, str, str]:
@@ -146,18 +246,21 @@ def _split_requirement(req: str) -> tuple[str, str, str]:
     return req.strip(), "exists", ""
 
 
-def _field_matcher(selector: str) -> Matcher:
+def _field_matcher(selector: str, resource: _Resource) -> Matcher:
     """Compile a fieldSelector; unknown fields are a 400, as on the real server."""
     reqs: list[tuple[str, str, str]] = []
-    for part in filter(None, (p.strip() for p in selector.split(","))):
+    for part in _split_top(selector):
         key, op, value = _split_requirement(part)
-        if op == "exists" or key not in _FIELDS:
-            raise _BadRequest(f'"{part}" is not a known field selector: only "{", ".join(_FIELDS)}"')
+        if op == "exists" or key not in resource.all_fields():
+            raise _BadRequest(
+                f'"{part}" is not a known field selector for {resource.plural}: only '
+                f'"{", ".join(resource.all_fields())}"'
+            )
         reqs.append((key, op, value))
 
-    def match(pod: Pod) -> bool:
+    def match(obj: Obj) -> bool:
         for key, op, value in reqs:
-            equal = _field_value(pod, key) == value
+            equal = resource.field_value(obj, key) == value
             if equal != (op != "!="):
                 return False
         return True
@@ -165,22 +268,40 @@ def _field_matcher(selector: str) -> Matcher:
     return match
 
 
-def _label_matcher(selector: str) -> Matcher:
-    """Compile the equality subset of a labelSelector (no set-based `in`/`notin`)."""
-    reqs = [_split_requirement(p) for p in filter(None, (p.strip() for p in selector.split(",")))]
-    for key, op, _ in reqs:
-        if not key or key.startswith("!") or "(" in key:
-            raise _BadRequest(f"unsupported label selector requirement for {key!r} ({op})")
+def _label_requirement(part: str) -> Callable[[dict[str, str]], bool]:
+    words = part.split(None, 1)
+    if len(words) == 2 and words[1].split(None, 1)[0] in ("in", "notin"):
+        key = words[0]
+        op, _, rest = words[1].partition(" ")
+        rest = rest.strip()
+        if not (rest.startswith("(") and rest.endswith(")")):
+            raise _BadRequest(f"unable to parse requirement: {part!r}: values must be in parentheses")
+        values = frozenset(v.strip() for v in rest[1:-1].split(",") if v.strip())
+        if op == "in":
+            return lambda labels: key in labels and labels[key] in values
+        return lambda labels: key not in labels or labels[key] not in values
+    if part.startswith("!"):
+        key = part[1:].strip()
+        if not key or any(c in key for c in "=!() "):
+            raise _BadRequest(f"unable to parse requirement: {part!r}")
+        return lambda labels: key not in labels
+    key, op, value = _split_requirement(part)
+    if not key or any(c in key for c in "() ") or any(c in value for c in "() ,"):
+        raise _BadRequest(f"unable to parse requirement: {part!r}")
+    if op == "exists":
+        return lambda labels: key in labels
+    if op == "!=":
+        return lambda labels: labels.get(key) != value
+    return lambda labels: labels.get(key) == value
 
-    def match(pod: Pod) -> bool:
-        labels = pod.get("metadata", {}).get("labels") or {}
-        for key, op, value in reqs:
-            if op == "exists":
-                if key not in labels:
-                    return False
-            elif (labels.get(key) == value) != (op != "!="):
-                return False
-        return True
+
+def _label_matcher(selector: str) -> Matcher:
+    """Compile a labelSelector: equality, set-based (`in`, `notin`) and existence requirements."""
+    reqs = [_label_requirement(p) for p in _split_top(selector)]
+
+    def match(obj: Obj) -> bool:
+        labels = obj.get("metadata", {}).get("labels") or {}
+        return all(r(labels) for r in reqs)
 
     return match
 
@@ -237,8 +358,32 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_PATCH = do_DELETE = _not_allowed  # noqa: N815
 
 
+@dataclass(frozen=True)
+class _Route:
+    resource: _Resource
+    namespace: str | None  # None: every namespace (or a cluster-scoped resource)
+    name: str | None  # a single-object GET
+
+
+def _route(parts: list[str]) -> _Route | None:
+    """Map a URL path to (resource, namespace, name), or None for a 404."""
+    for res in RESOURCES.values():
+        prefix = list(res.prefix)
+        if parts[: len(prefix)] != prefix:
+            continue
+        rest = parts[len(prefix) :]
+        if res.namespaced:
+            if rest == [res.plural]:
+                return _Route(res, None, None)
+            if len(rest) in (3, 4) and rest[0] == "namespaces" and rest[2] == res.plural:
+                return _Route(res, rest[1], rest[3] if len(rest) == 4 else None)
+        elif rest[:1] == [res.plural] and len(rest) in (1, 2):
+            return _Route(res, None, rest[1] if len(rest) == 2 else None)
+    return None
+
+
 class FakeKubeAPI:
-    """The fake API server. Start with `start()` (or as a context manager), mutate pods from tests.
+    """The fake API server. Start with `start()` (or as a context manager), mutate objects from tests.
 
     All mutators are thread-safe and bump the single, monotonically increasing resourceVersion,
     like etcd's revision behind the real server.
@@ -248,13 +393,13 @@ class FakeKubeAPI:
         self._host = host
         self._port = port
         self._lock = threading.Condition()
-        self._pods: dict[tuple[str, str], Pod] = {}
+        self._objects: dict[tuple[str, str, str], Obj] = {}  # (plural, namespace or "", name)
         self._rv = 100  # start away from 0: "0" means "any version" in the watch API
         self._history: list[_Event] = []
         self._compacted_rv = self._rv  # watches from an older version get 410 Gone
         self._bookmark_seq = 0
         self._cut_seq = 0  # bumped by close_watches(): streams end cleanly
-        self._forbidden = False
+        self._forbidden: frozenset[str] | None = None  # None: allowed; else the forbidden plurals
         self._down = False
         self._stopping = False
         self._server: _Server | None = None
@@ -325,10 +470,14 @@ class FakeKubeAPI:
 
     # ---- switches ---------------------------------------------------------------------------
 
-    def set_forbidden(self, forbidden: bool) -> None:
-        """Answer every new request with 403 Forbidden, as when the ServiceAccount lacks RBAC."""
+    def set_forbidden(self, forbidden: bool, resources: Iterable[str] | None = None) -> None:
+        """Answer new requests with 403 Forbidden, as when the ServiceAccount lacks RBAC: every
+        request, or only those for `resources` (plural names, e.g. `{"pods"}`)."""
         with self._lock:
-            self._forbidden = forbidden
+            if not forbidden:
+                self._forbidden = None
+            else:
+                self._forbidden = frozenset(resources) if resources is not None else frozenset(RESOURCES)
 
     def set_down(self, down: bool) -> None:
         """Go down (refuse connections, cut open ones) or come back up on the same port."""
@@ -372,48 +521,87 @@ class FakeKubeAPI:
         with self._lock:
             return self._rv
 
-    def pods(self) -> list[Pod]:
+    def objects(self, resource: str) -> list[Obj]:
+        """Copies of every stored object of one resource ("pods", "nodes", ...)."""
+        self._resource(resource)
         with self._lock:
-            return [copy.deepcopy(p) for p in self._pods.values()]
+            return [copy.deepcopy(o) for (r, _, _), o in self._objects.items() if r == resource]
 
-    def add_pod(self, pod: Pod) -> Pod:
-        """Create a pod (fills uid, creationTimestamp, resourceVersion); returns the stored copy."""
-        pod = copy.deepcopy(pod)
-        meta = pod.setdefault("metadata", {})
-        key = (meta.get("namespace") or "default", meta["name"])
-        meta["namespace"] = key[0]
+    def add(self, obj: Obj) -> Obj:
+        """Create an object of any served kind (from its `kind`); fills uid, creationTimestamp and
+        resourceVersion, and returns the stored copy."""
+        obj = copy.deepcopy(obj)
+        res = _BY_KIND.get(obj.get("kind", ""))
+        if res is None:
+            raise ValueError(f"the fake API server does not serve kind {obj.get('kind')!r}")
+        meta = obj.setdefault("metadata", {})
+        if res.namespaced:
+            meta["namespace"] = meta.get("namespace") or "default"
+        else:
+            meta.pop("namespace", None)
+        key = (res.plural, meta.get("namespace", ""), meta["name"])
         with self._lock:
-            if key in self._pods:
-                raise ValueError(f"pod {key[0]}/{key[1]} already exists")
+            if key in self._objects:
+                raise ValueError(f"{res.plural} {'/'.join(k for k in key[1:] if k)} already exists")
             meta.setdefault("uid", next(self._uids))
             meta["creationTimestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-            self._commit("ADDED", key, pod, None)
-            return copy.deepcopy(pod)
+            self._commit(res.plural, "ADDED", key, obj, None)
+            return copy.deepcopy(obj)
 
-    def modify_pod(self, namespace: str, name: str, mutate: Callable[[Pod], None]) -> Pod:
-        """Apply `mutate` to a copy of the pod and store it as a MODIFIED event."""
+    def modify(self, resource: str, namespace: str | None, name: str, mutate: Callable[[Obj], None]) -> Obj:
+        """Apply `mutate` to a copy of the object and store it as a MODIFIED event (`namespace`
+        is None or "" for cluster-scoped resources)."""
+        self._resource(resource)
+        key = (resource, namespace or "", name)
         with self._lock:
-            old = self._pods[(namespace, name)]
+            old = self._objects[key]
             new = copy.deepcopy(old)
             mutate(new)
             new["metadata"]["uid"] = old["metadata"]["uid"]  # identity is immutable
-            self._commit("MODIFIED", (namespace, name), new, old)
+            new["metadata"]["name"] = name
+            self._commit(resource, "MODIFIED", key, new, old)
             return copy.deepcopy(new)
+
+    def delete(self, resource: str, namespace: str | None, name: str) -> None:
+        """Delete an object: the DELETED event carries its last state at a new resourceVersion."""
+        self._resource(resource)
+        key = (resource, namespace or "", name)
+        with self._lock:
+            old = self._objects[key]
+            self._commit(resource, "DELETED", key, copy.deepcopy(old), None)
+
+    def pods(self) -> list[Pod]:
+        return self.objects("pods")
+
+    def add_pod(self, pod: Pod) -> Pod:
+        """Create a pod (fills uid, creationTimestamp, resourceVersion); returns the stored copy."""
+        pod = dict(pod)
+        pod.setdefault("kind", "Pod")
+        return self.add(pod)
+
+    def modify_pod(self, namespace: str, name: str, mutate: Callable[[Pod], None]) -> Pod:
+        """Apply `mutate` to a copy of the pod and store it as a MODIFIED event."""
+        return self.modify("pods", namespace, name, mutate)
 
     def delete_pod(self, namespace: str, name: str) -> None:
         """Delete a pod: the DELETED event carries its last state at a new resourceVersion."""
-        with self._lock:
-            old = self._pods[(namespace, name)]
-            self._commit("DELETED", (namespace, name), copy.deepcopy(old), None)
+        self.delete("pods", namespace, name)
 
-    def _commit(self, kind: str, key: tuple[str, str], obj: Pod, old: Pod | None) -> None:
+    @staticmethod
+    def _resource(resource: str) -> _Resource:
+        try:
+            return RESOURCES[resource]
+        except KeyError:
+            raise ValueError(f"unknown resource {resource!r}: one of {', '.join(RESOURCES)}") from None
+
+    def _commit(self, resource: str, kind: str, key: tuple[str, str, str], obj: Obj, old: Obj | None) -> None:
         self._rv += 1
         obj["metadata"]["resourceVersion"] = str(self._rv)
         if kind == "DELETED":
-            self._pods.pop(key, None)
+            self._objects.pop(key, None)
         else:
-            self._pods[key] = obj
-        self._history.append(_Event(self._rv, kind, obj, old))
+            self._objects[key] = obj
+        self._history.append(_Event(self._rv, resource, kind, obj, old))
         self._lock.notify_all()
 
     # ---- recording --------------------------------------------------------------------------
@@ -423,11 +611,21 @@ class FakeKubeAPI:
         with self._lock:
             return list(self._requests)
 
-    def list_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "GET" and not r.is_watch]
+    def list_requests(self, resource: str | None = None) -> list[RecordedRequest]:
+        """Recorded list (non-watch) GETs, of one resource when given."""
+        return [
+            r
+            for r in self.requests
+            if r.method == "GET" and not r.is_watch and (resource is None or r.resource == resource)
+        ]
 
-    def watch_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "GET" and r.is_watch]
+    def watch_requests(self, resource: str | None = None) -> list[RecordedRequest]:
+        """Recorded watch GETs, of one resource when given."""
+        return [
+            r
+            for r in self.requests
+            if r.method == "GET" and r.is_watch and (resource is None or r.resource == resource)
+        ]
 
     def _record(self, handler: _Handler, params: dict[str, str], status: int) -> None:
         path = urlsplit(handler.path).path
@@ -451,64 +649,83 @@ class FakeKubeAPI:
     def _handle_get(self, handler: _Handler) -> None:
         url = urlsplit(handler.path)
         params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
-        parts = [p for p in url.path.split("/") if p]
-        namespace: str | None
-        if parts == ["api", "v1", "pods"]:
-            namespace = None
-        elif len(parts) == 5 and parts[:3] == ["api", "v1", "namespaces"] and parts[4] == "pods":
-            namespace = parts[3]
-        else:
+        route = _route([p for p in url.path.split("/") if p])
+        if route is None:
             self._record(handler, params, 404)
             self._reply_json(
                 handler, 404, _status(404, "NotFound", "the server could not find the requested resource")
             )
             return
+        res, namespace = route.resource, route.namespace
+        watching = params.get("watch") in ("true", "1")
         with self._lock:
-            forbidden = self._forbidden
+            forbidden = self._forbidden is not None and res.plural in self._forbidden
         if forbidden:
             self._record(handler, params, 403)
             scope = "the cluster scope" if namespace is None else f'the namespace "{namespace}"'
+            group = res.api_version.rpartition("/")[0] if "/" in res.api_version else ""
+            verb = "watch" if watching else ("get" if route.name else "list")
             message = (
-                'pods is forbidden: User "system:serviceaccount:heron:heron" cannot '
-                f'{"watch" if params.get("watch") in ("true", "1") else "list"} resource "pods" '
-                f'in API group "" at {scope}'
+                f'{res.plural} is forbidden: User "system:serviceaccount:heron:heron" cannot '
+                f'{verb} resource "{res.plural}" in API group "{group}" at {scope}'
             )
             self._reply_json(handler, 403, _status(403, "Forbidden", message))
             return
+        if route.name is not None:
+            self._get_one(handler, params, route)
+            return
         try:
-            fields = _field_matcher(params.get("fieldSelector", ""))
+            fields = _field_matcher(params.get("fieldSelector", ""), res)
             labels = _label_matcher(params.get("labelSelector", ""))
         except _BadRequest as e:
             self._record(handler, params, 400)
             self._reply_json(handler, 400, _status(400, "BadRequest", str(e)))
             return
 
-        def matches(pod: Pod) -> bool:
-            ns_ok = namespace is None or pod["metadata"]["namespace"] == namespace
-            return ns_ok and fields(pod) and labels(pod)
+        def matches(obj: Obj) -> bool:
+            ns_ok = namespace is None or obj["metadata"].get("namespace") == namespace
+            return ns_ok and fields(obj) and labels(obj)
 
         self._record(handler, params, 200)
-        if params.get("watch") in ("true", "1"):
-            self._watch(handler, params, matches)
+        if watching:
+            self._watch(handler, params, res, matches)
         else:
             with self._lock:
-                items = [copy.deepcopy(p) for p in self._pods.values() if matches(p)]
+                items = [
+                    copy.deepcopy(o)
+                    for (r, _, _), o in self._objects.items()
+                    if r == res.plural and matches(o)
+                ]
                 rv = self._rv
             body = {
-                "kind": "PodList",
-                "apiVersion": "v1",
+                "kind": f"{res.kind}List",
+                "apiVersion": res.api_version,
                 "metadata": {"resourceVersion": str(rv)},
                 "items": items,
             }
             self._reply_json(handler, 200, body)
 
-    def _watch(self, handler: _Handler, params: dict[str, str], matches: Matcher) -> None:
+    def _get_one(self, handler: _Handler, params: dict[str, str], route: _Route) -> None:
+        res = route.resource
+        assert route.name is not None
+        with self._lock:
+            obj = self._objects.get((res.plural, route.namespace or "", route.name))
+            obj = copy.deepcopy(obj) if obj is not None else None
+        if obj is None:
+            self._record(handler, params, 404)
+            message = f'{res.plural} "{route.name}" not found'
+            self._reply_json(handler, 404, _status(404, "NotFound", message))
+            return
+        self._record(handler, params, 200)
+        self._reply_json(handler, 200, obj)
+
+    def _watch(self, handler: _Handler, params: dict[str, str], res: _Resource, matches: Matcher) -> None:
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
         try:
-            for event in self._watch_events(params, matches):
+            for event in self._watch_events(params, res, matches):
                 line = json.dumps(event).encode() + b"\n"
                 handler.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
                 handler.wfile.flush()
@@ -519,7 +736,9 @@ class FakeKubeAPI:
         except _Cut:
             handler.close_connection = True  # leave the chunked body unterminated, like a crash
 
-    def _watch_events(self, params: dict[str, str], matches: Matcher) -> Iterator[dict[str, Any]]:
+    def _watch_events(
+        self, params: dict[str, str], res: _Resource, matches: Matcher
+    ) -> Iterator[dict[str, Any]]:
         """Yield watch events until timeout, close_watches(), stop, or a cut (raises `_Cut`)."""
         bookmarks = params.get("allowWatchBookmarks") in ("true", "1")
         timeout = params.get("timeoutSeconds")
@@ -529,7 +748,11 @@ class FakeKubeAPI:
             cut_seq, bookmark_seq = self._cut_seq, self._bookmark_seq
             if requested in ("", "0"):
                 cursor = self._rv
-                initial = [copy.deepcopy(p) for p in self._pods.values() if matches(p)]
+                initial = [
+                    copy.deepcopy(o)
+                    for (r, _, _), o in self._objects.items()
+                    if r == res.plural and matches(o)
+                ]
             else:
                 try:
                     cursor = int(requested)
@@ -540,8 +763,8 @@ class FakeKubeAPI:
                     }
                     return
                 initial = []
-        for pod in initial:
-            yield {"type": "ADDED", "object": pod}
+        for obj in initial:
+            yield {"type": "ADDED", "object": obj}
         while True:
             with self._lock:
                 if self._stopping or self._down:
@@ -563,18 +786,19 @@ class FakeKubeAPI:
                 rv_now = self._rv
             for event in pending:
                 cursor = event.rv
+                if event.resource != res.plural:
+                    continue
                 out = _transition(event, matches)
                 if out is not None:
                     yield out
             if bookmark:
-                yield {
-                    "type": "BOOKMARK",
-                    "object": {
-                        "kind": "Pod",
-                        "apiVersion": "v1",
-                        "metadata": {"resourceVersion": str(rv_now)},
-                    },
+                obj: dict[str, Any] = {
+                    "kind": res.kind,
+                    "apiVersion": res.api_version,
+                    "metadata": {"resourceVersion": str(rv_now)},
                 }
+                obj.update(res.bookmark_extra)
+                yield {"type": "BOOKMARK", "object": obj}
                 cursor = max(cursor, rv_now)
 
 

@@ -1,0 +1,350 @@
+"""Kubernetes objects -> target groups with the `__meta_kubernetes_*` labels Prometheus 2.42 builds.
+
+Pure functions, one per role, over lightkube's models; the watch machinery lives in `kubesd`.
+They follow Prometheus' `discovery/kubernetes/{pod,node,service,endpointslice}.go` label for label,
+including its quirks, because users paste relabel rules written against those exact names and
+values: a missing string field is the empty string (Go's zero value), `pod_ready` is `unknown`
+without a Ready condition, label and annotation keys are sanitised by replacing every character
+outside `[a-zA-Z0-9_]` with `_` (no prefix for a leading digit), and a container without ports
+still yields one target, at the bare pod IP.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from heron.collect.metrics.discovery import TargetGroup
+
+__all__ = [
+    "META",
+    "endpointslice_group",
+    "join_host_port",
+    "node_group",
+    "node_meta_labels",
+    "pod_group",
+    "pod_labels",
+    "sanitize",
+    "service_group",
+    "service_labels",
+]
+
+META = "__meta_kubernetes_"
+NAMESPACE = META + "namespace"
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"  # every EndpointSlice names its Service here
+_INVALID = re.compile(r"[^a-zA-Z0-9_]")
+
+Labels = dict[str, str]
+PodLookup = Callable[[str, str], Any]  # (namespace, name) -> Pod | None
+NodeLookup = Callable[[str], Any]  # name -> Node | None
+
+
+def sanitize(name: str) -> str:
+    """Prometheus' `strutil.SanitizeLabelName`."""
+    return _INVALID.sub("_", name)
+
+
+def join_host_port(host: str, port: int | str) -> str:
+    """Go's `net.JoinHostPort`: brackets around a host containing a colon (IPv6)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _s(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _map_labels(out: Labels, prefix: str, present: str, items: Mapping[str, str] | None) -> None:
+    for key, value in (items or {}).items():
+        name = sanitize(key)
+        out[prefix + name] = value
+        out[present + name] = "true"
+
+
+def _object_labels(kind: str, meta: Any) -> Labels:
+    """`<kind>_label_*`, `<kind>_labelpresent_*`, `<kind>_annotation_*`, `<kind>_annotationpresent_*`."""
+    out: Labels = {}
+    _map_labels(out, f"{META}{kind}_label_", f"{META}{kind}_labelpresent_", meta.labels if meta else None)
+    _map_labels(
+        out,
+        f"{META}{kind}_annotation_",
+        f"{META}{kind}_annotationpresent_",
+        meta.annotations if meta else None,
+    )
+    return out
+
+
+def node_meta_labels(name: str, node: Any) -> Labels:
+    """What `attach_metadata: {node: true}` adds: the node's name and labels (not annotations)."""
+    out: Labels = {META + "node_name": name}
+    labels = node.metadata.labels if node is not None and node.metadata is not None else None
+    _map_labels(out, META + "node_label_", META + "node_labelpresent_", labels)
+    return out
+
+
+def _attach_node(labels: Labels, name: str | None, lookup: NodeLookup | None) -> None:
+    if lookup is None or name is None:
+        return
+    node = lookup(name)
+    if node is not None:
+        labels.update(node_meta_labels(name, node))
+
+
+# ---- pod --------------------------------------------------------------------------------------
+
+
+def _pod_ready(pod: Any) -> str:
+    for cond in (pod.status.conditions if pod.status else None) or ():
+        if cond.type == "Ready":
+            return cond.status.lower()
+    return "unknown"
+
+
+def pod_labels(pod: Any) -> Labels:
+    """Prometheus' `podLabels`: the labels every target of a pod carries."""
+    meta, spec, status = pod.metadata, pod.spec, pod.status
+    out: Labels = {
+        META + "pod_name": _s(meta.name),
+        META + "pod_ip": _s(status.podIP if status else None),
+        META + "pod_ready": _pod_ready(pod),
+        META + "pod_phase": _s(status.phase if status else None),
+        META + "pod_node_name": _s(spec.nodeName if spec else None),
+        META + "pod_host_ip": _s(status.hostIP if status else None),
+        META + "pod_uid": _s(meta.uid),
+    }
+    for ref in meta.ownerReferences or ():
+        if ref.controller:
+            if ref.kind:
+                out[META + "pod_controller_kind"] = ref.kind
+            if ref.name:
+                out[META + "pod_controller_name"] = ref.name
+            break
+    out.update(_object_labels("pod", meta))
+    return out
+
+
+def _container_id(statuses: Iterable[Any] | None, name: str) -> str:
+    for st in statuses or ():
+        if st.name == name:
+            return _s(st.containerID)
+    return ""
+
+
+def pod_group(pod: Any, nodes: NodeLookup | None = None) -> TargetGroup:
+    """One target per container port, and one at the bare pod IP per container without ports.
+
+    A pod without an IP (still starting, or evicted) is an empty group, as in Prometheus.
+    `nodes` is given when `attach_metadata.node` is on.
+    """
+    meta, spec, status = pod.metadata, pod.spec, pod.status
+    source = f"pod/{meta.namespace}/{meta.name}"
+    ip = status.podIP if status else None
+    if not ip:
+        return TargetGroup(source, ())
+    labels = pod_labels(pod)
+    labels[NAMESPACE] = _s(meta.namespace)
+    _attach_node(labels, _s(spec.nodeName if spec else None), nodes)
+    containers = list((spec.containers if spec else None) or ())
+    inits = list((spec.initContainers if spec else None) or ())
+    targets: list[Labels] = []
+    for i, c in enumerate(containers + inits):
+        is_init = i >= len(containers)
+        statuses = (status.initContainerStatuses if is_init else status.containerStatuses) if status else None
+        base = {
+            META + "pod_container_name": _s(c.name),
+            META + "pod_container_id": _container_id(statuses, c.name),
+            META + "pod_container_image": _s(c.image),
+            META + "pod_container_init": "true" if is_init else "false",
+        }
+        if not c.ports:
+            targets.append({"__address__": ip, **base})
+            continue
+        for port in c.ports:
+            number = str(port.containerPort)
+            targets.append(
+                {
+                    "__address__": join_host_port(ip, number),
+                    **base,
+                    META + "pod_container_port_number": number,
+                    META + "pod_container_port_name": _s(port.name),
+                    META + "pod_container_port_protocol": _s(port.protocol),
+                }
+            )
+    return TargetGroup(source, tuple(targets), labels)
+
+
+# ---- node -------------------------------------------------------------------------------------
+
+_ADDRESS_PRIORITY = ("InternalIP", "InternalDNS", "ExternalIP", "ExternalDNS", "LegacyHostIP", "Hostname")
+
+
+def node_group(node: Any) -> TargetGroup | None:
+    """The kubelet's endpoint: `<address>:<kubelet port>`, `instance` = the node's name.
+
+    None when the node has no address at all (Prometheus sends no group then).
+    """
+    meta, spec, status = node.metadata, node.spec, node.status
+    by_type: dict[str, list[str]] = {}
+    for a in (status.addresses if status else None) or ():
+        by_type.setdefault(a.type, []).append(a.address)
+    address = next((by_type[t][0] for t in _ADDRESS_PRIORITY if t in by_type), None)
+    if address is None:
+        return None
+    labels: Labels = {
+        META + "node_name": _s(meta.name),
+        META + "node_provider_id": _s(spec.providerID if spec else None),
+    }
+    labels.update(_object_labels("node", meta))
+    endpoints = status.daemonEndpoints if status else None
+    kubelet = endpoints.kubeletEndpoint if endpoints else None
+    port = kubelet.Port if kubelet else 0
+    target: Labels = {"__address__": join_host_port(address, port), "instance": _s(meta.name)}
+    for kind, addresses in by_type.items():
+        target[sanitize(META + "node_address_" + kind)] = addresses[0]
+    return TargetGroup(f"node/{meta.name}", (target,), labels)
+
+
+# ---- service ----------------------------------------------------------------------------------
+
+
+def service_labels(svc: Any) -> Labels:
+    """Prometheus' `serviceLabels`: name, namespace, labels and annotations."""
+    meta = svc.metadata
+    out: Labels = {META + "service_name": _s(meta.name), NAMESPACE: _s(meta.namespace)}
+    out.update(_object_labels("service", meta))
+    return out
+
+
+def service_group(svc: Any) -> TargetGroup:
+    """One target per service port, at `<name>.<namespace>.svc:<port>`."""
+    meta, spec = svc.metadata, svc.spec
+    kind = _s(spec.type if spec else None)
+    targets: list[Labels] = []
+    for port in (spec.ports if spec else None) or ():
+        target: Labels = {
+            "__address__": join_host_port(f"{meta.name}.{meta.namespace}.svc", port.port),
+            META + "service_port_name": _s(port.name),
+            META + "service_port_number": str(port.port),
+            META + "service_port_protocol": _s(port.protocol),
+            META + "service_type": kind,
+        }
+        if kind == "ExternalName":
+            target[META + "service_external_name"] = _s(spec.externalName)
+        else:
+            target[META + "service_cluster_ip"] = _s(spec.clusterIP)
+        if kind == "LoadBalancer":
+            target[META + "service_loadbalancer_ip"] = _s(spec.loadBalancerIP)
+        targets.append(target)
+    return TargetGroup(f"svc/{meta.namespace}/{meta.name}", tuple(targets), service_labels(svc))
+
+
+# ---- endpointslice ----------------------------------------------------------------------------
+
+_EPS = META + "endpointslice_"
+
+
+def endpointslice_group(
+    eps: Any,
+    services: Callable[[str, str], Any],
+    pods: PodLookup,
+    nodes: NodeLookup | None = None,
+) -> TargetGroup:
+    """One target per endpoint address and port, joined with its Service's and Pod's labels.
+
+    Container ports of the endpoints' pods that no slice port covers get a target of their own,
+    as Prometheus does.
+    """
+    meta = eps.metadata
+    namespace = _s(meta.namespace)
+    labels: Labels = {
+        NAMESPACE: namespace,
+        _EPS + "name": _s(meta.name),
+        _EPS + "address_type": _s(eps.addressType),
+    }
+    service_name = (meta.labels or {}).get(SERVICE_NAME_LABEL)
+    if service_name is not None:
+        svc = services(namespace, service_name)
+        if svc is not None:
+            labels.update(service_labels(svc))
+
+    targets: list[Labels] = []
+    seen: dict[tuple[str, str], tuple[Any, list[int | None]]] = {}  # pod key -> (pod, slice ports)
+    ports = list(eps.ports or ())
+    for ep in eps.endpoints or ():
+        for port in ports:
+            for addr in ep.addresses or ():
+                targets.append(_endpoint_target(addr, ep, port, pods, nodes, seen))
+
+    for pod, covered in seen.values():
+        for c in (pod.spec.containers if pod.spec else None) or ():
+            for cport in c.ports or ():
+                if cport.containerPort in covered:
+                    continue
+                number = str(cport.containerPort)
+                ip = _s(pod.status.podIP if pod.status else None)
+                target = {
+                    "__address__": join_host_port(ip, number),
+                    META + "pod_container_name": _s(c.name),
+                    META + "pod_container_image": _s(c.image),
+                    META + "pod_container_port_name": _s(cport.name),
+                    META + "pod_container_port_number": number,
+                    META + "pod_container_port_protocol": _s(cport.protocol),
+                }
+                target.update(pod_labels(pod))
+                targets.append(target)
+    return TargetGroup(f"endpointslice/{namespace}/{meta.name}", tuple(targets), labels)
+
+
+def _endpoint_target(
+    addr: str,
+    ep: Any,
+    port: Any,
+    pods: PodLookup,
+    nodes: NodeLookup | None,
+    seen: dict[tuple[str, str], tuple[Any, list[int | None]]],
+) -> Labels:
+    target: Labels = {"__address__": join_host_port(addr, port.port) if port.port is not None else addr}
+    if port.name is not None:
+        target[_EPS + "port_name"] = port.name
+    if port.protocol is not None:
+        target[_EPS + "port_protocol"] = port.protocol
+    if port.port is not None:
+        target[_EPS + "port"] = str(port.port)
+    if port.appProtocol is not None:
+        target[_EPS + "port_app_protocol"] = port.appProtocol
+    cond = ep.conditions
+    for field in ("ready", "serving", "terminating"):
+        value = getattr(cond, field) if cond is not None else None
+        if value is not None:
+            target[_EPS + "endpoint_conditions_" + field] = "true" if value else "false"
+    if ep.hostname is not None:
+        target[_EPS + "endpoint_hostname"] = ep.hostname
+    ref = ep.targetRef
+    if ref is not None:
+        target[_EPS + "address_target_kind"] = _s(ref.kind)
+        target[_EPS + "address_target_name"] = _s(ref.name)
+    for key, value in (ep.deprecatedTopology or {}).items():
+        name = sanitize(key)
+        target[_EPS + "endpoint_topology_" + name] = value
+        target[_EPS + "endpoint_topology_present_" + name] = "true"
+    _attach_node(target, ep.nodeName, nodes)
+
+    pod = pods(_s(ref.namespace), _s(ref.name)) if ref is not None and ref.kind == "Pod" else None
+    if pod is None:
+        return target
+    key = (_s(pod.metadata.namespace), _s(pod.metadata.name))
+    entry = seen.setdefault(key, (pod, []))
+    target.update(pod_labels(pod))
+    if port.port is not None:
+        for c in (pod.spec.containers if pod.spec else None) or ():
+            for cport in c.ports or ():
+                if cport.containerPort == port.port:
+                    number = str(port.port)
+                    target[META + "pod_container_name"] = _s(c.name)
+                    target[META + "pod_container_image"] = _s(c.image)
+                    target[META + "pod_container_port_name"] = _s(cport.name)
+                    target[META + "pod_container_port_number"] = number
+                    target[META + "pod_container_port_protocol"] = _s(cport.protocol)
+                    break
+    entry[1].append(port.port)
+    return target
