@@ -1,0 +1,111 @@
+"""Exposition bodies (Prometheus text 0.0.4, OpenMetrics 1.0) -> sample columns and metadata.
+
+The scraper calls `parse_exposition` once per scrape and gets columns: per sample the series'
+identity text exactly as written (its scrape-cache key), the value and the timestamp. Only a
+cache miss needs `series_labels`, so label decoding stays off the per-sample path.
+
+Which samples come out, and which bodies fail, is what Prometheus 2.42 stores and refuses for the
+same body and Content-Type (see `exposition_text` and `openmetrics` for the quirks). Speed comes
+from `exposition_fast`, which handles bodies in the usual layout with whole-buffer regexes and
+numpy; anything it does not recognise goes to the exact token-by-token parsers, which also
+produce every error message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container
+
+import numpy as np
+
+from heron.collect.metrics import exposition_fast
+from heron.collect.metrics.exposition_base import (
+    NO_TIMESTAMP,
+    Exposition,
+    ExpositionError,
+    unescape_label_value,
+)
+from heron.collect.metrics.exposition_text import parse_text
+from heron.collect.metrics.openmetrics import parse_openmetrics
+from heron.model import Labels
+
+__all__ = [
+    "NO_TIMESTAMP",
+    "ACCEPT_HEADER",
+    "ExpositionError",
+    "Exposition",
+    "parse_exposition",
+    "series_labels",
+    "is_openmetrics",
+]
+
+# What Prometheus 2.42 sends (scrape.go `scrapeAcceptHeader`), so targets negotiate as they would.
+ACCEPT_HEADER = (
+    "application/openmetrics-text;version=1.0.0,"
+    "application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,"
+    "*/*;q=0.1"
+)
+
+_PARAM = re.compile(
+    r'\s*[!#$%&\'*+.^_`|~0-9A-Za-z-]+\s*=\s*(?:[!#$%&\'*+.^_`|~0-9A-Za-z-]+|"(?:[^"\\]|\\.)*")\s*'
+)
+
+
+def is_openmetrics(content_type: str | None) -> bool:
+    """Whether Prometheus would pick its OpenMetrics parser for this Content-Type.
+
+    Like Go's mime.ParseMediaType the media type is case-insensitive and a malformed parameter
+    list is an error; Prometheus then falls back to the text parser, and so does this."""
+    if not content_type:
+        return False
+    media, _, params = content_type.partition(";")
+    if media.strip().lower() != "application/openmetrics-text":
+        return False
+    for p in params.split(";") if params else ():
+        if p.strip() and not _PARAM.fullmatch(p):
+            return False
+    return True
+
+
+def parse_exposition(
+    body: bytes, content_type: str | None, known: Container[bytes] | None = None
+) -> Exposition:
+    """Parse one scrape body; the grammar follows the Content-Type as in Prometheus (OpenMetrics
+    for `application/openmetrics-text`, text 0.0.4 otherwise). Raises ExpositionError, naming the
+    line, for anything Prometheus would refuse; then nothing of the body should be stored.
+
+    `known` (optional) holds series entries from earlier results of this function for the same
+    target, e.g. the scrape cache's keys: they were validated then, so they are not again. This is
+    what makes a steady-state scrape cheap; leaving it out is always correct."""
+    om = is_openmetrics(content_type)
+    fast = exposition_fast.parse_fast(body, om, known)
+    if fast is not None:
+        return fast
+    series, values, ts, metadata = parse_openmetrics(body) if om else parse_text(body)
+    return Exposition(
+        series=series,
+        values=np.array(values, dtype=np.float64),
+        timestamps=np.array([NO_TIMESTAMP if t is None else t for t in ts], dtype=np.int64),
+        metadata=metadata,
+        openmetrics=om,
+    )
+
+
+_SERIES_NAME = re.compile(rb"[ \t]*([a-zA-Z_:][a-zA-Z0-9_:]*)")
+_SERIES_LABEL = re.compile(rb'([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:\\.|[^\\"])*)"', re.S)
+
+
+def series_labels(series: bytes) -> Labels:
+    """The sorted Labels (with `__name__`) of one `Exposition.series` entry, values unescaped and
+    empty-valued labels left out, as Prometheus stores them. Called on scrape-cache misses only.
+    The entry must come from `parse_exposition` (which has already validated it)."""
+    m = _SERIES_NAME.match(series)
+    if m is None:
+        raise ValueError(f"not a series from parse_exposition: {series[:80]!r}")
+    out = [("__name__", m.group(1).decode())]
+    for name, raw in _SERIES_LABEL.findall(series, m.end()):
+        if raw:
+            out.append((name.decode(), unescape_label_value(raw).decode()))
+    out.sort()
+    return tuple(out)
