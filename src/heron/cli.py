@@ -113,6 +113,14 @@ def _server(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         _error(str(exc))
         return EXIT_USAGE
+    from heron.config import load_prom_config
+
+    try:
+        # The Prometheus-shaped sections; a file Prometheus would refuse starts nothing.
+        prom_config = load_prom_config(args.config)
+    except ConfigError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
     setup_logging(settings.log_level, settings.log_format)
     started = log_fields(version=__version__)
     if args.config is not None:
@@ -139,7 +147,12 @@ def _server(args: argparse.Namespace) -> int:
     from heron.server import run_server
 
     try:
-        return run_server(settings, with_agent=args.command == "all")
+        return run_server(
+            settings,
+            with_agent=args.command == "all",
+            prom_config=prom_config,
+            config_dir=os.path.dirname(os.path.abspath(args.config)) if args.config else ".",
+        )
     except OSError as exc:  # e.g. the listen address is taken
         _error(f"cannot serve on {settings.listen}: {exc}")
         return EXIT_FAILURE

@@ -27,9 +27,11 @@ from heron.receive.discovery import Discovery, discover
 from heron.receive.loki_push import decode_push
 from heron.ship.loki_client import PushOutcome, PushResult
 from heron.ship.loki_encode import PROTOBUF_CONTENT_TYPE
-from heron.storage import Database, LogBatch, StorageWriteError
+from heron.storage import Database, LogBatch, SampleColumns, StorageWriteError
 
 if TYPE_CHECKING:
+    from heron.collect.metrics.scrape import ScrapeManager
+    from heron.promconfig import PromConfig
     from heron.workers import QueryPool
 
 __all__ = ["run_server", "build_state", "engine_options"]
@@ -122,15 +124,44 @@ def _in_process_sink(
     return send
 
 
+def _scrape_manager(state: AppState, db: Database, prom_config: PromConfig, base_dir: str) -> ScrapeManager:
+    """The server's own scraping (`scrape_configs`): each scrape is one `db.append`, the
+    targets show in `/api/v1/targets`, their metadata in `/api/v1/metadata`."""
+    from heron.collect.metrics.scrape import ScrapeManager
+
+    def sink(columns: SampleColumns) -> None:
+        result = db.append(columns=columns)
+        if result.rejected:
+            log.debug(
+                "scraped samples refused by storage",
+                extra=log_fields(count=result.rejected_count, first=result.rejected[0].message),
+            )
+
+    return ScrapeManager(
+        prom_config.scrape_configs,
+        sink,
+        registry=state.registry,
+        metadata=state.metadata,
+        external_labels=prom_config.global_.external_labels,
+        base_dir=base_dir,
+    )
+
+
 def run_server(
     settings: Settings,
     *,
     with_agent: bool = False,
     agent_metadata: object | None = None,
     on_ready: Callable[[], None] | None = None,
+    prom_config: PromConfig | None = None,
+    config_dir: str = ".",
 ) -> int:
     """`heron server`, or with `with_agent` `heron all`: the agent runs in-process once storage
-    is open, and stops (after draining its queue into storage) before storage closes."""
+    is open, and stops (after draining its queue into storage) before storage closes.
+
+    `prom_config` holds the file's Prometheus sections; with `scrape_configs` the server
+    scrapes them from when storage is open until just before it closes (relative file_sd
+    paths are resolved from `config_dir`, the config file's directory)."""
     from heron.logql.engine import Engine
     from heron.storage import StorageError
 
@@ -155,6 +186,11 @@ def run_server(
             state.query_pool = _query_pool(settings, state, db)
         state.ready = True
         log.info("storage open", extra=log_fields(data_dir=str(settings.data_dir)))
+        if prom_config is not None and prom_config.scrape_configs:
+            manager = _scrape_manager(state, db, prom_config, config_dir)
+            manager.start()
+            state.scrapes = manager
+            log.info("scraping", extra=log_fields(jobs=len(prom_config.scrape_configs)))
         if with_agent:
             from heron.agent import make_agent
 
@@ -199,6 +235,8 @@ def run_server(
             agent_stop.set()
             for t in agent_threads:
                 await asyncio.to_thread(t.join)
+            if state.scrapes is not None:  # its staleness markers go to storage before it closes
+                await asyncio.to_thread(state.scrapes.stop)
             if state.query_pool is not None:
                 await asyncio.to_thread(state.query_pool.close)
             if state.db is not None:
