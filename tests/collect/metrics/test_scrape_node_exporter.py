@@ -1,0 +1,154 @@
+"""Heron and a real Prometheus (Debian's 2.42) scrape the same real `prometheus-node-exporter`
+(Debian's 1.5) with the same `scrape_configs`. The set of series each stores (names and
+labels, ignoring `job` and `instance`) must be equal: same parser outcome, same synthetic
+series, same target labels.
+
+Prometheus' set comes from its `/api/v1/series`; heron's from its storage, opened after it
+stopped (PromQL is not built yet). Node-exporter runs only collectors whose series set does
+not change between two scrapes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import httpx
+import pytest
+
+from heron.model import Matcher, MatchOp
+from heron.storage import Database, StorageOptions
+from serverproc import free_port, start_server
+
+PROMETHEUS = "/usr/bin/prometheus"
+NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
+COLLECTORS = ("cpu", "loadavg", "meminfo", "stat", "uname", "vmstat", "time", "filefd", "os")
+SCRAPES = 3  # each side scrapes at least this often before the sets are compared
+
+
+def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if cond():
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=20)
+
+
+@pytest.fixture
+def node_exporter(tmp_path: Path) -> Iterator[str]:
+    assert shutil.which(NODE_EXPORTER), "node-exporter is not installed: `make test` installs it from Debian"
+    port = free_port()
+    args = [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults"]
+    args += [f"--collector.{c}" for c in COLLECTORS]
+    with open(tmp_path / "node-exporter.log", "wb") as log:
+        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    address = f"127.0.0.1:{port}"
+    try:
+        wait_for(
+            lambda: httpx.get(f"http://{address}/metrics", timeout=5).status_code == 200, 30, "node-exporter"
+        )
+        yield address
+    finally:
+        _kill(proc)
+
+
+def _scrape_config(address: str) -> str:
+    return (
+        "scrape_configs:\n"
+        "  - job_name: node\n"
+        "    scrape_interval: 1s\n"
+        "    scrape_timeout: 1s\n"
+        "    static_configs:\n"
+        f"      - targets: ['{address}']\n"
+        "        labels: {role: peer-test}\n"
+    )
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path, node_exporter: str) -> Iterator[str]:
+    assert shutil.which(PROMETHEUS), "prometheus is not installed: `make test` installs it from Debian"
+    port = free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(_scrape_config(node_exporter))
+    with open(tmp_path / "prometheus.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'prom-data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        _kill(proc)
+
+
+def _without_target(labels: dict[str, str]) -> frozenset[tuple[str, str]]:
+    return frozenset((k, v) for k, v in labels.items() if k not in ("job", "instance"))
+
+
+def test_heron_stores_the_same_series_as_prometheus(
+    tmp_path: Path, node_exporter: str, prometheus: str
+) -> None:
+    config = tmp_path / "heron.yaml"
+    config.write_text(_scrape_config(node_exporter))
+    heron = start_server(tmp_path / "data", "--config", str(config))
+    try:
+
+        def prom_scrapes() -> bool:
+            r = httpx.get(
+                prometheus + "/api/v1/query", params={"query": "count_over_time(up[1m])"}, timeout=5
+            )
+            result = r.json()["data"]["result"] if r.status_code == 200 else []
+            return bool(result) and float(result[0]["value"][1]) >= SCRAPES
+
+        def heron_scrapes() -> bool:
+            text = httpx.get(heron.url + "/metrics", timeout=5).text
+            line = next(
+                (ln for ln in text.splitlines() if ln.startswith('heron_scrapes_total{pool="node"}')), ""
+            )
+            return bool(line) and float(line.rsplit(" ", 1)[1]) >= SCRAPES + 1
+
+        wait_for(prom_scrapes, 60, "prometheus to scrape node-exporter")
+        wait_for(heron_scrapes, 60, "heron to scrape node-exporter")
+        targets = httpx.get(heron.url + "/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+        assert [t["health"] for t in targets] == ["up"], targets
+        prom_targets = httpx.get(prometheus + "/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+        assert [t["health"] for t in prom_targets] == ["up"], prom_targets
+        assert targets[0]["labels"] == prom_targets[0]["labels"]
+        assert targets[0]["discoveredLabels"] == prom_targets[0]["discoveredLabels"]
+        r = httpx.get(prometheus + "/api/v1/series", params={"match[]": '{__name__=~".+"}'}, timeout=10)
+        assert r.status_code == 200, r.text
+        prom = {_without_target(s) for s in r.json()["data"]}
+    finally:
+        assert heron.stop() == 0, heron.log()
+    db = Database.open(str(heron.data_dir), StorageOptions(), background=False)
+    try:
+        stored = db.query_samples([Matcher("__name__", MatchOp.RE, ".+")], 0, 2**62)
+    finally:
+        db.close()
+    ours = {_without_target(dict(labels)) for labels, _, _ in stored}
+    assert len(prom) > 100  # node-exporter's families, not just `up`
+    only_prom = sorted(sorted(s) for s in prom - ours)
+    only_heron = sorted(sorted(s) for s in ours - prom)
+    assert not only_prom and not only_heron, (only_prom[:10], only_heron[:10])
