@@ -5,11 +5,19 @@ rotates it kubelet-style (rename to `<n>.log.YYYYMMDD-HHMMSS`, create a fresh fi
 older rotated file, keep one), restarts now and then (`1.log` after `0.log`), and one batch pod
 comes and goes. Everything is bounded: files rotate at `rotate_bytes`, at most one rotated file
 is kept per container.
+
+Metrics too: every pod serves `/metrics` on its own 127.0.0.1 port (request counters and a
+latency histogram that agree with the requests it logs, reset when its container restarts), and
+carries the `prometheus.io/scrape` and `prometheus.io/port` annotations with `status.podIP`
+127.0.0.1 in the fake API. A simulated kubelet serves `/metrics`, `/metrics/cadvisor` and
+`/metrics/resource` for these containers on the port the fake node object gives as its kubelet
+endpoint, so an agent finds everything through the API as it would in a cluster.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -20,7 +28,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from heron.kubefake import FakeKubeAPI, make_pod
+from heron.demo.kubelet import ContainerStats, SimulatedKubelet
+from heron.demo.podmetrics import PodMetrics, Request
+from heron.demo.serve import MetricsServer
+from heron.kubefake import FakeKubeAPI, make_namespace, make_node, make_pod
 
 __all__ = ["SimulatedNode", "PODS"]
 
@@ -46,12 +57,19 @@ def _ts(ns: int) -> str:
     return datetime.fromtimestamp(sec, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
 
 
-def _lines(style: str, rng: random.Random) -> list[str]:
-    """One log event: usually one line, several for a stack trace."""
+def _event(style: str, rng: random.Random) -> tuple[list[str], Request]:
+    """One log event: usually one line, several for a stack trace, and the request it tells of
+    (every event is one handled request; an error is a 500, whether or not the line says so)."""
     level = rng.choices(["info", "warn", "error"], weights=[85, 10, 5])[0]
     user, path = rng.choice(USERS), rng.choice(PATHS)
     ms = rng.randint(1, 900)
     status = 500 if level == "error" else rng.choice([200, 200, 200, 201, 304, 404])
+    return _lines(style, rng, level, user, path, ms, status), Request("GET", path, status, ms / 1000)
+
+
+def _lines(
+    style: str, rng: random.Random, level: str, user: str, path: str, ms: int, status: int
+) -> list[str]:
     if style == "access":
         return [
             f'10.0.{rng.randint(0, 9)}.{rng.randint(1, 254)} - {user} "GET {path} HTTP/1.1" {status} '
@@ -92,17 +110,62 @@ def _lines(style: str, rng: random.Random) -> list[str]:
     return [f"{level.upper()} {path} handled for {user} in {ms}ms"]
 
 
+def _runtime_id(*parts: str) -> str:
+    """A containerd-style 64-hex container id, derived (not drawn from the log generator's
+    random stream, so the logs are what they were before the demo had metrics)."""
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()
+
+
 @dataclass
 class _Container:
     dir: str
     fmt: str
     style: str
+    namespace: str
+    pod: str
+    name: str
+    uid: str
+    image: str
+    server: MetricsServer
+    metrics: PodMetrics
     restart: int = 0
     rotations: list[str] = field(default_factory=list)
+    pod_started: float = field(default_factory=time.time)
+    started: float = field(default_factory=time.time)
+    requests: int = 0  # since this container (restart) started, for the kubelet's numbers
+    busy_seconds: float = 0.0
 
     @property
     def path(self) -> str:
         return os.path.join(self.dir, f"{self.restart}.log")
+
+    @property
+    def container_id(self) -> str:
+        return _runtime_id(self.uid, self.name, str(self.restart))
+
+    def restarted(self) -> None:
+        """A new container in the same pod: a fresh log file, fresh counters, a new id."""
+        self.restart += 1
+        self.rotations = []
+        self.started = time.time()
+        self.requests = 0
+        self.busy_seconds = 0.0
+        self.metrics = PodMetrics(self.namespace, self.pod, self.name)
+
+    def stats(self) -> ContainerStats:
+        return ContainerStats(
+            namespace=self.namespace,
+            pod=self.pod,
+            pod_uid=self.uid,
+            container=self.name,
+            image=self.image,
+            container_id=self.container_id,
+            sandbox_id=_runtime_id(self.uid, "sandbox"),
+            started=self.started,
+            pod_started=self.pod_started,
+            requests=self.requests,
+            busy_seconds=self.busy_seconds,
+        )
 
 
 class SimulatedNode:
@@ -122,42 +185,92 @@ class SimulatedNode:
         self.rng = random.Random(seed)
         self.api = FakeKubeAPI()
         self.containers: dict[tuple[str, str], _Container] = {}
+        # The writer thread changes containers; the kubelet's server thread reads them.
+        self._lock = threading.Lock()
+        self.kubelet = SimulatedKubelet(node_name, self.container_stats)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._tick = 0
         self.lines_written = 0
 
-    def start(self) -> None:
+    def start(self, *, writing: bool = True) -> None:
+        """Start the API, the kubelet and the pods; with `writing` False the pods write only
+        when `tick()` is called (tests that count what was written)."""
         os.makedirs(self.pods_dir, exist_ok=True)
         self.api.start()
+        self.kubelet.start()
+        self._add_node()
         for ns, pod, app, container, fmt, style in PODS:
             if app != "batch":
                 self._create_pod(ns, pod, app, container, fmt, style)
-        self._thread = threading.Thread(target=self._run, name="heron-demo-node", daemon=True)
-        self._thread.start()
+        if writing:
+            self._thread = threading.Thread(target=self._run, name="heron-demo-node", daemon=True)
+            self._thread.start()
+
+    def _add_node(self) -> None:
+        # Everything "runs" on this machine: the node's InternalIP is 127.0.0.1 and its kubelet
+        # endpoint is the simulated kubelet's own port.
+        self.api.add(make_node(self.node_name, address="127.0.0.1", kubelet_port=self.kubelet.port))
+        for ns in sorted({p[0] for p in PODS}):
+            self.api.add(make_namespace(ns))
+
+    def container_stats(self) -> list[ContainerStats]:
+        with self._lock:
+            return [c.stats() for c in self.containers.values()]
+
+    def pod_metrics(self, namespace: str, pod: str) -> PodMetrics:
+        """The counters a pod serves now (a restart replaces them)."""
+        with self._lock:
+            return self.containers[(namespace, pod)].metrics
 
     def _create_pod(self, ns: str, pod: str, app: str, container: str, fmt: str, style: str) -> None:
         uid = str(uuid.UUID(int=self.rng.getrandbits(128)))
-        self.api.add_pod(
-            make_pod(
-                ns,
-                pod,
-                self.node_name,
-                uid=uid,
-                containers=(container,),
-                labels={"app.kubernetes.io/name": app, "tier": ns},
-            )
-        )
         cdir = os.path.join(self.pods_dir, f"{ns}_{pod}_{uid}", container)
         os.makedirs(cdir, exist_ok=True)
-        self.containers[(ns, pod)] = _Container(cdir, fmt, style)
+        # The route reads the container's current counters, so a restart's fresh ones show.
+        box: list[_Container] = []
+        server = MetricsServer({"/metrics": lambda: box[0].metrics.render()})
+        c = _Container(
+            cdir,
+            fmt,
+            style,
+            namespace=ns,
+            pod=pod,
+            name=container,
+            uid=uid,
+            image=f"example/{container}:1",
+            server=server,
+            metrics=PodMetrics(ns, pod, container),
+        )
+        box.append(c)
+        server.start()
+        manifest = make_pod(
+            ns,
+            pod,
+            self.node_name,
+            uid=uid,
+            containers=(container,),
+            labels={"app.kubernetes.io/name": app, "tier": ns},
+            annotations={"prometheus.io/scrape": "true", "prometheus.io/port": str(server.port)},
+            # Every pod "runs" on this machine: its IP is 127.0.0.1 and its port is its own.
+            ports={container: [("metrics", server.port)]},
+            pod_ip="127.0.0.1",
+            host_ip="127.0.0.1",
+            ready=True,
+        )
+        with self._lock:
+            self.containers[(ns, pod)] = c
+        self.api.add_pod(manifest)
 
     def _delete_pod(self, ns: str, pod: str) -> None:
-        c = self.containers.pop((ns, pod), None)
+        with self._lock:
+            c = self.containers.pop((ns, pod), None)
         if c is not None:
             self.api.delete_pod(ns, pod)
+            c.server.stop()
             shutil.rmtree(os.path.dirname(c.dir), ignore_errors=True)
 
-    def _write(self, c: _Container, lines: list[str]) -> None:
+    def _write(self, c: _Container, lines: list[str], request: Request) -> None:
         now = time.time_ns()
         out = []
         for i, line in enumerate(lines):
@@ -172,6 +285,10 @@ class SimulatedNode:
         with open(c.path, "a") as f:
             f.write("\n".join(out) + "\n")
         self.lines_written += len(lines)
+        c.metrics.record(request, len(lines))
+        with self._lock:
+            c.requests += 1
+            c.busy_seconds += request.seconds
         if os.path.getsize(c.path) >= self.rotate_bytes:
             self._rotate(c)
 
@@ -190,30 +307,41 @@ class SimulatedNode:
             os.unlink(old)
             os.unlink(old + ".gz")
 
+    def tick(self) -> None:
+        """One tenth of a second of the node: `rate / 10` events, and now and then a restart
+        or the batch pod coming or going."""
+        self._tick += 1
+        tick = self._tick
+        budget = max(1, int(self.rate / 10))
+        for _ in range(budget):
+            if not self.containers:
+                break
+            key = self.rng.choice(list(self.containers))
+            c = self.containers[key]
+            style = "json" if key[1].startswith("noisy") else c.style
+            lines, request = _event(style, self.rng)
+            self._write(c, lines, request)
+        if tick % 300 == 0:  # every ~30 s a container restarts
+            c = self.containers[self.rng.choice(list(self.containers))]
+            with self._lock:
+                c.restarted()
+        batch = next(p for p in PODS if p[2] == "batch")
+        if tick % 200 == 50:  # the batch pod comes ...
+            self._create_pod(*batch[:2], batch[2], batch[3], batch[4], batch[5])
+        if tick % 200 == 150:  # ... and goes
+            self._delete_pod(batch[0], batch[1])
+
     def _run(self) -> None:
-        tick = 0
         while not self._stop.wait(0.1):
-            tick += 1
-            budget = max(1, int(self.rate / 10))
-            for _ in range(budget):
-                if not self.containers:
-                    break
-                key = self.rng.choice(list(self.containers))
-                c = self.containers[key]
-                style = "json" if key[1].startswith("noisy") else c.style
-                self._write(c, _lines(style, self.rng))
-            if tick % 300 == 0:  # every ~30 s a container restarts
-                c = self.containers[self.rng.choice(list(self.containers))]
-                c.restart += 1
-                c.rotations = []
-            batch = next(p for p in PODS if p[2] == "batch")
-            if tick % 200 == 50:  # the batch pod comes ...
-                self._create_pod(*batch[:2], batch[2], batch[3], batch[4], batch[5])
-            if tick % 200 == 150:  # ... and goes
-                self._delete_pod(batch[0], batch[1])
+            self.tick()
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
+        with self._lock:
+            containers = list(self.containers.values())
+        for c in containers:
+            c.server.stop()
+        self.kubelet.stop()
         self.api.stop()
