@@ -83,17 +83,15 @@ def write_head(head: Head, blocks_dir: str, wal_upto: int) -> Block | None:
     """Persist a frozen head as a level-0 block; on any failure nothing of it stays on disk."""
     w = BlockWriter(blocks_dir, level=0, wal_upto=wal_upto)
     try:
-        for fp in sorted(head.series):
-            s = head.series[fp]
-            if s.kind is SeriesKind.LOG:
-                s.cut()
-                closed, _ = s.state
-                chunks = [(c.min_t, c.max_t, c.count, c.data) for c in closed]
-                w.add_log_raw_bytes(s.raw_bytes)
-                write_log_series(w, fp, s.labels, chunks)
-            else:
-                ts, vals = s.all_samples()
-                w.add_metric_series(fp, s.labels, ts, vals)
+        for fp in sorted(head.logs):
+            s = head.logs[fp]
+            s.cut()
+            closed, _ = s.state
+            chunks = [(c.min_t, c.max_t, c.count, c.data) for c in closed]
+            w.add_log_raw_bytes(s.raw_bytes)
+            write_log_series(w, fp, s.labels, chunks)
+        for fp, labels, ts, vals in head.metrics.export():
+            w.add_metric_series(fp, labels, ts, vals)
         return w.finish()
     except BaseException:
         w.abort()

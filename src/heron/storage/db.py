@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import logging
 import os
 import shutil
 import threading
 import time
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Sequence
 
 import numpy as np
@@ -35,7 +37,8 @@ from heron.model import (
 from heron.storage import wal as walmod
 from heron.storage.block import Block
 from heron.storage.compact import merge_blocks, plan_compaction, write_head
-from heron.storage.head import Head, HeadSeries
+from heron.storage.head import Head, HeadSeries, MetricSeries
+from heron.storage.metric_head import SERIES_OVERHEAD, MetricStore
 from heron.storage.read import Snapshot
 from heron.storage.types import (
     AppendResult,
@@ -103,13 +106,15 @@ class Database:
         self._maint_lock = threading.Lock()
         self._closed = False
         self._lock_fd: int | None = None
-        self._series_max: dict[int, int] = {}  # newest timestamp per series, across head and blocks
+        # Log streams: newest timestamp across head and blocks, labels (fingerprint collisions),
+        # and a cache of label sets already validated and hashed. Metric series keep the same
+        # facts in the head's MetricStore columns, and in _metric_prev once they left the head.
+        self._series_max: dict[int, int] = {}
         self._series_labels: dict[int, tuple[SeriesKind, Labels]] = {}
         self._label_cache: dict[tuple[SeriesKind, Labels], tuple[int, Labels]] = {}
-        # label set -> head series whose WAL series record is in the current segment: lets a
-        # scrape skip validation, hashing and the WAL series check. Cleared at every head cut.
-        self._scrape_cache: dict[Labels, HeadSeries] = {}
-        self._scrape_segment = 0  # the WAL segment _scrape_cache is valid for
+        self._names_ok: dict[SeriesKind, set[str]] = {SeriesKind.LOG: set(), SeriesKind.METRIC: set()}
+        self._metric_prev = _Newest()
+        self._generation = 0  # of the current head; series refs carry it
         self._cut_retry_at = 0.0  # time.monotonic() before which a failed head cut is not retried
         self._head = Head()
         self._state = _State((self._head,), ())
@@ -143,10 +148,18 @@ class Database:
         blocks_dir = os.path.join(self.path, "blocks")
         os.makedirs(blocks_dir, exist_ok=True)
         blocks = self._load_blocks(blocks_dir)
+        mfps: list[int] = []
+        mmax: list[int] = []
         for b in blocks:
             for s in b.series.values():
-                if s.max_t > self._series_max.get(s.fp, _INT64_MIN):
+                if s.kind is SeriesKind.METRIC:
+                    mfps.append(s.fp)
+                    mmax.append(s.max_t)
+                elif s.max_t > self._series_max.get(s.fp, _INT64_MIN):
                     self._series_max[s.fp] = s.max_t
+        self._metric_prev = _Newest().merged(
+            np.array(mfps, dtype=np.uint64), np.array(mmax, dtype=np.int64), _INT64_MIN
+        )
         self._state = _State((self._head,), tuple(blocks))
         o = self.options
         self._wal = walmod.WAL(
@@ -221,18 +234,24 @@ class Database:
             if kl is None:
                 log.warning("wal data record for unknown series skipped", extra=log_fields(fp=rec.fp))
                 continue
-            s = head.get_or_create(rec.fp, kl[1], kl[0])
-            self._series_labels[rec.fp] = kl
             if isinstance(rec, walmod.WalLogs):
+                s = head.get_or_create(rec.fp, kl[1], kl[0])
+                assert isinstance(s, HeadSeries)
+                self._series_labels[rec.fp] = kl
                 head.bytes += s.append_logs(rec.timestamps, rec.lens, rec.data, rec.meta_lens, rec.meta)
                 lo, hi = int(rec.timestamps.min()), int(rec.timestamps.max())
                 head.note_range(lo, hi, len(rec.timestamps))
+                if hi > self._series_max.get(rec.fp, _INT64_MIN):
+                    self._series_max[rec.fp] = hi
             else:
-                head.bytes += s.append_samples(rec.timestamps, rec.values)
-                lo, hi = int(rec.timestamps.min()), int(rec.timestamps.max())
-                head.note_range(lo * 1_000_000, hi * 1_000_000, len(rec.timestamps))
-            if hi > self._series_max.get(rec.fp, _INT64_MIN):
-                self._series_max[rec.fp] = hi
+                slot = self._replay_slots(np.array([rec.fp], dtype=np.uint64), known)[0]
+                if slot >= 0:
+                    head.bytes += MetricSeries(head.metrics, int(slot)).append_samples(
+                        rec.timestamps, rec.values
+                    )
+                    lo, hi = int(rec.timestamps.min()), int(rec.timestamps.max())
+                    head.note_range(lo * 1_000_000, hi * 1_000_000, len(rec.timestamps))
+        head.bytes += head.metrics.fold()
         log.info(
             "wal replayed",
             extra=log_fields(
@@ -240,24 +259,51 @@ class Database:
             ),
         )
 
+    def _replay_slots(self, fps: np.ndarray, known: dict[int, tuple[SeriesKind, Labels]]) -> np.ndarray:
+        """Head slots of replayed metric fingerprints, made from their series records; -1 for
+        a fingerprint without one (logged and skipped)."""
+        store = self._head.metrics
+        slots = store.fp_index.lookup(fps)
+        for i in np.nonzero(slots < 0)[0].tolist():
+            fp = int(fps[i])
+            got = store.slot_of_fp(fp)  # made for an earlier entry of this record
+            if got < 0:
+                kl = known.get(fp)
+                if kl is None or kl[0] is not SeriesKind.METRIC:
+                    log.warning("wal data record for unknown series skipped", extra=log_fields(fp=fp))
+                    continue
+                got = store.add_series(fp, kl[1], self._metric_prev.get(fp))
+                self._head.bytes += SERIES_OVERHEAD
+            slots[i] = got
+        return slots
+
     def _replay_columns(
         self, rec: walmod.WalSampleColumns, known: dict[int, tuple[SeriesKind, Labels]]
     ) -> None:
         head = self._head
-        for fp, t, v in zip(rec.fps.tolist(), rec.timestamps.tolist(), rec.values.tolist()):
-            kl = known.get(fp)
-            if kl is None:
-                log.warning("wal data record for unknown series skipped", extra=log_fields(fp=fp))
-                continue
-            s = head.get_or_create(fp, kl[1], kl[0])
-            self._series_labels[fp] = kl
-            if t > s.max_t:
-                head.bytes += s.append_one(t, v)
-            else:
-                head.bytes += s.append_samples(np.array([t], dtype=np.int64), np.array([v]))
-            head.note_range(t * 1_000_000, t * 1_000_000, 1)
-            if t > self._series_max.get(fp, _INT64_MIN):
-                self._series_max[fp] = t
+        slots = self._replay_slots(rec.fps, known)
+        ok = slots >= 0
+        if not bool(ok.all()):
+            slots, ts, vals = slots[ok], rec.timestamps[ok], rec.values[ok]
+        else:
+            ts, vals = rec.timestamps, rec.values
+        if not len(slots):
+            return
+        head.bytes += self._stage_columns(head.metrics, slots, ts, vals)
+        head.note_range(int(ts.min()) * 1_000_000, int(ts.max()) * 1_000_000, len(ts))
+
+    @staticmethod
+    def _stage_columns(store: MetricStore, slots: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> int:
+        """Stage checked samples: as a scrape when each series comes once and newer than its
+        data, otherwise as loose samples. Folds when the staging is full. Returns bytes."""
+        cols = store.cols
+        if bool((ts > cols.max_t[slots]).all()) and _unique(cols.mark, slots):
+            added = store.append_scrape(slots, ts, vals)
+        else:
+            added = store.append_loose(slots, ts, vals)
+        if store.fold_due():
+            added += store.fold()
+        return added
 
     def close(self) -> None:
         """Stop background work and close the WAL; the head is rebuilt from it on next open."""
@@ -309,9 +355,6 @@ class Database:
                 self._wal.prepare()
             except OSError as exc:
                 raise self._write_error("opening a WAL segment", exc) from exc
-            if self._scrape_segment != self._wal.current_segment:
-                self._scrape_cache.clear()
-                self._scrape_segment = self._wal.current_segment
             txn = _Txn()
             for lb in logs:
                 self._prepare_logs(lb, txn)
@@ -319,10 +362,12 @@ class Database:
                 self._prepare_samples(sb, txn)
             fast = self._prepare_columns(columns, txn) if columns is not None else None
             try:
-                self._wal.write(b"".join(txn.blobs), txn.wal_series)
+                self._wal.write(b"".join(txn.blobs), txn.wal_log_series)
             except OSError as exc:
-                self._scrape_cache.clear()
                 raise self._write_error("writing the WAL", exc) from exc
+            if txn.wal_metric_slots:
+                store = self._head.metrics
+                store.cols.wal_epoch[np.array(txn.wal_metric_slots, dtype=np.int64)] = self._wal.epoch
             self._apply(txn)
             if fast is not None:
                 self._apply_columns(*fast)
@@ -332,10 +377,25 @@ class Database:
                 self._cut_head_or_retry_later()
             elif self._wal.current_size >= self.options.wal_segment_bytes:
                 # A long-lived head still gets bounded segment files; every segment starts
-                # with fresh series records, so the scrape cache must be rebuilt.
+                # with fresh series records (the WAL's epoch tells the metric columns).
                 self._wal.rotate()
-                self._scrape_cache.clear()
         return txn.result
+
+    def series_refs(self, labels: Sequence[Labels]) -> np.ndarray:
+        """Refs (int64) for label sets, made in the head when new: pass them back as
+        `SampleColumns.refs` beside the same labels and a scrape skips hashing its label sets.
+
+        A ref stays usable across head cuts: a stale one is noticed and resolved from its
+        labels again (at the labels path's cost), so callers may keep refs as long as they
+        like and refresh them when `series_refs` is cheap for them. -1 marks a label set the
+        database refuses (invalid, or over the series limit); appending it reports why.
+        """
+        with self._write_lock:
+            if self._closed:
+                raise StorageError("database is closed")
+            store = self._head.metrics
+            slots = self._slots_for(labels, None, store)
+            return np.where(slots >= 0, (store.generation << 32) | slots, -1)
 
     def wal_position(self) -> tuple[int, int]:
         """The WAL's committed end (segment number, bytes): see `WAL.committed`."""
@@ -360,92 +420,228 @@ class Database:
 
     def _prepare_columns(
         self, cols: SampleColumns, txn: "_Txn"
-    ) -> tuple[list[HeadSeries], list[int], list[float]] | None:
-        """Split a scrape into samples that can take the fast path (known series in the head,
-        newer than its newest sample) and the rest, which go through the general checks one
-        sample at a time. The fast part becomes one WAL record of three arrays."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Split a scrape into samples that can take the fast path (series that exist, each
+        once, newer than its newest sample) and the rest, which go through the general checks
+        one sample at a time. The fast part is a few numpy operations and one WAL record of
+        three arrays; it returns (slots, ts, values) for `_apply_columns`."""
         n = len(cols.labels)
         if len(cols.timestamps) != n or len(cols.values) != n:
             raise StorageError("sample columns differ in length")
-        ts_list = (
-            cols.timestamps.tolist() if isinstance(cols.timestamps, np.ndarray) else list(cols.timestamps)
-        )
-        vals_list = cols.values.tolist() if isinstance(cols.values, np.ndarray) else list(cols.values)
-        assert self._wal is not None
-        scrape = self._scrape_cache
-        cache = self._label_cache
-        head_series = self._head.series
-        newest = self._series_max
-        needs_series = self._wal.needs_series
-        oldest = int(time.time() * 1000) - int(self.options.retention_seconds * 1000)
-        kind = SeriesKind.METRIC
-        fast_series: list[HeadSeries] = []
-        fast_ts: list[int] = []
-        fast_vals: list[float] = []
-        taken: set[int] = set()
-        for lab, t, v in zip(cols.labels, ts_list, vals_list):
-            s = scrape.get(lab)
-            if s is None:
-                hit = cache.get((kind, lab))
-                s = head_series.get(hit[0]) if hit is not None else None
-                if s is not None and not needs_series(s.fp):
-                    scrape[lab] = s  # valid until the next head cut starts a new WAL segment
-                else:
-                    s = None
-            if s is None or t <= newest.get(s.fp, _INT64_MIN) or t < oldest or s.fp in taken:
-                self._prepare_samples(SampleBatch(lab, [t], [v]), txn)
-                continue
-            taken.add(s.fp)
-            fast_series.append(s)
-            fast_ts.append(t)
-            fast_vals.append(v)
-        if not fast_series:
+        if cols.refs is not None and len(cols.refs) != n:
+            raise StorageError("sample columns: refs and labels differ in length")
+        if n == 0:
             return None
-        txn.blobs.append(
-            walmod.encode_sample_columns(
-                np.array([s.fp for s in fast_series], dtype=np.uint64),
-                np.array(fast_ts, dtype=np.int64),
-                np.array(fast_vals, dtype=np.float64),
-            )
-        )
-        txn.result.accepted += len(fast_series)
-        return fast_series, fast_ts, fast_vals
+        try:
+            ts = np.ascontiguousarray(cols.timestamps, dtype=np.int64).reshape(n)
+            vals = np.ascontiguousarray(cols.values, dtype=np.float64).reshape(n)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise StorageError(
+                f"sample columns: timestamps must be integers and values floats ({exc})"
+            ) from None
+        assert self._wal is not None
+        store = self._head.metrics
+        slots = self._slots_for(cols.labels, cols.refs, store)
+        c = store.cols
+        oldest = int(time.time() * 1000) - int(self.options.retention_seconds * 1000)
+        known = slots >= 0
+        safe = np.where(known, slots, 0)
+        fast = known & (ts > c.newest[safe]) & (ts >= oldest)
+        fs = slots[fast]
+        if not _unique(c.mark, fs):
+            # A series given more than once goes the general way, all of its samples in order.
+            c.mark[fs] = np.arange(len(fs), dtype=np.int32)
+            first = c.mark[fs] == np.arange(len(fs), dtype=np.int32)
+            fast &= ~np.isin(slots, fs[~first])
+            fs = slots[fast]
+        if len(fs) < n:
+            for i in np.nonzero(~fast)[0].tolist():
+                self._prepare_samples(SampleBatch(cols.labels[i], ts[i : i + 1], vals[i : i + 1]), txn)
+        if not len(fs):
+            return None
+        fts, fvals = (ts, vals) if len(fs) == n else (ts[fast], vals[fast])
+        need = c.wal_epoch[fs] != self._wal.epoch
+        if bool(need.any()):
+            for slot in fs[need].tolist():
+                fp = int(c.fps[slot])
+                if fp not in txn.wal_series:
+                    txn.blobs.append(walmod.encode_series(fp, SeriesKind.METRIC, store.labels[slot]))
+                    txn.wal_series.add(fp)
+                    txn.wal_metric_slots.append(slot)
+        txn.blobs.append(walmod.encode_sample_columns(c.fps[fs], fts, fvals))
+        txn.result.accepted += len(fs)
+        return fs, fts, fvals
 
-    def _apply_columns(self, series: list[HeadSeries], ts: list[int], vals: list[float]) -> None:
+    def _slots_for(self, labels: Sequence[Labels], refs: np.ndarray | None, store: MetricStore) -> np.ndarray:
+        """Head slots for label sets (made when new), -1 where refused. Valid refs skip the
+        label-set lookup; only the rest are looked up, and only new ones hashed."""
+        n = len(labels)
+        if refs is not None:
+            r = np.asarray(refs, dtype=np.int64)
+            good = (r >= 0) & ((r >> 32) == store.generation) & ((r & 0xFFFF_FFFF) < store.n)
+            slots = np.where(good, r & 0xFFFF_FFFF, -1)
+            if bool(good.all()):
+                return slots
+            miss = np.nonzero(~good)[0].tolist()
+        else:
+            get = store.by_labels.get
+            try:
+                slots = np.fromiter(map(get, labels, repeat(-1)), dtype=np.int64, count=n)
+            except TypeError:  # an unhashable label set (lists): look each up on its own
+                slots = np.full(n, -1, dtype=np.int64)
+            miss = np.nonzero(slots < 0)[0].tolist()
+        if len(miss) > 8:
+            self._make_slots(labels, miss, slots)
+        else:
+            for i in miss:
+                slots[i] = self._metric_slot(labels[i])[0]
+        return slots
+
+    def _make_slots(self, labels: Sequence[Labels], miss: list[int], slots: np.ndarray) -> None:
+        """`_metric_slot` for many label sets at once (a new target's first scrape): checks and
+        hashing stay per series, the index lookups and column writes are done in bulk. Refused
+        label sets keep -1; the general path that takes them reports why."""
+        store = self._head.metrics
+        new: dict[Labels, list[int]] = {}  # normalised labels -> positions asking for them
+        fps: list[int] = []
+        for i in miss:
+            lab = labels[i]
+            key, norm, slot = self._find_metric(lab)
+            if slot is not None:
+                slots[i] = slot
+                continue
+            waiting = new.get(norm)
+            if waiting is not None:
+                waiting.append(i)
+                continue
+            if self._check_labels(norm, SeriesKind.METRIC) is not None:
+                continue
+            new[norm] = [i]
+            fps.append(metric_fingerprint(norm))
+        if not new:
+            return
+        norms = list(new)
+        fpa = np.array(fps, dtype=np.uint64)
+        ok = store.fp_index.lookup(fpa) < 0  # a hit is another label set: a collision
+        if len(np.unique(fpa)) != len(fpa):
+            _, first = np.unique(fpa, return_index=True)
+            dup = np.ones(len(fpa), dtype=bool)
+            dup[first] = False
+            ok &= ~dup
+        if self._state.blocks or len(self._state.heads) > 1:
+            for j in np.nonzero(ok)[0].tolist():
+                other = self._metric_labels_of(fps[j])
+                if other is not None and other != norms[j]:
+                    ok[j] = False
+        room = self.options.max_active_series - len(self._head.logs) - store.n
+        take = np.nonzero(ok)[0][: max(room, 0)]
+        if not len(take):
+            return
+        made = store.add_many(
+            fpa[take], [norms[j] for j in take.tolist()], self._metric_prev.lookup(fpa[take])
+        )
+        self._head.bytes += SERIES_OVERHEAD * len(take)
+        for j, slot in zip(take.tolist(), made.tolist()):
+            for i in new[norms[j]]:
+                slots[i] = slot
+                lab = labels[i]
+                if lab is not norms[j] and isinstance(lab, tuple):
+                    self._alias(store, lab, slot)
+
+    def _find_metric(self, labels: Labels) -> tuple[Labels | None, Labels, int | None]:
+        """(hashable key of the caller's labels or None, normalised labels, slot if known)."""
+        store = self._head.metrics
+        try:
+            key = labels if isinstance(labels, tuple) else tuple(labels)
+            slot = store.by_labels.get(key)
+        except TypeError:
+            key, slot = None, None
+        if slot is not None:
+            return key, store.labels[slot], slot
+        # The caller's tuples are kept as they are (a scraper's cache holds the same objects).
+        if isinstance(labels, tuple) and all(type(p) is tuple and len(p) == 2 for p in labels):
+            norm: Labels = labels
+        else:
+            norm = tuple((k, v) for k, v in labels)
+        if any(norm[i][0] >= norm[i + 1][0] for i in range(len(norm) - 1)):
+            norm = tuple(sorted(norm))
+        slot = store.by_labels.get(norm)
+        if slot is not None and key is not None and key != norm:
+            self._alias(store, key, slot)
+        return key, norm, slot
+
+    def _alias(self, store: MetricStore, key: Labels, slot: int) -> None:
+        """Let the caller's spelling of a label set (unsorted) find its slot next time."""
+        if len(store.by_labels) < 2 * self.options.max_active_series:
+            store.by_labels[key] = slot
+
+    def _metric_slot(self, labels: Labels) -> tuple[int, Labels, tuple[RejectReason, str] | None]:
+        """(slot, normalised labels, None), or (-1, labels, (reason, message)) when refused."""
+        store = self._head.metrics
+        key, norm, slot = self._find_metric(labels)
+        if slot is None:
+            problem = self._check_labels(norm, SeriesKind.METRIC)
+            if problem is not None:
+                return -1, norm, problem
+            fp = fingerprint(norm, SeriesKind.METRIC)
+            other = self._metric_labels_of(fp)
+            if other is not None and other != norm:
+                msg = f"fingerprint collision between {format_labels(norm)} and {format_labels(other)}"
+                return -1, norm, (RejectReason.INVALID_LABELS, msg)
+            if len(self._head.logs) + store.n >= self.options.max_active_series:
+                msg = f"maximum active series limit ({self.options.max_active_series}) reached"
+                return -1, norm, (RejectReason.SERIES_LIMIT, msg)
+            slot = store.add_series(fp, norm, self._metric_prev.get(fp))
+            self._head.bytes += SERIES_OVERHEAD
+            if key is not None and key != norm:
+                self._alias(store, key, slot)
+        return slot, norm, None
+
+    def _metric_labels_of(self, fp: int) -> Labels | None:
+        """Labels stored under a metric fingerprint in any head or block, for collision checks."""
+        st = self._state
+        for h in (self._head, *st.heads):
+            slot = h.metrics.slot_of_fp(fp)
+            if slot >= 0:
+                return h.metrics.labels[slot]
+        for b in st.blocks:
+            bs = b.series.get(fp)
+            if bs is not None and bs.kind is SeriesKind.METRIC:
+                return bs.labels
+        return None
+
+    def _apply_columns(self, slots: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> None:
         head = self._head
-        newest = self._series_max
-        added = 0
-        for s, t, v in zip(series, ts, vals):
-            added += s.append_one(t, v)
-            newest[s.fp] = t
-        head.bytes += added
-        head.note_range(min(ts) * 1_000_000, max(ts) * 1_000_000, len(ts))
+        head.bytes += self._stage_columns(head.metrics, slots, ts, vals)
+        head.note_range(int(ts.min()) * 1_000_000, int(ts.max()) * 1_000_000, len(ts))
         self.counters.samples += len(ts)
 
     def _apply(self, txn: "_Txn") -> None:
         head = self._head
         for fp, series in txn.created.items():
-            head.series[fp] = series
+            head.logs[fp] = series
             head.postings[series.kind].add(fp, series.labels)
             head.bytes += 200 + sum(len(k) + len(v) for k, v in series.labels)
             self._series_labels[fp] = (series.kind, series.labels)
         c = self.counters
         for series, args in txn.applies:
-            if series.kind is SeriesKind.LOG:
+            if isinstance(series, HeadSeries):
                 ts, lens, data, mlens, meta, sorted_range = args
                 head.bytes += series.append_logs(ts, lens, data, mlens, meta, sorted_range)
                 lo, hi = sorted_range if sorted_range is not None else (int(ts.min()), int(ts.max()))
                 head.note_range(lo, hi, len(ts))
                 c.log_entries += len(ts)
                 c.log_bytes += len(data)
+                if hi > self._series_max.get(series.fp, _INT64_MIN):
+                    self._series_max[series.fp] = hi
             else:
                 ts, vals = args
                 head.bytes += series.append_samples(ts, vals)
                 lo, hi = int(ts.min()), int(ts.max())
                 head.note_range(lo * 1_000_000, hi * 1_000_000, len(ts))
                 c.samples += len(ts)
-            if hi > self._series_max.get(series.fp, _INT64_MIN):
-                self._series_max[series.fp] = hi
+        if head.metrics.fold_due():
+            head.bytes += head.metrics.fold()
         c.duplicates += txn.result.duplicates
         for r in txn.result.rejected:
             c.rejected[r.reason.value] = c.rejected.get(r.reason.value, 0) + r.count
@@ -469,8 +665,14 @@ class Database:
         names = [n for n, _ in labels]
         if len(set(names)) != len(names):
             return RejectReason.INVALID_LABELS, f"series {format_labels(labels)} repeats a label name"
+        names_ok = self._names_ok[kind]
+        max_value = o.max_label_value_bytes
         for name, value in labels:
+            if name in names_ok and len(value) * 4 <= max_value:
+                continue  # a name checked before, a value too short to be too long in UTF-8
             problem = label_name_problem(name, kind)
+            if problem is None and len(names_ok) < 4096:
+                names_ok.add(name)
             if problem is not None:
                 shown = format_labels(labels)  # not when long: the problem quotes the name already
                 return RejectReason.INVALID_LABELS, problem + (f" in {shown}" if len(shown) <= 200 else "")
@@ -488,12 +690,16 @@ class Database:
                 )
         return None
 
-    def _series_for(self, labels: Labels, kind: SeriesKind, n: int, txn: "_Txn") -> HeadSeries | None:
+    def _series_for(
+        self, labels: Labels, kind: SeriesKind, n: int, txn: "_Txn"
+    ) -> HeadSeries | MetricSeries | None:
         """Find or make the head series, queueing its WAL series record once per segment.
 
         Label sets seen before skip sorting, validation and hashing through a cache keyed by
         the caller's tuple, as Prometheus' series refs let scrapes skip them.
         """
+        if kind is SeriesKind.METRIC:
+            return self._metric_series_for(labels, n, txn)
         key = (kind, labels if isinstance(labels, tuple) else tuple(labels))
         cached = self._label_cache.get(key)
         if cached is not None:
@@ -515,7 +721,7 @@ class Database:
             if len(self._label_cache) > 2 * self.options.max_active_series:
                 self._label_cache.clear()
             self._label_cache[key] = (fp, labels)
-        series = self._head.series.get(fp) or txn.created.get(fp)
+        series = self._head.logs.get(fp) or txn.created.get(fp)
         if series is None:
             if len(self._head.series) + len(txn.created) >= self.options.max_active_series:
                 msg = f"maximum active series limit ({self.options.max_active_series}) reached"
@@ -527,11 +733,27 @@ class Database:
         if self._wal.needs_series(fp) and fp not in txn.wal_series:
             txn.blobs.append(walmod.encode_series(fp, kind, labels))
             txn.wal_series.add(fp)
+            txn.wal_log_series.add(fp)
         return series
+
+    def _metric_series_for(self, labels: Labels, n: int, txn: "_Txn") -> MetricSeries | None:
+        slot, norm, problem = self._metric_slot(labels)
+        if problem is not None:
+            txn.result.rejected.append(Rejection(norm, SeriesKind.METRIC, -1, n, problem[0], problem[1]))
+            return None
+        store = self._head.metrics
+        assert self._wal is not None
+        if int(store.cols.wal_epoch[slot]) != self._wal.epoch:
+            fp = int(store.cols.fps[slot])
+            if fp not in txn.wal_series:
+                txn.blobs.append(walmod.encode_series(fp, SeriesKind.METRIC, norm))
+                txn.wal_series.add(fp)
+                txn.wal_metric_slots.append(slot)
+        return MetricSeries(store, slot)
 
     def _time_checks(
         self,
-        fp: int,
+        newest: int,
         ts: np.ndarray,
         window: int,
         oldest: int,
@@ -545,7 +767,6 @@ class Database:
 
         Entries after `latest` are refused (Loki's creation grace period): stored, one entry
         from the far future would put every current entry of its stream too far behind."""
-        newest = self._series_max.get(fp, _INT64_MIN)
         n = len(ts)
         first = int(ts[0])
         if first > newest and first >= oldest and int(ts[-1]) <= latest:
@@ -606,8 +827,16 @@ class Database:
         now = time.time_ns()
         oldest = now - int(o.retention_seconds * 1e9)
         latest = min(now + int(o.future_skew_seconds * 1e9), _INT64_MAX)
+        assert isinstance(series, HeadSeries)
         keep, candidates, in_order = self._time_checks(
-            series.fp, ts, int(o.ooo_window_seconds * 1e9), oldest, series.labels, SeriesKind.LOG, txn, latest
+            self._series_max.get(series.fp, _INT64_MIN),
+            ts,
+            int(o.ooo_window_seconds * 1e9),
+            oldest,
+            series.labels,
+            SeriesKind.LOG,
+            txn,
+            latest,
         )
         too_long = lens > o.max_line_bytes
         if bool(too_long.any()):
@@ -688,8 +917,9 @@ class Database:
         ts = np.asarray(b.timestamps, dtype=np.int64)
         vals = np.asarray(b.values, dtype=np.float64)
         oldest = int(time.time() * 1000) - int(o.retention_seconds * 1000)
+        assert isinstance(series, MetricSeries)
         keep, candidates, _ = self._time_checks(
-            series.fp, ts, int(o.ooo_window_seconds * 1000), oldest, series.labels, SeriesKind.METRIC, txn
+            series.newest, ts, int(o.ooo_window_seconds * 1000), oldest, series.labels, SeriesKind.METRIC, txn
         )
         if bool(candidates.any()):
             keep &= ~self._sample_duplicates(series, ts, vals, candidates, keep, txn)
@@ -703,7 +933,7 @@ class Database:
 
     def _sample_duplicates(
         self,
-        series: HeadSeries,
+        series: MetricSeries,
         ts: np.ndarray,
         vals: np.ndarray,
         candidates: np.ndarray,
@@ -717,7 +947,7 @@ class Database:
         for pts, pvals in series.sample_arrays(lo, hi):
             seen.update(zip(pts.tolist(), pvals.view(np.uint64).tolist()))
         for pending, args in txn.applies:
-            if pending is series:
+            if pending == series:
                 seen.update(zip(args[0].tolist(), args[1].view(np.uint64).tolist()))
         drop = np.zeros(len(ts), dtype=bool)
         bits = vals.view(np.uint64)
@@ -775,14 +1005,20 @@ class Database:
         assert self._wal is not None
         t0 = time.perf_counter()
         seg = self._wal.rotate()
-        self._scrape_cache.clear()
         frozen = self._head
-        self._head = Head()
+        # Series that go on in the next head start from the newest timestamp this one saw.
+        prev_before = self._metric_prev
+        m = frozen.metrics
+        horizon_ms = (time.time_ns() - int(self.options.ooo_window_seconds * 1e9) * 2) // 1_000_000
+        self._metric_prev = prev_before.merged(m.cols.fps[: m.n], m.cols.newest[: m.n], horizon_ms)
+        self._generation += 1
+        self._head = Head(self._generation)
         self._state = _State((self._head, frozen), self._state.blocks)
         try:
             block = write_head(frozen, os.path.join(self.path, "blocks"), wal_upto=seg)
         except BaseException:
             self._head = frozen
+            self._metric_prev = prev_before
             self._state = _State((frozen,), self._state.blocks)
             raise
         self._cut_retry_at = 0.0
@@ -961,8 +1197,11 @@ class Database:
         several blocks counts once): what the status page calls log streams and metric series."""
         snap = self.snapshot()
         seen: dict[SeriesKind, set[int]] = {SeriesKind.LOG: set(), SeriesKind.METRIC: set()}
-        for part in (*snap.heads, *snap.blocks):
-            for fp, s in part.series.items():
+        for h in snap.heads:
+            seen[SeriesKind.LOG].update(h.logs)
+            seen[SeriesKind.METRIC].update(h.metrics.cols.fps[: h.metrics.n].tolist())
+        for b in snap.blocks:
+            for fp, s in b.series.items():
                 seen[s.kind].add(fp)
         return {kind: len(fps) for kind, fps in seen.items()}
 
@@ -982,9 +1221,72 @@ class _Txn:
 
     result: AppendResult = field(default_factory=AppendResult)
     blobs: list[bytes] = field(default_factory=list)
-    wal_series: set[int] = field(default_factory=set)
+    wal_series: set[int] = field(default_factory=set)  # fingerprints whose series record is queued
+    wal_log_series: set[int] = field(default_factory=set)  # ... of log streams (the WAL tracks them)
+    wal_metric_slots: list[int] = field(default_factory=list)  # ... of metric slots (the head does)
     created: dict[int, HeadSeries] = field(default_factory=dict)
-    applies: list[tuple[HeadSeries, tuple]] = field(default_factory=list)
+    applies: list[tuple[HeadSeries | MetricSeries, tuple]] = field(default_factory=list)
 
     def reject(self, labels: Labels, kind: SeriesKind, index: int, reason: RejectReason, msg: str) -> None:
         self.result.rejected.append(Rejection(labels, kind, index, 1, reason, msg))
+
+
+_METRIC_KIND_BYTE = bytes((int(SeriesKind.METRIC),))
+
+
+def metric_fingerprint(labels: Labels) -> int:
+    """`heron.model.fingerprint(labels, SeriesKind.METRIC)`, with one hash update in place of
+    four per label: series creation is per-series Python, and this is a third of it."""
+    h = hashlib.blake2b(_METRIC_KIND_BYTE, digest_size=8)
+    h.update(b"\xff".join([s.encode() for pair in labels for s in pair]))
+    if labels:
+        h.update(b"\xff")
+    return int.from_bytes(h.digest(), "little")
+
+
+def _unique(scratch: np.ndarray, slots: np.ndarray) -> bool:
+    """Whether no slot repeats, using a per-slot scratch column (no sort)."""
+    if len(slots) < 2:
+        return True
+    idx = np.arange(len(slots), dtype=np.int32)
+    scratch[slots] = idx
+    return bool((scratch[slots] == idx).all())
+
+
+class _Newest:
+    """Newest timestamp of metric series that are (or were) in blocks or an earlier head, as
+    sorted columns: 16 B a series, where a dict would cost ~100."""
+
+    def __init__(self, fps: np.ndarray | None = None, newest: np.ndarray | None = None):
+        self.fps = fps if fps is not None else np.empty(0, dtype=np.uint64)
+        self.newest = newest if newest is not None else np.empty(0, dtype=np.int64)
+
+    def get(self, fp: int) -> int:
+        i = int(np.searchsorted(self.fps, np.uint64(fp)))
+        if i < len(self.fps) and int(self.fps[i]) == fp:
+            return int(self.newest[i])
+        return _INT64_MIN
+
+    def lookup(self, fps: np.ndarray) -> np.ndarray:
+        out = np.full(len(fps), _INT64_MIN, dtype=np.int64)
+        if len(self.fps):
+            i = np.searchsorted(self.fps, fps)
+            i[i >= len(self.fps)] = 0
+            hit = self.fps[i] == fps
+            out[hit] = self.newest[i[hit]]
+        return out
+
+    def merged(self, fps: np.ndarray, newest: np.ndarray, horizon: int) -> "_Newest":
+        """A copy with (fps, newest) folded in, keeping the larger timestamp per series and
+        forgetting series whose newest is before `horizon` (out of the out-of-order window)."""
+        allf = np.concatenate([self.fps, fps.astype(np.uint64, copy=False)])
+        alln = np.concatenate([self.newest, newest.astype(np.int64, copy=False)])
+        keep = alln >= horizon
+        allf, alln = allf[keep], alln[keep]
+        if not len(allf):
+            return _Newest()
+        order = np.lexsort((alln, allf))
+        allf, alln = allf[order], alln[order]
+        last = np.ones(len(allf), dtype=bool)
+        last[:-1] = allf[1:] != allf[:-1]  # the largest timestamp sorts last per fingerprint
+        return _Newest(allf[last], alln[last])

@@ -2,8 +2,8 @@
 
 Log series keep an open buffer (array of timestamps, array of end offsets, one bytearray of
 line bytes) and cut it into a zstd chunk at ~256 KiB, so the head holds compressed bytes for
-all but the newest data. Metric series keep an open pair of arrays and cut them into
-`encode_samples` chunks every 120 samples.
+all but the newest data. Metric series live in one `MetricStore` (metric_head.py): columns
+indexed by slot and group chunks, because 100k scraped series cannot each afford objects.
 
 Concurrency: one writer appends; readers never lock. Each series publishes its state as one
 immutable tuple (closed chunks, open buffer) swapped in a single attribute store, and the
@@ -14,6 +14,7 @@ reads the timestamp count always finds the bytes for those entries.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -29,11 +30,10 @@ from heron.storage.log_chunks import (
     encode_log_chunk,
     log_chunk_has_metadata,
 )
-from heron.storage.metric_chunks import decode_samples, encode_samples
+from heron.storage.metric_head import SERIES_OVERHEAD, MetricSeries, MetricStore, merge_sorted_parts
 
-__all__ = ["Head", "HeadSeries", "ClosedChunk", "SAMPLES_PER_CHUNK"]
+__all__ = ["Head", "HeadSeries", "ClosedChunk", "MetricSeries"]
 
-SAMPLES_PER_CHUNK = 120
 _INT64_MIN = np.iinfo(np.int64).min
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -59,29 +59,17 @@ class _OpenLog:
         self.max_t = _INT64_MIN
 
 
-class _OpenSamples:
-    __slots__ = ("ts", "vals", "in_order", "max_t")
-
-    def __init__(self) -> None:
-        self.ts = array("q")
-        self.vals = array("d")
-        self.in_order = True
-        self.max_t = _INT64_MIN
-
-
 class HeadSeries:
-    """One series in the head. `state` is (closed chunks tuple, open buffer), replaced whole."""
+    """One log stream in the head. `state` is (closed chunks tuple, open buffer), replaced whole."""
 
     __slots__ = ("fp", "labels", "kind", "state", "min_t", "max_t", "raw_bytes", "closed_bytes")
 
-    def __init__(self, fp: int, labels: Labels, kind: SeriesKind):
+    def __init__(self, fp: int, labels: Labels, kind: SeriesKind = SeriesKind.LOG):
+        assert kind is SeriesKind.LOG, "metric series live in the head's MetricStore"
         self.fp = fp
         self.labels = labels
         self.kind = kind
-        self.state: tuple[tuple[ClosedChunk, ...], _OpenLog | _OpenSamples] = (
-            (),
-            _OpenLog() if kind is SeriesKind.LOG else _OpenSamples(),
-        )
+        self.state: tuple[tuple[ClosedChunk, ...], _OpenLog] = ((), _OpenLog())
         self.min_t = _INT64_MAX
         self.max_t = _INT64_MIN
         self.raw_bytes = 0
@@ -90,9 +78,7 @@ class HeadSeries:
     def nbytes(self) -> int:
         """Memory the series' data holds: encoded chunks plus the open buffer's raw columns."""
         _, op = self.state
-        if isinstance(op, _OpenLog):
-            return self.closed_bytes + len(op.data) + len(op.meta) + 24 * len(op.ts)
-        return self.closed_bytes + 16 * len(op.ts)
+        return self.closed_bytes + len(op.data) + len(op.meta) + 24 * len(op.ts)
 
     # -- writer side -----------------------------------------------------------------------
     def append_logs(
@@ -139,71 +125,17 @@ class HeadSeries:
             self.cut()
         return self.nbytes() - before
 
-    def append_samples(self, ts: np.ndarray, vals: np.ndarray) -> int:
-        before = self.nbytes()
-        closed, op = self.state
-        assert isinstance(op, _OpenSamples)
-        n = len(ts)
-        if n == 0:
-            return 0
-        ts = np.ascontiguousarray(ts, dtype=np.int64)
-        # Fill the open chunk up to SAMPLES_PER_CHUNK, cutting as it fills.
-        i = 0
-        while i < n:
-            closed, op = self.state
-            assert isinstance(op, _OpenSamples)
-            room = SAMPLES_PER_CHUNK - len(op.ts)
-            part_ts = ts[i : i + room]
-            part_v = np.ascontiguousarray(vals[i : i + room], dtype=np.float64)
-            if op.in_order and (
-                int(part_ts[0]) <= op.max_t
-                or (len(part_ts) > 1 and bool(np.any(part_ts[1:] <= part_ts[:-1])))
-            ):
-                op.in_order = False
-            op.max_t = max(op.max_t, int(part_ts.max()))
-            op.vals.frombytes(part_v.tobytes())
-            op.ts.frombytes(part_ts.tobytes())
-            i += len(part_ts)
-            if len(op.ts) >= SAMPLES_PER_CHUNK:
-                self.cut()
-        self.min_t = min(self.min_t, int(ts.min()))
-        self.max_t = max(self.max_t, int(ts.max()))
-        return self.nbytes() - before
-
-    def append_one(self, t: int, v: float) -> int:
-        """One sample newer than everything in the series: the scrape path, no numpy.
-        Returns the change in the head's memory."""
-        op = self.state[1]
-        assert isinstance(op, _OpenSamples)
-        op.vals.append(v)
-        op.ts.append(t)  # last: publishes the sample to readers
-        op.max_t = t
-        if t < self.min_t:
-            self.min_t = t
-        self.max_t = t
-        if len(op.ts) >= SAMPLES_PER_CHUNK:
-            before = self.closed_bytes
-            self.cut()
-            return self.closed_bytes - before - 16 * (SAMPLES_PER_CHUNK - 1)
-        return 16
-
     def cut(self) -> None:
         """Turn the open buffer into a closed chunk and publish a fresh open buffer."""
         closed, op = self.state
         if len(op.ts) == 0:
             return
-        if isinstance(op, _OpenLog):
-            cols = _open_log_columns(op)
-            chunk = ClosedChunk(
-                int(cols.timestamps[0]), int(cols.timestamps[-1]), len(cols), encode_log_chunk(cols)
-            )
-            self.closed_bytes += len(chunk.data) + 64
-            self.state = (closed + (chunk,), _OpenLog())
-        else:
-            ts, vals = _open_samples(op)
-            chunk = ClosedChunk(int(ts[0]), int(ts[-1]), len(ts), encode_samples(ts, vals))
-            self.closed_bytes += len(chunk.data) + 64
-            self.state = (closed + (chunk,), _OpenSamples())
+        cols = _open_log_columns(op)
+        chunk = ClosedChunk(
+            int(cols.timestamps[0]), int(cols.timestamps[-1]), len(cols), encode_log_chunk(cols)
+        )
+        self.closed_bytes += len(chunk.data) + 64
+        self.state = (closed + (chunk,), _OpenLog())
 
     # -- reader side -----------------------------------------------------------------------
     def log_columns(self, start: int, end: int) -> Iterator[LogColumns]:
@@ -239,23 +171,9 @@ class HeadSeries:
             cols = clip_log_columns(_open_log_columns(op), start, end)
             yield cols.timestamps, np.diff(cols.ends, prepend=0) if len(cols) else cols.ends
 
-    def sample_arrays(self, start: int, end: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        closed, op = self.state
-        for c in closed:
-            if c.max_t >= start and c.min_t <= end:
-                ts, vals = decode_samples(c.data)
-                yield clip_samples(ts, vals, start, end)
-        if isinstance(op, _OpenSamples) and len(op.ts):
-            ts, vals = _open_samples(op)
-            yield clip_samples(ts, vals, start, end)
-
     def all_log_columns(self) -> LogColumns:
         parts = list(self.log_columns(_INT64_MIN, _INT64_MAX))
         return sort_log_columns(LogColumns.concat(parts)) if parts else LogColumns.from_lists([], [])
-
-    def all_samples(self) -> tuple[np.ndarray, np.ndarray]:
-        parts = list(self.sample_arrays(_INT64_MIN, _INT64_MAX))
-        return merge_samples(parts)
 
 
 def _open_log_columns(op: _OpenLog) -> LogColumns:
@@ -270,17 +188,6 @@ def _open_log_columns(op: _OpenLog) -> LogColumns:
     if not op.in_order:
         cols = sort_log_columns(cols)
     return cols
-
-
-def _open_samples(op: _OpenSamples) -> tuple[np.ndarray, np.ndarray]:
-    ts_copy = op.ts[:]
-    n = len(ts_copy)
-    ts = np.frombuffer(ts_copy, dtype=np.int64)
-    vals = np.frombuffer(op.vals[:n], dtype=np.float64)
-    if not op.in_order:
-        order = np.argsort(ts, kind="stable")
-        ts, vals = ts[order], vals[order]
-    return ts, vals
 
 
 def sort_log_columns(cols: LogColumns) -> LogColumns:
@@ -307,36 +214,64 @@ def clip_samples(ts: np.ndarray, vals: np.ndarray, start: int, end: int) -> tupl
 
 def merge_samples(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Merge sorted runs into one sorted run; for equal timestamps the later run wins."""
-    parts = [p for p in parts if len(p[0])]
-    if not parts:
-        return np.empty(0, np.int64), np.empty(0, np.float64)
-    if len(parts) == 1:
-        return parts[0]
-    ts = np.concatenate([p[0] for p in parts])
-    vals = np.concatenate([p[1] for p in parts])
-    order = np.argsort(ts, kind="stable")
-    ts, vals = ts[order], vals[order]
-    keep = np.ones(len(ts), dtype=bool)
-    keep[:-1] = ts[1:] != ts[:-1]  # keep the last of equal timestamps
-    return ts[keep], vals[keep]
+    return merge_sorted_parts(parts)
+
+
+class _AllSeries(Mapping[int, "HeadSeries | MetricSeries"]):
+    """The head's series of both kinds by fingerprint, as one read-only mapping. Metric series
+    come as views made on demand, so iterating them costs no per-series state in the head."""
+
+    def __init__(self, head: "Head"):
+        self._head = head
+
+    def __getitem__(self, fp: int) -> "HeadSeries | MetricSeries":
+        s = self._head.get(fp)
+        if s is None:
+            raise KeyError(fp)
+        return s
+
+    def __iter__(self) -> Iterator[int]:
+        yield from list(self._head.logs)
+        m = self._head.metrics
+        yield from m.cols.fps[: m.n].tolist()
+
+    def __len__(self) -> int:
+        return len(self._head.logs) + self._head.metrics.n
 
 
 class Head:
-    """All series written since the last cut, with their postings."""
+    """All series written since the last cut, with their postings. `generation` numbers heads
+    within a process, so a series ref (generation, slot) can tell that it is stale."""
 
-    def __init__(self) -> None:
-        self.series: dict[int, HeadSeries] = {}
-        self.postings = {SeriesKind.LOG: Postings(), SeriesKind.METRIC: Postings()}
+    def __init__(self, generation: int = 0) -> None:
+        self.logs: dict[int, HeadSeries] = {}
+        self.metrics = MetricStore(generation)
+        self.series = _AllSeries(self)
+        self.postings = {SeriesKind.LOG: Postings(), SeriesKind.METRIC: self.metrics.postings}
         self.bytes = 0
         self.min_ns = _INT64_MAX  # time range across kinds, in nanoseconds
         self.max_ns = _INT64_MIN
         self.entries = 0
 
-    def get_or_create(self, fp: int, labels: Labels, kind: SeriesKind) -> HeadSeries:
-        s = self.series.get(fp)
+    def get(self, fp: int) -> "HeadSeries | MetricSeries | None":
+        s = self.logs.get(fp)
+        if s is not None:
+            return s
+        slot = self.metrics.slot_of_fp(fp)
+        return MetricSeries(self.metrics, slot) if slot >= 0 else None
+
+    def get_or_create(self, fp: int, labels: Labels, kind: SeriesKind) -> "HeadSeries | MetricSeries":
+        """The series for a WAL record (replay): found by fingerprint, or made."""
+        if kind is SeriesKind.METRIC:
+            slot = self.metrics.slot_of_fp(fp)
+            if slot < 0:
+                slot = self.metrics.add_series(fp, labels, _INT64_MIN)
+                self.bytes += SERIES_OVERHEAD
+            return MetricSeries(self.metrics, slot)
+        s = self.logs.get(fp)
         if s is None:
             s = HeadSeries(fp, labels, kind)
-            self.series[fp] = s
+            self.logs[fp] = s
             self.postings[kind].add(fp, labels)
             self.bytes += 200 + sum(len(k) + len(v) for k, v in labels)
         return s
@@ -347,5 +282,6 @@ class Head:
         self.entries += n
 
     def cut_all(self) -> None:
-        for s in self.series.values():
+        for s in self.logs.values():
             s.cut()
+        self.bytes += self.metrics.fold()

@@ -26,12 +26,20 @@ def _as_set(ids: _Ids) -> set[int]:
 
 
 class Postings:
-    def __init__(self) -> None:
+    """`track_all=False` is for id spaces that know their members otherwise (the head's dense
+    metric slots): they override `all_ids` and save a set entry per series."""
+
+    def __init__(self, track_all: bool = True) -> None:
         self.by_label: dict[str, dict[str, _Ids]] = {}
         self.all: set[int] = set()
+        self._track_all = track_all
+
+    def all_ids(self) -> set[int]:
+        return set(self.all)
 
     def add(self, fp: int, labels: Labels) -> None:
-        self.all.add(fp)
+        if self._track_all:
+            self.all.add(fp)
         for name, value in labels:
             values = self.by_label.get(name)
             if values is None:
@@ -117,7 +125,7 @@ def select(postings: Postings, matchers: Iterable[Matcher]) -> set[int]:
             have = _with_label(postings, m.name)
             subtract.append(have - _matching(postings, m))
     if result is None:
-        result = set(postings.all)
+        result = postings.all_ids()
     for s in subtract:
         result -= s
     return result

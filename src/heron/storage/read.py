@@ -22,6 +22,7 @@ from heron.storage.compact import dedup_log_columns
 from heron.storage.head import (
     Head,
     HeadSeries,
+    MetricSeries,
     clip_log_columns,
     clip_samples,
     merge_samples,
@@ -44,7 +45,7 @@ class SeriesRef:
     fp: int
     labels: Labels
     kind: SeriesKind
-    parts: list[tuple[Block | Head, BlockSeries | HeadSeries]] = field(default_factory=list)
+    parts: list[tuple[Block | Head, BlockSeries | HeadSeries | MetricSeries]] = field(default_factory=list)
 
     @property
     def min_time(self) -> int:
@@ -108,8 +109,11 @@ class Snapshot:
                     ref = refs[fp] = SeriesRef(fp, bs.labels, kind)
                 ref.parts.append((b, bs))
         for h in reversed(self.heads):  # older (frozen) head first
+            if kind is SeriesKind.METRIC:
+                self._select_metrics(h, matchers, start, end, refs)
+                continue
             for fp in select(h.postings[kind], matchers):
-                hs = h.series.get(fp)
+                hs = h.logs.get(fp)
                 if hs is None or hs.max_t < start or hs.min_t > end:
                     continue
                 ref = refs.get(fp)
@@ -117,6 +121,23 @@ class Snapshot:
                     ref = refs[fp] = SeriesRef(fp, hs.labels, kind)
                 ref.parts.append((h, hs))
         return sorted(refs.values(), key=lambda r: r.labels)
+
+    @staticmethod
+    def _select_metrics(
+        h: Head, matchers: Sequence[Matcher], start: int, end: int, refs: dict[int, SeriesRef]
+    ) -> None:
+        """Head metric series by slot; the data-range test runs over the columns at once."""
+        store = h.metrics
+        slots = np.fromiter(store.select(matchers), dtype=np.int64)
+        if not len(slots):
+            return
+        cols = store.cols
+        slots = slots[(cols.max_t[slots] >= start) & (cols.min_t[slots] <= end)]
+        for slot, fp in zip(slots.tolist(), cols.fps[slots].tolist()):
+            ref = refs.get(fp)
+            if ref is None:
+                ref = refs[fp] = SeriesRef(fp, store.labels[slot], SeriesKind.METRIC)
+            ref.parts.append((h, MetricSeries(store, slot)))
 
     def series_info(
         self, matchers: Sequence[Matcher], kind: SeriesKind, start: int, end: int
@@ -166,7 +187,7 @@ class Snapshot:
     @staticmethod
     def _chunks(
         ref: SeriesRef, start: int, end: int
-    ) -> Iterator[tuple[Block, ChunkRef] | tuple[None, HeadSeries]]:
+    ) -> Iterator[tuple[Block, ChunkRef] | tuple[None, HeadSeries | MetricSeries]]:
         """Where a series' data in [start, end] lives: block chunks, then head series."""
         for owner, part in ref.parts:
             if isinstance(owner, Block):
@@ -175,7 +196,7 @@ class Snapshot:
                     if cref.max_t >= start and cref.min_t <= end:
                         yield owner, cref
             else:
-                assert isinstance(part, HeadSeries)
+                assert isinstance(part, (HeadSeries, MetricSeries))
                 yield None, part
 
     def log_columns(self, ref: SeriesRef, start: int, end: int) -> Iterator[LogColumns]:
@@ -269,7 +290,7 @@ class Snapshot:
         parts: list[tuple[np.ndarray, np.ndarray]] = []
         for block, where in self._chunks(ref, start, end):
             if block is None:
-                assert isinstance(where, HeadSeries)
+                assert isinstance(where, MetricSeries)
                 parts.extend(where.sample_arrays(start, end))
                 continue
             got = self._read_block(block, lambda b=block, c=where: b.read_samples(c))

@@ -88,11 +88,19 @@ class SampleBatch:
 class SampleColumns:
     """Many series with a few samples each, column-wise: the shape of a scrape or a
     remote-write request (one sample per series). `labels[i]` owns `timestamps[i]` (ms) and
-    `values[i]`; a series may appear more than once, in time order."""
+    `values[i]`; a series may appear more than once, in time order.
+
+    `refs`, when given, holds `Database.series_refs(labels)` from the same database, in the
+    same order: the append then skips looking label sets up (a scrape cache keeps them, as
+    Prometheus' scrape cache keeps series refs). Stale refs, from before a head cut, are
+    noticed and resolved from `labels` again; a ref that belongs to other labels is not
+    noticed, so pass refs only beside the labels they were made for.
+    """
 
     labels: Sequence[Labels]
     timestamps: Sequence[int] | np.ndarray
     values: Sequence[float] | np.ndarray
+    refs: Sequence[int] | np.ndarray | None = None
 
 
 class RejectReason(enum.Enum):

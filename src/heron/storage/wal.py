@@ -97,12 +97,11 @@ def _frame(rtype: int, payload: bytes) -> bytes:
 
 
 def encode_series(fp: int, kind: SeriesKind, labels: Labels) -> bytes:
+    enc = [s.encode() for pair in labels for s in pair]
+    lens = struct.pack("<" + "HI" * len(labels), *map(len, enc))
     parts = [struct.pack("<QBH", fp, int(kind), len(labels))]
-    for name, value in labels:
-        n, v = name.encode(), value.encode()
-        parts.append(struct.pack("<HI", len(n), len(v)))
-        parts.append(n)
-        parts.append(v)
+    for i in range(0, len(enc), 2):
+        parts += (lens[3 * i : 3 * i + 6], enc[i], enc[i + 1])
     return _frame(REC_SERIES, b"".join(parts))
 
 
@@ -259,6 +258,9 @@ class WAL:
         self._fresh_needed = False  # _seg must not be written again: the next append opens another
         self._dirty = False
         self._written_series: set[int] = set()
+        # Bumped whenever the written-series set starts over: callers that track series
+        # records themselves (the head's metric columns) compare epochs instead of asking.
+        self.epoch = 0
         self.fsync_seconds_total = 0.0
         self.fsync_count = 0
         self.write_failures = 0  # failed writes, fsyncs and segment creations
@@ -343,6 +345,7 @@ class WAL:
         self._seg = seg
         self._size = 0
         self._written_series = set()
+        self.epoch += 1
         self._fresh_needed = False
 
     def prepare(self) -> bool:
@@ -412,6 +415,7 @@ class WAL:
         self.write_failures += 1
         self._fresh_needed = True
         self._written_series = set()
+        self.epoch += 1
         fd, self._fd = self._fd, None
         assert fd is not None
         seg = self._seg
@@ -482,6 +486,7 @@ class WAL:
         self._dirty = False
         self._fresh_needed = True
         self._written_series = set()
+        self.epoch += 1
 
     def remove_upto(self, seg: int) -> None:
         for s in self.segments():
