@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import quote, quote_plus
 
 from heron.config import parse_duration
-from heron.promconfig.relabel import is_label_name, relabel
+from heron.promconfig.relabel import relabel
 from heron.promconfig.types import ScrapeConfig
 
 __all__ = [
@@ -153,9 +153,12 @@ def populate_labels(
     final = {name: value for name, value in result.items() if not name.startswith(META_PREFIX)}
     if not final.get("instance"):
         final["instance"] = addr
-    for name in final:
-        if not is_label_name(name):
-            return None, {}, f'invalid label name "{name}"'
+    for name, value in final.items():
+        # Prometheus 2.42 checks values only (UTF-8); names such as __param_match[] pass.
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return None, {}, f'invalid label value for "{name}": {value!r}'
     return dict(sorted(final.items())), discovered, None
 
 

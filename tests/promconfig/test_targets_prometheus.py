@@ -1,0 +1,163 @@
+"""A real Prometheus 2.42 and heron get the same `file_sd` targets and `relabel_configs`
+(targets_case.yaml); the targets each one lists must be the same: `labels`, `scrapePool` and
+`scrapeUrl` of every active target, `discoveredLabels` of active and dropped targets in the
+pools where Prometheus 2.42 reports them correctly, and the number of dropped targets in the
+others (targets_case.yaml explains 2.42's in-place overwrite of discoveredLabels).
+
+Heron's side is `FileSD` + `populate_labels` + `target_url`, the functions its scraper builds
+its targets from, so every relabel action, the default ports, `__param_*`, interval and timeout
+checks and `__meta_*` removal are judged by Prometheus itself.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from heron.collect.metrics.filesd import FileSD
+from heron.promconfig import parse_prom_config, populate_labels, target_url
+from serverproc import free_port
+
+PROMETHEUS = "/usr/bin/prometheus"
+CASE = yaml.safe_load((Path(__file__).parent / "targets_case.yaml").read_text())
+
+
+def _write_case(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in CASE["files"].items():
+        (directory / name).write_text(text)
+    config = directory / "prometheus.yml"
+    config.write_text(CASE["config"])
+    return config
+
+
+@pytest.fixture
+def prometheus(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    assert shutil.which(PROMETHEUS), "prometheus is not installed: `make test` installs it from Debian"
+    config = _write_case(tmp_path / "case")
+    port = free_port()
+    log = tmp_path / "prometheus.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                PROMETHEUS,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={tmp_path / 'prom-data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                if httpx.get(url + "/-/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "prometheus did not become ready:\n" + log.read_text()
+            time.sleep(0.1)
+        yield url, config
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def _key(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False)
+
+
+def _public(labels: dict[str, str]) -> dict[str, str]:
+    """What the targets API shows as `labels`: no `__`-prefixed names."""
+    return {k: v for k, v in labels.items() if not k.startswith("__")}
+
+
+def _active(pool: str, labels: dict[str, str], discovered: dict[str, str] | None, url: str) -> str:
+    entry: dict[str, Any] = {"labels": _public(labels), "scrapePool": pool, "scrapeUrl": url}
+    if discovered is not None:
+        entry["discoveredLabels"] = discovered
+    return _key(entry)
+
+
+def heron_targets(config: Path) -> tuple[list[str], list[str], int]:
+    """(active, dropped in exact pools, dropped elsewhere) as the targets API lists them,
+    each target a canonical JSON string; discoveredLabels only for the exact pools."""
+    exact = set(CASE["exact_discovered"])
+    parsed = parse_prom_config(yaml.safe_load(config.read_text()), str(config))
+    active: list[str] = []
+    dropped: list[str] = []
+    other_dropped = 0
+    for cfg in parsed.scrape_configs:
+        for sd_cfg in cfg.file_sd_configs:
+            sd = FileSD(sd_cfg, str(config.parent))
+            sd.refresh(force=True)
+            assert sd.last_error is None, sd.last_error
+            for group in sd.groups():
+                for target in group.targets:
+                    labels, discovered, error = populate_labels(group.labels, target, cfg)
+                    if labels is not None:
+                        shown = discovered if cfg.job_name in exact else None
+                        active.append(_active(cfg.job_name, labels, shown, target_url(labels, cfg.params)))
+                    elif error is None and cfg.job_name in exact:
+                        dropped.append(_key(discovered))
+                    elif error is None:
+                        other_dropped += 1
+    return sorted(active), sorted(dropped), other_dropped
+
+
+def prometheus_targets(url: str) -> tuple[list[str], list[str], int]:
+    exact = set(CASE["exact_discovered"])
+    r = httpx.get(url + "/api/v1/targets", params={"state": "any"}, timeout=10)
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    active = [
+        _active(
+            t["scrapePool"],
+            t["labels"],
+            t["discoveredLabels"] if t["scrapePool"] in exact else None,
+            t["scrapeUrl"],
+        )
+        for t in data["activeTargets"]
+    ]
+    dropped = [t["discoveredLabels"] for t in data["droppedTargets"]]
+    exact_dropped = [_key(d) for d in dropped if d.get("job") in exact]
+    return sorted(active), sorted(exact_dropped), len(dropped) - len(exact_dropped)
+
+
+def wait_for_targets(url: str, want: tuple[list[str], list[str], int]) -> tuple[list[str], list[str], int]:
+    """Prometheus' discovery manager passes updates on every 5 s; wait (bounded) until it
+    lists as many targets as expected, then return what it lists."""
+    deadline = time.monotonic() + 60
+    while True:
+        got = prometheus_targets(url)
+        counts = (len(got[0]), len(got[1]), got[2])
+        if counts == (len(want[0]), len(want[1]), want[2]) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.5)
+
+
+def test_file_sd_and_relabeling_match_prometheus(prometheus: tuple[str, Path]) -> None:
+    url, config = prometheus
+    want = heron_targets(config)
+    # The case is built to exercise all of this; guard against it silently shrinking.
+    assert len(want[0]) >= 20 and len(want[1]) >= 5 and want[2] >= 5
+    active, dropped, other_dropped = wait_for_targets(url, want)
+    assert active == want[0]
+    assert dropped == want[1]
+    assert other_dropped == want[2]
