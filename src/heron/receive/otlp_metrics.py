@@ -41,6 +41,7 @@ from heron.protowire import (
     field_bytes,
     field_varint,
     iter_fields,
+    read_varint,
 )
 from heron.receive import otlp_naming as naming
 from heron.receive.otlp_logs import (
@@ -178,15 +179,19 @@ class _Out:
         lab = tuple(sorted((k, val) for k, val in d.items() if val != ""))
         known = self.interned.get(lab)
         if known is None:
-            try:
-                "".join(k + val for k, val in lab).encode()
-            except UnicodeEncodeError:  # a lone surrogate from a JSON \u escape
-                raise OtlpError("a string holds a lone UTF-16 surrogate: not valid UTF-8") from None
+            _check_utf8(*(k + val for k, val in lab))
             known = self.interned[lab] = lab
         lab = known
         self.labels.append(lab)
         self.ts.append(ts)
         self.vals.append(v)
+
+
+def _check_utf8(*texts: str) -> None:
+    try:
+        "".join(texts).encode()
+    except UnicodeEncodeError:  # a lone surrogate from a JSON \u escape
+        raise OtlpError("a string holds a lone UTF-16 surrogate: not valid UTF-8") from None
 
 
 def _to_samples(resources: list[_Resource]) -> OtlpMetrics:
@@ -198,6 +203,7 @@ def _to_samples(resources: list[_Resource]) -> OtlpMetrics:
         ident = _identity(res.attributes)
         latest_ms: int | None = None
         for m in res.metrics:
+            _check_utf8(m.description, m.unit)
             if m.kind == "exponential_histogram":
                 rejected += m.ignored_points
                 messages.append(f"metric {m.name!r}: exponential histograms are not stored by Heron")
@@ -293,6 +299,37 @@ def metrics_response(content_type: str, rejected: int = 0, message: str = "") ->
 # ExportMetricsServiceRequest: 1 resource_metrics. ResourceMetrics: 1 resource, 2 scope_metrics.
 # ScopeMetrics: 2 metrics. Metric: 1 name, 2 description, 3 unit, 5 gauge, 7 sum, 9 histogram,
 # 10 exponential_histogram, 11 summary. Sum: 1 data_points, 2 temporality, 3 is_monotonic.
+# Submessages Heron does not use are still checked as the protobuf runtime would check them
+# (framing, UTF-8 strings, nested messages), so a body is accepted only if it is valid OTLP.
+_UNUSED: dict[str, dict[int, str]] = {
+    "InstrumentationScope": {1: "str", 2: "str", 3: "kv"},
+    "EntityRef": {1: "str", 2: "str", 3: "str", 4: "str"},
+    "Exemplar": {7: "kv"},
+    "ExponentialHistogramDataPoint": {1: "kv", 8: "Buckets", 9: "Buckets", 11: "Exemplar"},
+    "Buckets": {2: "varints"},
+}
+
+
+def _check(buf: bytes, s: int, e: int, message: str) -> None:
+    fields = _UNUSED[message]
+    for num, wt, v in iter_fields(buf, s, e):
+        kind = fields.get(num)
+        if kind is None or wt != WIRE_LEN:
+            continue
+        if kind == "str":
+            _text(buf, v, f"{message} field {num}")  # type: ignore[arg-type]
+        elif kind == "kv":
+            _pb_kv(buf, v[0], v[1], 0)  # type: ignore[index]
+        elif kind == "varints":
+            pos, end = v  # type: ignore[misc]
+            while pos < end:
+                pos = read_varint(buf, pos)[1]
+            if pos != end:
+                raise OtlpError(f"{message} field {num}: a varint runs past its field")
+        else:
+            _check(buf, v[0], v[1], kind)  # type: ignore[index]
+
+
 def _fixed64(v: object, what: str) -> int:
     n = _U64.unpack(v)[0]  # type: ignore[arg-type]
     if n > _MAX_I64:
@@ -330,6 +367,8 @@ def _pb_number_point(buf: bytes, s: int, e: int) -> _Point:
         elif num == 8:
             _want("NumberDataPoint", num, wt, WIRE_VARINT)
             p.flags = int(v) & 0xFFFFFFFF  # type: ignore[call-overload]
+        elif num == 5 and wt == WIRE_LEN:
+            _check(buf, v[0], v[1], "Exemplar")  # type: ignore[index]
     return p
 
 
@@ -355,6 +394,8 @@ def _pb_histogram_point(buf: bytes, s: int, e: int) -> _Point:
         elif num == 10:
             _want("HistogramDataPoint", num, wt, WIRE_VARINT)
             p.flags = int(v) & 0xFFFFFFFF  # type: ignore[call-overload]
+        elif num == 8 and wt == WIRE_LEN:
+            _check(buf, v[0], v[1], "Exemplar")  # type: ignore[index]
     return p
 
 
@@ -399,6 +440,7 @@ def _pb_data(buf: bytes, s: int, e: int, m: _Metric) -> None:
         if num == 1:
             _want(m.kind, num, wt, WIRE_LEN)
             if m.kind == "exponential_histogram":
+                _check(buf, v[0], v[1], "ExponentialHistogramDataPoint")  # type: ignore[index]
                 m.ignored_points += 1
             elif m.kind == "summary":
                 m.points.append(_pb_summary_point(buf, v[0], v[1]))  # type: ignore[index]
@@ -429,6 +471,8 @@ def _pb_metric(buf: bytes, s: int, e: int) -> _Metric:
             m.kind = _PB_KINDS[num]
             m.points, m.ignored_points, m.temporality, m.monotonic = [], 0, 0, False  # last one wins
             _pb_data(buf, v[0], v[1], m)  # type: ignore[index]
+        elif num == 12 and wt == WIRE_LEN:
+            _pb_kv(buf, v[0], v[1], 0)  # type: ignore[index]
     return m
 
 
@@ -447,12 +491,20 @@ def _decode_protobuf(buf: bytes) -> list[_Resource]:
                         if n3 == 1:
                             _want("Resource", n3, w3, WIRE_LEN)
                             res.attributes.append(_pb_kv(buf, v3[0], v3[1], 0))  # type: ignore[index]
+                        elif n3 == 3 and w3 == WIRE_LEN:
+                            _check(buf, v3[0], v3[1], "EntityRef")  # type: ignore[index]
                 elif n2 == 2:
                     _want("ResourceMetrics", n2, w2, WIRE_LEN)
                     for n3, w3, v3 in iter_fields(buf, v2[0], v2[1]):  # type: ignore[index]
                         if n3 == 2:
                             _want("ScopeMetrics", n3, w3, WIRE_LEN)
                             res.metrics.append(_pb_metric(buf, v3[0], v3[1]))  # type: ignore[index]
+                        elif n3 == 1 and w3 == WIRE_LEN:
+                            _check(buf, v3[0], v3[1], "InstrumentationScope")  # type: ignore[index]
+                        elif n3 == 3 and w3 == WIRE_LEN:
+                            _text(buf, v3, "schema_url")  # type: ignore[arg-type]
+                elif n2 == 3 and w2 == WIRE_LEN:
+                    _text(buf, v2, "schema_url")  # type: ignore[arg-type]
             resources.append(res)
     except ProtoError as exc:
         raise OtlpError(f"invalid protobuf ExportMetricsServiceRequest: {exc}") from None
