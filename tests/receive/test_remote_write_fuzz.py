@@ -62,6 +62,9 @@ def _v1(series: list[tuple[str, dict[str, str], list[tuple[int, float]]]]) -> by
             ts.labels.add(name=n, value=v)
         for t, v in samples:
             ts.samples.add(value=v, timestamp=t)
+        if len(samples) % 2:  # some series carry an exemplar and a native histogram too
+            ts.exemplars.add(labels=[{"name": "trace_id", "value": name}], value=1.0, timestamp=1)
+            ts.histograms.add(count_int=len(labels), sum=1.0, timestamp=2)
     return w.SerializeToString()
 
 
@@ -75,8 +78,20 @@ def _v2(series: list[tuple[str, dict[str, str], list[tuple[int, float]]]]) -> by
                 t.labels_refs.append(symbols.setdefault(s, len(symbols)))
         for ts, v in samples:
             t.samples.add(value=v, timestamp=ts)
+        if len(samples) % 2:
+            t.exemplars.add(labels_refs=[0, 0], value=1.0, timestamp=1)
+            t.histograms.add(count_int=len(labels), sum=1.0, timestamp=2)
     r.symbols.extend(symbols)
     return r.SerializeToString()
+
+
+def _check_counts(
+    body: bytes, ctype: str, series: list[tuple[str, dict[str, str], list[tuple[int, float]]]]
+) -> None:
+    """Exemplars and native histograms are counted, one of each per series with odd samples."""
+    d = decode_write_request(body, ctype, "snappy", LIMIT)
+    odd = sum(len(samples) % 2 for _, _, samples in series)
+    assert (d.exemplars, d.histograms) == (odd, odd)
 
 
 @SETTINGS

@@ -213,6 +213,47 @@ class _Columns:
         )
 
 
+# Parts Heron counts without storing (exemplars, native histograms) are still checked as the
+# protobuf runtime would check them: framing, UTF-8 strings, packed arrays.
+_UNUSED: dict[str, dict[int, str]] = {
+    "Exemplar": {1: "Label"},
+    "Label": {1: "str", 2: "str"},
+    "ExemplarV2": {1: "varints"},
+    "Histogram": {
+        8: "BucketSpan",
+        9: "varints",
+        10: "f64s",
+        11: "BucketSpan",
+        12: "varints",
+        13: "f64s",
+        16: "f64s",
+    },
+    "BucketSpan": {},
+}
+
+
+def _check(buf: bytes, s: int, e: int, message: str) -> None:
+    fields = _UNUSED[message]
+    for num, wt, v in iter_fields(buf, s, e):
+        kind = fields.get(num)
+        if kind is None or wt != WIRE_LEN:
+            continue
+        start, end = v  # type: ignore[misc]
+        if kind == "str":
+            _text(buf, v, f"{message} field {num}")  # type: ignore[arg-type]
+        elif kind == "varints":
+            pos = start
+            while pos < end:
+                pos = read_varint(buf, pos)[1]
+            if pos != end:
+                raise RemoteWriteError(f"{message} field {num}: a varint runs past its field")
+        elif kind == "f64s":
+            if (end - start) % 8:
+                raise RemoteWriteError(f"{message} field {num}: packed doubles of {end - start} bytes")
+        else:
+            _check(buf, start, end, kind)
+
+
 # -- 1.0 --------------------------------------------------------------------------------
 # WriteRequest: 1 timeseries (TimeSeries), 3 metadata (MetricMetadata).
 # TimeSeries: 1 labels (Label), 2 samples (Sample), 3 exemplars, 4 histograms.
@@ -244,9 +285,11 @@ def _decode_v1(buf: bytes) -> DecodedWrite:
                     samples.append(_sample(buf, v2[0], v2[1]))  # type: ignore[index]
                 elif n2 == 3:
                     _want("TimeSeries", n2, w2, WIRE_LEN)
+                    _check(buf, v2[0], v2[1], "Exemplar")  # type: ignore[index]
                     out.exemplars += 1
                 elif n2 == 4:
                     _want("TimeSeries", n2, w2, WIRE_LEN)
+                    _check(buf, v2[0], v2[1], "Histogram")  # type: ignore[index]
                     out.histograms += 1
             labels = _check_labels(pairs)
             labels = interned.setdefault(labels, labels)
@@ -320,9 +363,11 @@ def _decode_v2(buf: bytes) -> DecodedWrite:
                 samples.append(_sample(buf, v[0], v[1]))  # type: ignore[index]
             elif num == 3:
                 _want("TimeSeries", num, wt, WIRE_LEN)
+                _check(buf, v[0], v[1], "Histogram")  # type: ignore[index]
                 out.histograms += 1
             elif num == 4:
                 _want("TimeSeries", num, wt, WIRE_LEN)
+                _check(buf, v[0], v[1], "ExemplarV2")  # type: ignore[index]
                 out.exemplars += 1
             elif num == 5:
                 _want("TimeSeries", num, wt, WIRE_LEN)
