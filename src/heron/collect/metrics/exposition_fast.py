@@ -4,13 +4,15 @@ Nearly every exporter writes one sample per line as `series value[ timestamp]` w
 label values without whitespace, `# HELP`/`# TYPE` lines with single spaces, and no blank lines.
 For such a body no Python code runs per sample:
 
-1. comment lines are found and cut out with one regex each (`\\n#` is a literal prefix, so the
-   search is a memchr-like scan), and only they are looked at one by one;
+1. comment lines are found with `bytes.find` (a memchr-speed scan) and cut out, and only they
+   are looked at one by one;
 2. `bytes.split()` cuts the rest into tokens, and `bytes.translate` keeps only the whitespace,
-   which must read exactly `" \\n"` (or `"  \\n"` with timestamps) once per line: that proves
-   every line has the expected fields, so the tokens can be taken by stride;
+   which must read `" \\n"` (or `"  \\n"` with a timestamp) for each line: that proves every
+   line has the expected fields, so the tokens can be taken by stride (or, when only some lines
+   have timestamps, by numpy index);
 3. values and timestamps are checked against the allowed alphabet with `translate` and converted
-   by numpy; the few things numpy accepts and Go refuses (`+NaN`, `1e400`) are caught after;
+   with `map(float)` (C-level) into numpy; the few things Python accepts and Go refuses
+   (`+NaN`, `1e400`) are caught after;
 4. series text is validated only for series the caller has not seen before (`known`, the
    scraper's cache keys), with one regex each, so a steady-state scrape validates nothing per
    series.
@@ -45,10 +47,10 @@ _FLOAT_ALPHABET = b"0123456789.eE+-infaINFAtyTY"
 _DIGITS = b"0123456789"
 _INF_WORD = re.compile(rb"[+-]?[iI][nN][fF]")
 
-_COMMENT_LINE = re.compile(rb"\n#[^\n]*")
-_TEXT_META = re.compile(rb"\n# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) ([^\n]*)")
-_TEXT_META_LOOSE = re.compile(rb"\n#[ \t]+(?:HELP|TYPE)[ \t]")
-_OM_META = re.compile(rb"\n# (HELP|TYPE|UNIT) ([a-zA-Z_:][a-zA-Z0-9_:]*) ([^\n]*)")
+_TEXT_META = re.compile(rb"# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)", re.S)
+_TEXT_META_LOOSE = re.compile(rb"#[ \t]+(?:HELP|TYPE)[ \t]")
+_OM_META = re.compile(rb"# (HELP|TYPE|UNIT) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)", re.S)
+_UNKNOWN = MetricMetadata()
 
 # One series token (no whitespace in it): name, then an optional label block. Text allows a
 # trailing comma; OpenMetrics bodies containing ",}" never reach this path.
@@ -61,7 +63,10 @@ _LABEL_NAME = re.compile(rb"[{,]([a-zA-Z_][a-zA-Z0-9_]*)=\"")
 
 
 def parse_fast(body: bytes, om: bool, known: Container[bytes] | None = None) -> Exposition | None:
-    """The parsed body, or None when it is not in the fast layout (the exact parser decides)."""
+    """The parsed body, or None when it is not in the fast layout (the exact parser decides).
+
+    `known`: series entries validated by an earlier call, as a container (e.g. the scrape
+    cache's dict) or as the previous result's `series` list, which is cheapest when unchanged."""
     if om:
         if body.endswith(b"# EOF\n"):
             core = body[:-6]
@@ -75,25 +80,44 @@ def parse_fast(body: bytes, om: bool, known: Container[bytes] | None = None) -> 
         core = body if body.endswith(b"\n") else body + b"\n"
     if b"\0" in core:
         return None
+    samples, comments = _split_comments(core)
     metadata: dict[str, MetricMetadata] = {}
-    if b"#" in core:
-        pre = b"\n" + core
-        meta = _om_metadata(pre) if om else _text_metadata(pre)
+    if comments:
+        meta = _om_metadata(comments) if om else _text_metadata(comments)
         if meta is None:
             return None
         metadata = meta
-        samples = _COMMENT_LINE.sub(b"", pre)[1:]
-    else:
-        samples = core
     if not samples:
         return _empty(metadata, om)
-    if samples.startswith(b"\n") or b"\n\n" in samples:
-        return None
     columns = _sample_columns(samples, om, known)
     if columns is None:
         return None
     series, values, timestamps = columns
     return Exposition(series=series, values=values, timestamps=timestamps, metadata=metadata, openmetrics=om)
+
+
+def _split_comments(core: bytes) -> tuple[bytes, list[bytes]]:
+    """The body without its `#` lines, and those lines (without newlines), in order. Found with
+    a one-byte bytes.find (memchr), so the cost is per `#`, not per byte; a `#` inside a label
+    value is skipped over."""
+    start = core.find(b"#")
+    while start > 0 and core[start - 1] != 0x0A:
+        start = core.find(b"#", start + 1)
+    if start < 0:
+        return core, []
+    pieces: list[bytes] = []
+    comments: list[bytes] = []
+    pos = 0
+    while start >= 0:
+        pieces.append(core[pos:start])
+        end = core.find(b"\n", start)
+        comments.append(core[start:end])
+        pos = end + 1
+        start = core.find(b"#", pos)
+        while start > 0 and core[start - 1] != 0x0A:
+            start = core.find(b"#", start + 1)
+    pieces.append(core[pos:])
+    return b"".join(pieces), comments
 
 
 def _empty(metadata: dict[str, MetricMetadata], om: bool) -> Exposition:
@@ -109,48 +133,90 @@ def _empty(metadata: dict[str, MetricMetadata], om: bool) -> Exposition:
 def _sample_columns(
     samples: bytes, om: bool, known: Container[bytes] | None
 ) -> tuple[list[bytes], np.ndarray, np.ndarray] | None:
-    n = samples.count(b"\n")
-    tokens = samples.split()
     seps = samples.translate(None, _NOT_WHITESPACE)
-    if len(tokens) == 2 * n and seps == b" \n" * n:
-        stride = 2
-    elif len(tokens) == 3 * n and seps == b"  \n" * n:
-        stride = 3
+    tokens = samples.split()
+    if len(tokens) != len(seps):
+        return None  # an empty field somewhere
+    ts_tokens: list[bytes] | None = None
+    has_ts: np.ndarray | None = None
+    if seps == b" \n" * (len(seps) // 2):
+        series, value_tokens = tokens[0::2], tokens[1::2]
+    elif seps == b"  \n" * (len(seps) // 3):
+        series, value_tokens, ts_tokens = tokens[0::3], tokens[1::3], tokens[2::3]
     else:
-        return None
-    series = tokens[0::stride]
-    values = _floats(tokens[1::stride])
+        mixed = _mixed_lines(seps, tokens)
+        if mixed is None:
+            return None
+        series, value_tokens, ts_tokens, has_ts = mixed
+    values = _floats(value_tokens)
     if values is None:
         return None
-    if stride == 2:
-        timestamps = np.full(n, NO_TIMESTAMP, dtype=np.int64)
-    else:
-        ts = _om_timestamps(tokens[2::3]) if om else _text_timestamps(tokens[2::3])
+    timestamps = np.full(len(series), NO_TIMESTAMP, dtype=np.int64)
+    if ts_tokens:
+        ts = _om_timestamps(ts_tokens) if om else _text_timestamps(ts_tokens)
         if ts is None:
             return None
-        timestamps = ts
-    if known is None or not all(map(known.__contains__, series)):
-        fresh = series if known is None else [s for s in series if s not in known]
-        if not all(map(_series_ok, fresh)):
-            return None
+        if has_ts is None:
+            timestamps = ts
+        else:
+            timestamps[has_ts] = ts
+    if not all(map(_series_ok, _fresh(series, known))):
+        return None
     return series, values, timestamps
 
 
-def _floats(tokens: list[bytes]) -> np.ndarray | None:
-    """Go's ParseFloat over many tokens at once, or None if any might differ from it."""
-    joined = b"".join(tokens)
-    if joined.translate(None, _FLOAT_ALPHABET):
+def _mixed_lines(
+    seps: bytes, tokens: list[bytes]
+) -> tuple[list[bytes], list[bytes], list[bytes], np.ndarray] | None:
+    """Bodies where only some lines carry a timestamp (cAdvisor's do): each line's separators
+    must read " \n" or "  \n"; the tokens are then picked by index with numpy."""
+    sep = np.frombuffer(seps, dtype=np.uint8)
+    nl = np.flatnonzero(sep == 0x0A)
+    if not len(nl) or nl[-1] != len(sep) - 1 or seps.count(b" ") != len(sep) - len(nl):
         return None
-    if b"+n" in joined or b"-n" in joined or b"+N" in joined or b"-N" in joined:
-        return None  # numpy reads a signed NaN; Go refuses it
+    per_line = np.diff(nl, prepend=-1)  # separators per line, the newline included = tokens
+    has_ts = per_line == 3
+    if not np.all(has_ts | (per_line == 2)):
+        return None
+    starts = np.cumsum(per_line) - per_line
+    tok = np.array(tokens, dtype=object)
+    return tok[starts].tolist(), tok[starts + 1].tolist(), tok[starts[has_ts] + 2].tolist(), has_ts
+
+
+def _fresh(series: list[bytes], known: Container[bytes] | None) -> list[bytes]:
+    """The series not validated before. An unchanged list compares in one memcmp-like pass;
+    a container is asked per series (hashing them, which the scrape cache's lookup reuses)."""
+    if known is None:
+        return series
+    if isinstance(known, list):
+        if known == series:
+            return []
+        known = set(known)
+    if all(map(known.__contains__, series)):
+        return []
+    return [s for s in series if s not in known]
+
+
+def _floats(tokens: list[bytes]) -> np.ndarray | None:
+    """Go's ParseFloat over many tokens at once, or None if any might differ from it.
+
+    Python's float() agrees with Go on tokens over this alphabet except for overflow (Go
+    refuses `1e400`, Python gives inf) and signed NaN (Go refuses `+NaN`); both are checked
+    after, on the few infinite or NaN results only."""
+    if b"".join(tokens).translate(None, _FLOAT_ALPHABET):
+        return None
     try:
-        out = np.array(tokens).astype(np.float64)
+        out = np.array(list(map(float, tokens)), dtype=np.float64)
     except ValueError:
         return None
-    inf = np.isinf(out)
-    if inf.any():
-        for i in np.flatnonzero(inf).tolist():
-            if not _INF_WORD.match(tokens[i]):
+    odd = ~np.isfinite(out)
+    if odd.any():
+        for i in np.flatnonzero(odd).tolist():
+            tok = tokens[i]
+            if out[i] != out[i]:
+                if tok[:1] in (b"+", b"-"):
+                    return None
+            elif not _INF_WORD.match(tok):
                 return None  # overflow: Go reports "value out of range"
     return out
 
@@ -187,14 +253,17 @@ def _series_ok(s: bytes) -> bool:
     return True
 
 
-def _text_metadata(pre: bytes) -> dict[str, MetricMetadata] | None:
-    found = _TEXT_META.findall(pre)
-    if len(found) != len(_TEXT_META_LOOSE.findall(pre)):
-        return None
+def _text_metadata(comments: list[bytes]) -> dict[str, MetricMetadata] | None:
     out: dict[str, MetricMetadata] = {}
-    for word, name, text in found:
+    for line in comments:
+        m = _TEXT_META.fullmatch(line)
+        if m is None:
+            if _TEXT_META_LOOSE.match(line):
+                return None  # HELP/TYPE written some other way: the exact parser reads it
+            continue  # a plain comment
+        word, name, text = m.groups()
         key = name.decode()
-        old = out.get(key, MetricMetadata())
+        old = out.get(key, _UNKNOWN)
         if word == b"TYPE":
             mtype = TEXT_TYPES.get(text)
             if mtype is None:
@@ -202,22 +271,22 @@ def _text_metadata(pre: bytes) -> dict[str, MetricMetadata] | None:
             out[key] = MetricMetadata(type=mtype, help=old.help, unit=old.unit)
         else:
             try:
-                out[key] = MetricMetadata(
-                    type=old.type, help=unescape_text_help(text).decode(), unit=old.unit
-                )
+                help_text = unescape_text_help(text).decode()
             except UnicodeDecodeError:
                 return None
+            out[key] = MetricMetadata(type=old.type, help=help_text, unit=old.unit)
     return out
 
 
-def _om_metadata(pre: bytes) -> dict[str, MetricMetadata] | None:
-    found = _OM_META.findall(pre)
-    if len(found) != pre.count(b"\n#"):
-        return None
+def _om_metadata(comments: list[bytes]) -> dict[str, MetricMetadata] | None:
     out: dict[str, MetricMetadata] = {}
-    for word, name, text in found:
+    for line in comments:
+        m = _OM_META.fullmatch(line)
+        if m is None:
+            return None
+        word, name, text = m.groups()
         key = name.decode()
-        old = out.get(key, MetricMetadata())
+        old = out.get(key, _UNKNOWN)
         try:
             if word == b"TYPE":
                 mtype = OM_TYPES.get(text)
@@ -225,9 +294,8 @@ def _om_metadata(pre: bytes) -> dict[str, MetricMetadata] | None:
                     return None
                 out[key] = MetricMetadata(type=mtype, help=old.help, unit=old.unit)
             elif word == b"HELP":
-                out[key] = MetricMetadata(
-                    type=old.type, help=unescape_label_value(text).decode(), unit=old.unit
-                )
+                help_text = unescape_label_value(text).decode()
+                out[key] = MetricMetadata(type=old.type, help=help_text, unit=old.unit)
             else:
                 if text and not name.endswith(b"_" + text):
                     return None
