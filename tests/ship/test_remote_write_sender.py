@@ -5,6 +5,7 @@ and counts it, a full queue drops and counts, and labels, headers and auth are a
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 import trustme
 from rw_peer import Peer, iter_lines
 
+from heron.promconfig import parse_prom_config
 from heron.promconfig.types import Authorization, BasicAuth, QueueConfig, RemoteWriteConfig, TLSConfig
 from heron.selfmetrics import Registry
 from heron.ship.queue import DurableQueue
@@ -203,3 +205,40 @@ def test_v2_requests_when_configured(tmp_path: Path) -> None:
 def test_a_bad_url_is_refused() -> None:
     with pytest.raises(ValueError, match="http:// or https://"):
         RemoteWriteSender(RemoteWriteConfig(url="ftp://x"), "/nonexistent-heron-test-dir")
+
+
+def test_write_relabel_configs_after_external_labels(tmp_path: Path) -> None:
+    with Peer() as peer:
+        prom = parse_prom_config(
+            {
+                "remote_write": [
+                    {
+                        "url": peer.url,
+                        "write_relabel_configs": [
+                            {"source_labels": ["s"], "regex": "[01]", "action": "drop"},
+                            {
+                                "source_labels": ["cluster"],
+                                "target_label": "origin",
+                                "replacement": "from-$1",
+                            },
+                            {"regex": "cluster", "action": "labeldrop"},
+                        ],
+                    }
+                ]
+            },
+            "test",
+        )
+        cfg = dataclasses.replace(prom.remote_write[0], queue_config=FAST)
+        registry = Registry()
+        sender = RemoteWriteSender(
+            cfg, str(tmp_path / "q"), registry=registry, external_labels={"cluster": "c1"}
+        )
+        sender.start()
+        sender.submit(_cols(4, 0, 2))  # series s=0..3, two scrapes: s=0 and s=1 are dropped
+        _wait(lambda: len(peer.samples) >= 4)
+        sender.stop(grace=5)
+    assert sorted(peer.by_series()) == [
+        (("__name__", "m"), ("origin", "from-c1"), ("s", "2")),
+        (("__name__", "m"), ("origin", "from-c1"), ("s", "3")),
+    ]
+    assert _metric(registry, "heron_remote_write_dropped_samples_total", 'reason="relabel"') == 4
