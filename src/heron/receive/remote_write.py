@@ -133,6 +133,18 @@ def decode_write_request(
 
 
 # -- validation -------------------------------------------------------------------------
+# Names already found valid: a request repeats a few label names and metric names many times.
+_VALID_LABEL_NAMES: set[str] = set()
+_VALID_METRIC_NAMES: set[str] = set()
+_MAX_REMEMBERED = 50_000
+
+
+def _remember(known: set[str], name: str) -> None:
+    if len(known) >= _MAX_REMEMBERED:
+        known.clear()
+    known.add(name)
+
+
 def _check_labels(pairs: list[tuple[str, str]]) -> Labels:
     """Prometheus' labels.IsValid, plus no duplicate names; empty values dropped as storage does."""
     seen: set[str] = set()
@@ -142,10 +154,14 @@ def _check_labels(pairs: list[tuple[str, str]]) -> Labels:
             raise RemoteWriteError(f"duplicate label name {name!r} in series {_show(pairs)}")
         seen.add(name)
         if name == "__name__":
-            if METRIC_NAME_RE.fullmatch(value) is None:
-                raise RemoteWriteError(f"invalid metric name {value[:200]!r} in series {_show(pairs)}")
-        elif LABEL_NAME_RE.fullmatch(name) is None:
-            raise RemoteWriteError(f"invalid label name {name[:200]!r} in series {_show(pairs)}")
+            if value not in _VALID_METRIC_NAMES:
+                if METRIC_NAME_RE.fullmatch(value) is None:
+                    raise RemoteWriteError(f"invalid metric name {value[:200]!r} in series {_show(pairs)}")
+                _remember(_VALID_METRIC_NAMES, value)
+        elif name not in _VALID_LABEL_NAMES:
+            if LABEL_NAME_RE.fullmatch(name) is None:
+                raise RemoteWriteError(f"invalid label name {name[:200]!r} in series {_show(pairs)}")
+            _remember(_VALID_LABEL_NAMES, name)
         if len(value) > _MAX_LABEL_VALUE_BYTES:
             raise RemoteWriteError(f"label {name!r} has a value longer than {_MAX_LABEL_VALUE_BYTES} bytes")
         if value:
@@ -177,8 +193,37 @@ def _int64(v: int) -> int:
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
+def _label(buf: bytes, s: int, e: int) -> tuple[str, str]:
+    """A 1.0 Label (name = 1, value = 2). Senders write it as `0a len name 12 len value` with
+    one-byte lengths; that shape is read directly, any other through the general reader."""
+    if e - s >= 4 and buf[s] == 0x0A:
+        n1 = buf[s + 1]
+        mid = s + 2 + n1
+        if n1 < 0x80 and mid + 2 <= e and buf[mid] == 0x12:
+            n2 = buf[mid + 1]
+            if n2 < 0x80 and mid + 2 + n2 == e:
+                try:
+                    return buf[s + 2 : mid].decode(), buf[mid + 2 : e].decode()
+                except UnicodeDecodeError:
+                    raise RemoteWriteError("label name or value is not valid UTF-8") from None
+    name, value = "", ""
+    for num, wt, v in iter_fields(buf, s, e):
+        if num == 1:
+            _want("Label", num, wt, WIRE_LEN)
+            name = _text(buf, v, "label name")  # type: ignore[arg-type]
+        elif num == 2:
+            _want("Label", num, wt, WIRE_LEN)
+            value = _text(buf, v, "label value")  # type: ignore[arg-type]
+    return name, value
+
+
 def _sample(buf: bytes, s: int, e: int) -> tuple[int, float]:
-    """A Sample message (value = 1 double, timestamp = 2 int64), the same in 1.0 and 2.0."""
+    """A Sample message (value = 1 double, timestamp = 2 int64), the same in 1.0 and 2.0.
+    The usual shape, `09 <8 bytes> 10 <varint>`, is read directly."""
+    if e - s >= 11 and buf[s] == 0x09 and buf[s + 9] == 0x10:
+        ts, end = read_varint(buf, s + 10)
+        if end == e:
+            return _int64(ts), _DOUBLE.unpack_from(buf, s + 1)[0]
     value = 0.0
     ts = 0
     for num, wt, v in iter_fields(buf, s, e):
@@ -271,15 +316,7 @@ def _decode_v1(buf: bytes) -> DecodedWrite:
             for n2, w2, v2 in iter_fields(buf, s, e):
                 if n2 == 1:
                     _want("TimeSeries", n2, w2, WIRE_LEN)
-                    name, value = "", ""
-                    for n3, w3, v3 in iter_fields(buf, v2[0], v2[1]):  # type: ignore[index]
-                        if n3 == 1:
-                            _want("Label", n3, w3, WIRE_LEN)
-                            name = _text(buf, v3, "label name")  # type: ignore[arg-type]
-                        elif n3 == 2:
-                            _want("Label", n3, w3, WIRE_LEN)
-                            value = _text(buf, v3, "label value")  # type: ignore[arg-type]
-                    pairs.append((name, value))
+                    pairs.append(_label(buf, v2[0], v2[1]))  # type: ignore[index]
                 elif n2 == 2:
                     _want("TimeSeries", n2, w2, WIRE_LEN)
                     samples.append(_sample(buf, v2[0], v2[1]))  # type: ignore[index]
