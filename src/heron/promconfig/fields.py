@@ -273,7 +273,10 @@ class _Loader(yaml.SafeLoader):
 def load_strict_yaml(text: str, source: str) -> object:
     """Parse YAML text like `yaml.safe_load`, but a mapping that repeats a key is an error
     naming the key path of the repeat."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader refuses control characters here already
+    except yaml.YAMLError as exc:
+        fail("config", f"invalid YAML: {getattr(exc, 'problem', None) or exc}", source)
     try:
         try:
             node = loader.get_single_node()
