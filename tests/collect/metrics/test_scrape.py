@@ -21,10 +21,10 @@ from heron.collect.metrics.metadata import MetadataStore, MetricMetadata
 from heron.collect.metrics.scrape import default_discoverers
 from heron.collect.metrics.scrapeloop import ScrapeLoop, ScrapeMetrics
 from heron.collect.metrics.scrapepool import ScrapePool
-from heron.model import is_stale_nan
+from heron.model import Matcher, MatchOp, is_stale_nan
 from heron.promconfig import Authorization, BasicAuth, RelabelConfig, ScrapeConfig, StaticConfig
 from heron.selfmetrics import Registry
-from heron.storage import SampleColumns
+from heron.storage import Database, SampleColumns, StorageOptions
 from scrapetarget import Response, Target
 
 BODY = b"""# HELP http_requests_total Requests served.
@@ -467,3 +467,39 @@ def test_staleness_markers_keep_the_nan_payload(target: Target) -> None:
     vals = np.asarray(h.sink.calls[-1].values)
     bits = vals.view(np.uint64)
     assert int(np.count_nonzero(bits == np.uint64(0x7FF0000000000002))) == 3
+
+
+def test_storage_refs_are_kept_and_renewed_after_a_head_cut(target: Target, tmp_path: Path) -> None:
+    """With the database's `series_refs`, scrapes carry refs from the scrape cache; a head cut
+    makes them stale, and the next scrape makes them again. Every sample is stored either way."""
+    db = Database.open(str(tmp_path / "db"), StorageOptions(), background=False)
+    try:
+        cfg = config(target)
+        refs_seen: list[np.ndarray] = []
+
+        def sink(columns: SampleColumns) -> None:
+            assert columns.refs is not None
+            refs_seen.append(np.asarray(columns.refs))
+            result = db.append(columns=columns)
+            assert not result.rejected, result.rejected
+
+        pool = ScrapePool(
+            cfg, default_discoverers(cfg), sink, ScrapeMetrics(Registry()), None, db.series_refs
+        )
+        pool.sync(pool.groups())
+        _OPEN.append(pool)
+        (loop,) = pool.loops.values()
+        base = time.time()
+        loop.scrape(base)
+        loop.scrape(base + 15)
+        assert (refs_seen[0][:3] >= 0).all() and (refs_seen[0][:3] == refs_seen[1][:3]).all()
+        db.flush()  # a head cut: the old refs are stale
+        loop.scrape(base + 30)
+        loop.scrape(base + 45)
+        assert (refs_seen[2][:3] >= 0).all() and not (refs_seen[2][:3] == refs_seen[1][:3]).any()
+        assert (refs_seen[3][:3] == refs_seen[2][:3]).all()
+        found = db.query_samples([Matcher("__name__", MatchOp.EQ, "temperature_celsius")], 0, 2**62)
+        ((_, ts, vs),) = found
+        assert len(ts) == 4 and list(vs) == [21.5] * 4
+    finally:
+        db.close()

@@ -33,6 +33,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
+
 from heron.collect.metrics.discovery import Discoverer, StaticDiscoverer, TargetGroup
 from heron.collect.metrics.metadata import MetadataStore
 from heron.collect.metrics.scrapeloop import ScrapeLoop, ScrapeMetrics
@@ -106,7 +108,9 @@ class ScrapeManager:
 
     `discoverers(cfg)` gives a config's discoverers (default: static and file_sd, with relative
     file globs resolved from `base_dir`). `registry` gets the `heron_scrape_*` metrics,
-    `metadata` every target's HELP/TYPE/UNIT.
+    `metadata` every target's HELP/TYPE/UNIT. `series_refs` is the storage's
+    `Database.series_refs` when the sink appends to that database: each scrape then carries
+    `SampleColumns.refs` kept in the scrape cache, and the append skips hashing label sets.
     """
 
     def __init__(
@@ -120,11 +124,13 @@ class ScrapeManager:
         external_labels: Mapping[str, str] = {},
         base_dir: str = ".",
         max_concurrency: int = DEFAULT_CONCURRENCY,
+        series_refs: Callable[[Sequence[Labels]], np.ndarray] | None = None,
     ) -> None:
         self._configs = list(configs)
         self._sink = sink
         self._discoverers = discoverers or (lambda cfg: default_discoverers(cfg, base_dir))
         self._metadata = metadata
+        self._series_refs = series_refs
         self._seed = _offset_seed(external_labels)
         self._max_concurrency = max(1, max_concurrency)
         registry = registry if registry is not None else Registry()
@@ -215,7 +221,9 @@ class ScrapeManager:
                     self._retire(removed)
                     self._schedule(started)
                     continue
-                pool = ScrapePool(cfg, self._discoverers(cfg), self._sink, self._metrics, self._metadata)
+                pool = ScrapePool(
+                    cfg, self._discoverers(cfg), self._sink, self._metrics, self._metadata, self._series_refs
+                )
                 self._pools[name] = pool
                 pool.start()
                 started, removed = pool.sync(pool.groups())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import operator
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Container, Mapping, Sequence
 
 import numpy as np
 
@@ -27,7 +27,6 @@ from heron.model import (
     STALE_NAN_BITS,
     Labels,
     format_labels,
-    labels_from,
 )
 from heron.promconfig import RelabelConfig
 
@@ -87,6 +86,7 @@ class ProcessedScrape:
     total: int
     added: int
     series_added: int
+    refs: np.ndarray | None = None  # storage refs beside `labels` (-1: look the labels up)
 
 
 def merge_target_labels(exposed: Mapping[str, str], target: Labels, honor_labels: bool) -> dict[str, str]:
@@ -121,17 +121,26 @@ class ScrapeCache:
         target_labels: Labels,
         series_labels: Callable[[bytes], Labels],
         relabel: Callable[[dict[str, str], Sequence[RelabelConfig]], dict[str, str] | None],
+        series_refs: Callable[[Sequence[Labels]], np.ndarray] | None = None,
     ):
         self.settings = settings
+        self._series_refs = series_refs
         self.target_labels = target_labels
         self._series_labels = series_labels
         self._relabel = relabel
         self._entries: dict[bytes, Labels] = {}
         self._dropped: set[bytes] = set()
         self._prev: set[bytes] = set()  # series of the last successful scrape, for staleness
+        self._ref_of: dict[bytes, int] = {}  # storage's series refs, when the sink has them
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    @property
+    def known(self) -> Container[bytes]:
+        """Series texts this target exposed before (the parser validated them then, so it may
+        skip them now: `parse_exposition(..., known=)`)."""
+        return self._entries
 
     def _final(self, key: bytes) -> Labels:
         s = self.settings
@@ -141,14 +150,17 @@ class ScrapeCache:
             if relabeled is None:
                 return _DROPPED
             merged = relabeled
-        labels = labels_from(merged)
+        labels = tuple(sorted(item for item in merged.items() if item[1]))  # labels_from, inlined
         if not labels:
             return _DROPPED
         name = merged.get("__name__", "")
         if not name:
             raise LabelError("missing metric name (__name__ label)", "invalid_labels")
-        if METRIC_NAME_RE.fullmatch(name) is None or any(
-            LABEL_NAME_RE.fullmatch(k) is None for k, _ in labels if k != "__name__"
+        # The parser checked the exposed names and populate_labels the target's; only metric
+        # relabeling can make an invalid one (a replace into __name__, a labelmap).
+        if s.metric_relabel_configs and (
+            METRIC_NAME_RE.fullmatch(name) is None
+            or any(LABEL_NAME_RE.fullmatch(k) is None for k, _ in labels if k != "__name__")
         ):
             raise LabelError(f"invalid metric name or label names: {format_labels(labels)}", "invalid_labels")
         self._check_limits(labels, name)
@@ -226,18 +238,45 @@ class ScrapeCache:
             tracked = set(itertools.compress(series, ~explicit)) - self._dropped
         else:
             tracked = seen - self._dropped if self._dropped else seen
+        refs = None
+        if self._series_refs is not None:
+            refs = self._refs(series if keep is None else list(itertools.compress(series, keep)), new_keys)
         stale = self._prev - tracked
         if stale:
             stale_labels = [entries[k] for k in stale if entries.get(k)]
             labels.extend(stale_labels)
             ts = np.concatenate([ts, np.full(len(stale_labels), ts_ms, dtype=np.int64)])
             vals = np.concatenate([vals, np.full(len(stale_labels), STALE_NAN, dtype=np.float64)])
+            if refs is not None:
+                refs = np.concatenate([refs, np.full(len(stale_labels), -1, dtype=np.int64)])
         self._prev = tracked
         if len(entries) > 2 * len(seen) + 1024:
             # Bounded memory: forget series neither in this scrape nor needed for staleness.
             self._entries = {k: entries[k] for k in seen}
             self._dropped &= seen
-        return ProcessedScrape(labels, ts, vals, total, added, series_added)
+            self._ref_of = {k: r for k, r in self._ref_of.items() if k in seen}
+        return ProcessedScrape(labels, ts, vals, total, added, series_added, refs)
+
+    def _refs(self, keys: list[bytes], new_keys: list[bytes]) -> np.ndarray | None:
+        """Storage refs for the kept samples' series (`SampleColumns.refs`), so the append
+        skips hashing label sets. New series get theirs at once; a probe of one known series
+        per scrape notices when the storage's head was cut (its refs changed), and then this
+        scrape's refs are made again, once. None (the labels path) if storage refuses."""
+        assert self._series_refs is not None
+        entries, ref_of = self._entries, self._ref_of
+        try:
+            if new_keys:
+                made = self._series_refs([entries[k] for k in new_keys])
+                ref_of.update(zip(new_keys, made.tolist()))
+            if keys:
+                probe = keys[0]
+                if int(self._series_refs([entries[probe]])[0]) != ref_of.get(probe):
+                    unique = list(dict.fromkeys(keys))
+                    made = self._series_refs([entries[k] for k in unique])
+                    self._ref_of = ref_of = dict(zip(unique, made.tolist()))
+        except Exception:  # a closed or failing database: the append reports it, by labels
+            return None
+        return np.fromiter(map(ref_of.get, keys, itertools.repeat(-1)), dtype=np.int64, count=len(keys))
 
     def fail(self) -> list[Labels]:
         """A failed scrape is an empty one (Prometheus): every series of the last successful
@@ -252,4 +291,5 @@ class ScrapeCache:
         stale = self.fail()
         self._entries.clear()
         self._dropped.clear()
+        self._ref_of.clear()
         return stale

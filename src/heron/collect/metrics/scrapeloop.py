@@ -19,7 +19,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, Container, Mapping
 
 import numpy as np
 
@@ -142,7 +142,7 @@ class ScrapeLoop:
         client: ScrapeClient,
         cache: ScrapeCache,
         sink: Callable[[SampleColumns], None],
-        parse: Callable[[bytes, str | None], object],
+        parse: Callable[[bytes, str | None, Container[bytes] | None], object],
         no_timestamp: int,
         metrics: ScrapeMetrics,
         metadata: MetadataStore | None,
@@ -216,7 +216,7 @@ class ScrapeLoop:
         else:
             try:
                 body, content_type = self.client.fetch(t.url, t.timeout)
-                exposition = self._parse(body, content_type)
+                exposition = self._parse(body, content_type, self.cache.known)
                 series = exposition.series  # type: ignore[attr-defined]
                 total = len(series)
                 processed = self.cache.process(
@@ -236,9 +236,10 @@ class ScrapeLoop:
             except ValueError as exc:  # ExpositionError is a ValueError
                 error, reason = str(exc), "parse"
         duration = time.monotonic() - start_mono
+        refs = None
         if processed is not None:
             labels = processed.labels
-            ts, vals = processed.timestamps, processed.values
+            ts, vals, refs = processed.timestamps, processed.values, processed.refs
             total, added, series_added = processed.total, processed.added, processed.series_added
         else:
             labels = self.cache.fail()
@@ -252,6 +253,9 @@ class ScrapeLoop:
             labels=labels + self._report_labels,
             timestamps=np.concatenate([ts, np.full(len(REPORT_NAMES), ts_ms, dtype=np.int64)]),
             values=np.concatenate([vals, report]),
+            refs=None
+            if refs is None
+            else np.concatenate([refs, np.full(len(REPORT_NAMES), -1, dtype=np.int64)]),
         )
         self._reported = True
         self.health = "down" if error else "up"

@@ -14,6 +14,8 @@ import logging
 import ssl
 from typing import Callable, Sequence
 
+import numpy as np
+
 from heron.collect.metrics.discovery import Discoverer, TargetGroup
 from heron.collect.metrics.exposition import ACCEPT_HEADER, NO_TIMESTAMP, parse_exposition, series_labels
 from heron.collect.metrics.httpclient import HttpSettings, ScrapeClient, build_ssl_context
@@ -27,6 +29,7 @@ from heron.collect.metrics.scrapeloop import (
     target_hash,
 )
 from heron.logsetup import log_fields
+from heron.model import Labels
 from heron.promconfig import ScrapeConfig, populate_labels, relabel, target_url
 from heron.storage import SampleColumns
 
@@ -74,8 +77,10 @@ class ScrapePool:
         sink: Callable[[SampleColumns], None],
         metrics: ScrapeMetrics,
         metadata: MetadataStore | None,
+        series_refs: Callable[[Sequence[Labels]], np.ndarray] | None = None,
     ):
         self.cfg = cfg
+        self._series_refs = series_refs
         self.discoverers = discoverers
         self._sink = sink
         self._metrics = metrics
@@ -192,7 +197,9 @@ class ScrapePool:
         return active, dropped
 
     def _new_loop(self, target: ScrapeTarget) -> ScrapeLoop:
-        cache = ScrapeCache(self._cache_settings, target.public_labels, series_labels, relabel)
+        cache = ScrapeCache(
+            self._cache_settings, target.public_labels, series_labels, relabel, self._series_refs
+        )
         return ScrapeLoop(
             target,
             ScrapeClient(self._http, self._ssl),
