@@ -242,3 +242,16 @@ def test_write_relabel_configs_after_external_labels(tmp_path: Path) -> None:
         (("__name__", "m"), ("origin", "from-c1"), ("s", "3")),
     ]
     assert _metric(registry, "heron_remote_write_dropped_samples_total", 'reason="relabel"') == 4
+
+
+def test_a_record_of_an_unknown_kind_is_skipped(tmp_path: Path) -> None:
+    with DurableQueue(str(tmp_path / "q"), 1 << 20) as q:
+        q.put(b"\x07junk")
+        q.put(b"")
+    with Peer() as peer:
+        sender = RemoteWriteSender(RemoteWriteConfig(url=peer.url, queue_config=FAST), str(tmp_path / "q"))
+        sender.start()
+        sender.submit(_cols(3, 0, 1))
+        _wait(lambda: len(peer.samples) >= 3)
+        sender.stop(grace=5)
+    assert peer.requests == 1

@@ -177,15 +177,19 @@ class RemoteWriteSender:
         if not labels:
             return
         q = self.queue_config
+        now = time.monotonic()
         with self._lock:
             if not self._staged_ts:
-                self._staged_since = time.monotonic()
+                self._staged_since = now
             self._staged_labels += labels
             self._staged_ts += ts
             self._staged_vals += vals
             ready = len(self._staged_ts) >= min(q.max_samples_per_send, max(q.capacity, 1))
-        if ready:
-            self._flush_staged(full_batches_only=True)
+            # Past the deadline everything staged goes to disk here too: the sending thread
+            # may be busy retrying, and staged samples are lost by a kill -9.
+            due = now - self._staged_since >= q.batch_send_deadline
+        if ready or due:
+            self._flush_staged(full_batches_only=not due)
         self._wake.set()
 
     def _prepare(self, cols: SampleColumns) -> tuple[list[Labels], list[int], list[float]]:
@@ -289,26 +293,44 @@ class RemoteWriteSender:
         self._http.close()
 
     def _run(self) -> None:
-        deadline = self.queue_config.batch_send_deadline
         while not self._stop.is_set():
-            with self._lock:
-                due = bool(self._staged_ts) and time.monotonic() - self._staged_since >= deadline
-            if due:
-                self._flush_staged(full_batches_only=False)
-            rec = self._queue.peek()
-            if rec is None:
-                if self._drain_until is not None:
-                    return  # drained: stop() may finish at once
-                self._wake.wait(min(_MAX_WAIT, max(deadline, 0.01)))
-                self._wake.clear()
-                continue
-            seq, payload = rec
-            proto, count, body = decode_record(payload)
-            outcome = self._send(proto, count, body)
-            if outcome is None:
-                return  # stopping: the record stays queued
+            try:
+                if self._step():
+                    return
+            except OSError as exc:  # the queue's disk failed: say so, wait, try again
+                log.error(
+                    "remote write queue cannot be read or acknowledged; retrying",
+                    extra=log_fields(url=self.url, error=str(exc)),
+                )
+                if self._sleep(self.queue_config.max_backoff):
+                    return
+
+    def _step(self) -> bool:
+        """Queue what is due, then send the oldest record; True when the thread should end."""
+        deadline = self.queue_config.batch_send_deadline
+        with self._lock:
+            due = bool(self._staged_ts) and time.monotonic() - self._staged_since >= deadline
+        if due:
+            self._flush_staged(full_batches_only=False)
+        rec = self._queue.peek()
+        if rec is None:
+            if self._drain_until is not None:
+                return True  # drained: stop() may finish at once
+            self._wake.wait(min(_MAX_WAIT, max(deadline, 0.01)))
+            self._wake.clear()
+            return False
+        seq, payload = rec
+        if len(payload) < RECORD_HEADER.size or payload[0] not in (_PROTO_V1, _PROTO_V2):
+            log.error("remote write queue record of an unknown kind; skipping it", extra=log_fields(seq=seq))
             self._queue.ack(seq)
-            (self._metrics.samples if outcome else self._metrics.failed).inc(count, self.url)
+            return False
+        proto, count, body = decode_record(payload)
+        outcome = self._send(proto, count, body)
+        if outcome is None:
+            return True  # stopping: the record stays queued
+        self._queue.ack(seq)
+        (self._metrics.samples if outcome else self._metrics.failed).inc(count, self.url)
+        return False
 
     def _stopping(self) -> bool:
         return self._stop.is_set() or (
