@@ -18,7 +18,7 @@ from heron.promconfig import parse_prom_config
 from heron.promconfig.types import Authorization, BasicAuth, QueueConfig, RemoteWriteConfig, TLSConfig
 from heron.selfmetrics import Registry
 from heron.ship.queue import DurableQueue
-from heron.ship.remote_write import RemoteWriteSender, decode_record
+from heron.ship.remote_write import RemoteWriteFanout, RemoteWriteSender, decode_record, queue_dir_name
 from heron.storage import SampleColumns
 
 FAST = QueueConfig(max_samples_per_send=10, batch_send_deadline=0.05, min_backoff=0.01, max_backoff=0.05)
@@ -255,3 +255,23 @@ def test_a_record_of_an_unknown_kind_is_skipped(tmp_path: Path) -> None:
         _wait(lambda: len(peer.samples) >= 3)
         sender.stop(grace=5)
     assert peer.requests == 1
+
+
+def test_fanout_sends_to_every_entry_from_its_own_queue(tmp_path: Path) -> None:
+    with Peer() as a, Peer(default=503) as b:
+        configs = [
+            RemoteWriteConfig(url=a.url, name="mimir/prod", queue_config=FAST),
+            RemoteWriteConfig(url=b.url, queue_config=FAST),
+        ]
+        fan = RemoteWriteFanout(configs, str(tmp_path / "rw"))
+        fan.start()
+        fan.submit(_cols(5, 0, 2))
+        _wait(lambda: len(a.samples) >= 10)
+        fan.stop(grace=0.2)
+    assert sorted(p.name for p in (tmp_path / "rw").iterdir()) == sorted(
+        ["mimir_prod", queue_dir_name(configs[1])]
+    )
+    with DurableQueue(str(tmp_path / "rw" / queue_dir_name(configs[1])), 1 << 20) as q:
+        assert q.unacked_bytes > 0  # the endpoint that was down keeps its samples
+    with pytest.raises(ValueError, match="share a queue"):
+        RemoteWriteFanout([configs[0], configs[0]], str(tmp_path / "again"))

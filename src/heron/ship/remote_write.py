@@ -24,6 +24,7 @@ Queue record layout (docs/format/remote-write-queue.md): 1 byte protocol (1 = re
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import struct
@@ -49,7 +50,7 @@ from heron.ship.remote_write_encode import (
 from heron.ship.remote_write_http import RemoteWriteHTTP, TransportError
 from heron.storage import SampleColumns
 
-__all__ = ["RemoteWriteSender", "RECORD_HEADER", "decode_record"]
+__all__ = ["RemoteWriteSender", "RemoteWriteFanout", "RECORD_HEADER", "decode_record", "queue_dir_name"]
 
 log = logging.getLogger("heron.ship.remote_write")
 
@@ -274,16 +275,24 @@ class RemoteWriteSender:
         self._thread = threading.Thread(target=self._run, name="remote-write", daemon=True)
         self._thread.start()
 
+    def begin_stop(self, grace: float = 10.0) -> None:
+        """Queue what is staged and start draining for `grace` seconds, without waiting."""
+        if self._closed or self._drain_until is not None:
+            return
+        self._flush_staged(full_batches_only=False)
+        self._drain_until = time.monotonic() + grace
+        self._wake.set()
+
     def stop(self, grace: float = 10.0) -> None:
         """Queue what is staged, send for up to `grace` seconds, then stop; anything unsent
         stays in the queue on disk for the next start."""
         if self._closed:
             return
+        self.begin_stop(grace)
         self._flush_staged(full_batches_only=False)
         if self._thread is not None:
-            self._drain_until = time.monotonic() + grace
-            self._wake.set()
-            self._thread.join(grace)
+            assert self._drain_until is not None
+            self._thread.join(max(0.0, self._drain_until - time.monotonic()))
             self._stop.set()
             self._wake.set()
             # A request in flight ends within remote_timeout; its record stays queued.
@@ -394,3 +403,56 @@ class RemoteWriteSender:
                 else min(left, max(0.0, self._drain_until - time.monotonic()))
             )
             self._stop.wait(min(wait, _MAX_WAIT) if wait > 0 else 0.001)
+
+
+def queue_dir_name(cfg: RemoteWriteConfig) -> str:
+    """A stable directory name for an entry's queue: its `name` when set (made filename-safe),
+    else a hash of its URL, so a restart finds the same queue and two entries never share one."""
+    if cfg.name:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in cfg.name).strip(".")
+        if safe:
+            return safe
+    return "url-" + hashlib.sha256(cfg.url.encode()).hexdigest()[:16]
+
+
+class RemoteWriteFanout:
+    """Every `remote_write` entry of a config as one sink: `submit` gives the samples to each
+    entry's sender (each applies its own relabeling and keeps its own queue under `base_dir`)."""
+
+    def __init__(
+        self,
+        configs: Sequence[RemoteWriteConfig],
+        base_dir: str,
+        *,
+        registry: Registry | None = None,
+        external_labels: Mapping[str, str] = {},
+        max_queue_bytes: int = 256 << 20,
+    ) -> None:
+        names = [queue_dir_name(c) for c in configs]
+        if len(set(names)) != len(names):
+            raise ValueError("two remote_write entries would share a queue: give them distinct names")
+        self.senders = [
+            RemoteWriteSender(
+                cfg,
+                os.path.join(base_dir, name),
+                registry=registry,
+                external_labels=external_labels,
+                max_queue_bytes=max_queue_bytes,
+            )
+            for cfg, name in zip(configs, names)
+        ]
+
+    def submit(self, cols: SampleColumns) -> None:
+        for sender in self.senders:
+            sender.submit(cols)
+
+    def start(self) -> None:
+        for sender in self.senders:
+            sender.start()
+
+    def stop(self, grace: float = 10.0) -> None:
+        """Stop all senders within `grace` seconds in total (they drain side by side)."""
+        for sender in self.senders:
+            sender.begin_stop(grace)
+        for sender in self.senders:
+            sender.stop(grace)
