@@ -10,7 +10,7 @@ import yaml
 
 from heron.config import ConfigError
 from heron.promconfig import RelabelConfig, relabel
-from heron.promconfig.relabel import compile_regex, expand, parse_relabel_config
+from heron.promconfig.relabel import compile_regex, expand, parse_relabel_config, program
 
 HERE = Path(__file__).parent
 CASES = yaml.safe_load((HERE / "relabel_cases.yaml").read_text())
@@ -90,10 +90,10 @@ def test_target_label_validity(case: dict[str, Any]) -> None:
     ],
 )
 def test_expand_follows_go(template: str, want: str) -> None:
-    regex = compile_regex("(ab)-(?P<name>cd)(ef)?")
-    match = regex.search("ab-cd")
-    assert match is not None
-    assert expand(template, regex, match) == want
+    prog = program("(ab)-(?P<name>cd)(ef)?")
+    groups = prog.groups("ab-cd")
+    assert groups == ["ab-cd", "ab", "cd", None]
+    assert expand(template, prog, groups) == want
 
 
 def test_regex_is_re2_and_anchored() -> None:
@@ -104,6 +104,10 @@ def test_regex_is_re2_and_anchored() -> None:
     assert compile_regex("(a+)+$").search("a" * 5000 + "b") is None
     # Go's syntax: Unicode classes and (?i) flags work.
     assert compile_regex(r"(?i)\p{Greek}+X").search("αβx") is not None
+    # The direct path agrees with google-re2's own matching, on non-ASCII text too.
+    prog = program("(é+)(.)?")
+    assert prog.test("éé") and not prog.test("x") and prog.groups("éé") == ["éé", "éé", None]
+    assert prog.groups("ééà") == ["ééà", "éé", "à"]
 
 
 def test_hashmod_matches_prometheus_values() -> None:
