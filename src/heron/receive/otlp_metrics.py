@@ -124,10 +124,22 @@ def _format_float(v: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
+_NORMALIZED: dict[str, str] = {}  # attribute key -> label name; keys repeat on every point
+
+
+def _label_name(key: str) -> str:
+    name = _NORMALIZED.get(key)
+    if name is None:
+        if len(_NORMALIZED) >= 50_000:
+            _NORMALIZED.clear()
+        name = _NORMALIZED[key] = normalize_label(key)
+    return name
+
+
 def _attr_labels(attrs: KeyValues) -> dict[str, str]:
     grouped: dict[str, list[tuple[str, str]]] = {}
     for key, value in attrs:
-        name = normalize_label(key)
+        name = _label_name(key)
         if not name:
             continue
         grouped.setdefault(name, []).append((key, as_string(value)))
@@ -349,12 +361,28 @@ def _packed(buf: bytes, wt: int, v: object, what: str, dtype: str) -> list[Any]:
     return np.frombuffer(buf, dtype=dtype, count=(e - s) // 8, offset=s).tolist()
 
 
+def _kv(buf: bytes, s: int, e: int) -> tuple[str, Any]:
+    """A KeyValue; the usual one, a string value with one-byte lengths
+    (`0a len key 12 len 0a len value`), is read directly, any other by the general reader."""
+    if e - s >= 6 and buf[s] == 0x0A:
+        n1 = buf[s + 1]
+        mid = s + 2 + n1
+        if n1 < 0x80 and mid + 4 <= e and buf[mid] == 0x12 and buf[mid + 2] == 0x0A:
+            n2, n3 = buf[mid + 1], buf[mid + 3]
+            if n2 < 0x80 and n3 < 0x80 and mid + 2 + n2 == e and n2 == n3 + 2:
+                try:
+                    return buf[s + 2 : mid].decode(), ("s", buf[mid + 4 : e].decode())
+                except UnicodeDecodeError:
+                    raise OtlpError("an attribute key or value is not valid UTF-8") from None
+    return _pb_kv(buf, s, e, 0)
+
+
 def _pb_number_point(buf: bytes, s: int, e: int) -> _Point:
     p = _Point()
     for num, wt, v in iter_fields(buf, s, e):
         if num == 7:
             _want("NumberDataPoint", num, wt, WIRE_LEN)
-            p.attributes.append(_pb_kv(buf, v[0], v[1], 0))  # type: ignore[index]
+            p.attributes.append(_kv(buf, v[0], v[1]))  # type: ignore[index]
         elif num == 3:
             _want("NumberDataPoint", num, wt, WIRE_I64)
             p.time_ns = _fixed64(v, "time_unix_nano")
@@ -377,7 +405,7 @@ def _pb_histogram_point(buf: bytes, s: int, e: int) -> _Point:
     for num, wt, v in iter_fields(buf, s, e):
         if num == 9:
             _want("HistogramDataPoint", num, wt, WIRE_LEN)
-            p.attributes.append(_pb_kv(buf, v[0], v[1], 0))  # type: ignore[index]
+            p.attributes.append(_kv(buf, v[0], v[1]))  # type: ignore[index]
         elif num == 3:
             _want("HistogramDataPoint", num, wt, WIRE_I64)
             p.time_ns = _fixed64(v, "time_unix_nano")
@@ -404,7 +432,7 @@ def _pb_summary_point(buf: bytes, s: int, e: int) -> _Point:
     for num, wt, v in iter_fields(buf, s, e):
         if num == 7:
             _want("SummaryDataPoint", num, wt, WIRE_LEN)
-            p.attributes.append(_pb_kv(buf, v[0], v[1], 0))  # type: ignore[index]
+            p.attributes.append(_kv(buf, v[0], v[1]))  # type: ignore[index]
         elif num == 3:
             _want("SummaryDataPoint", num, wt, WIRE_I64)
             p.time_ns = _fixed64(v, "time_unix_nano")
