@@ -165,11 +165,12 @@ def parse_prom_config(data: Mapping[str, object], source: str, base_dir: str | N
     """Build a `PromConfig` from the whole YAML mapping of `heron.yaml`.
 
     Reads only `global`, `scrape_configs` and `remote_write` (the flat settings are
-    `heron.config`'s). Relative file paths are made relative to `base_dir`, by default the
-    directory of `source` (the file's path), as Prometheus does. Raises `ConfigError`.
+    `heron.config`'s). Relative file paths are resolved against `base_dir`, by default the
+    directory of `source` (the file's path), as Prometheus does; heron makes that directory
+    absolute, so a path means the same to every part that later opens it. Raises `ConfigError`.
     """
     if base_dir is None:
-        base_dir = os.path.dirname(source)
+        base_dir = os.path.dirname(os.path.abspath(source))
     glob = _parse_global(data.get("global"), source)
     scrape_configs: list[ScrapeConfig] = []
     jobs: set[str] = set()
