@@ -138,6 +138,8 @@ CASES: dict[str, tuple[str, object, str]] = {
     "server": ("http://heron:9500/", "http://heron:9500", "heron:9500"),
     "node_name": ("node-1.example", "node-1.example", "Node_1!"),
     "kube": ("none", "none", "sometimes"),
+    "kubelet_scheme": ("HTTP", "http", "ftp"),
+    "kubelet_insecure_skip_verify": ("true", True, "sometimes"),
     "bearer_token_file": (__file__, __file__, "/nonexistent/token"),
     "agent_queue_size": ("1GiB", 1024**3, "0"),
     "agent_listen": ("0.0.0.0:9501", "0.0.0.0:9501", "nowhere"),

@@ -1,8 +1,15 @@
-"""`heron agent`: the node agent process: tail this node's container logs and ship them.
+"""`heron agent`: the node agent process: tail this node's container logs, scrape this node's
+metric targets, and ship both.
 
 Wires the collect and ship parts together from settings. Pod metadata is optional: without an
 API server (`--kube none`, or `auto` outside a cluster) streams are labelled from the log path
 alone, and with one, a metadata outage never blocks reading.
+
+Metrics: with a Kubernetes connection (and no `scrape_configs` of its own) the agent scrapes the
+zero-configuration jobs of its node (`heron.collect.metrics.defaults`: the kubelet and annotated
+pods); with `scrape_configs` it scrapes those. Samples go to `<server>/api/v1/write` by remote
+write through a durable, bounded queue under `state_dir/remote-write` (bounded by
+`agent_queue_size`, as the log queue is), or, in `heron all`, to a function (`metric_sink`).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ import os
 import signal
 import socket
 import threading
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from heron.agent_http import AgentHTTP, register_agent_metrics
 from heron.collect.logs.agent import AgentOptions, LogAgent
@@ -24,7 +31,24 @@ from heron.memtune import limit_arenas
 from heron.selfmetrics import Registry
 from heron.ship.loki_client import LokiPushClient, PushResult
 
-__all__ = ["AgentConfigError", "run_agent", "make_agent", "node_name", "SHUTDOWN_GRACE_SECONDS"]
+if TYPE_CHECKING:
+    from heron.collect.logs.kube import ClientFactory
+    from heron.promconfig import PromConfig, ScrapeConfig
+    from heron.storage import SampleColumns
+
+__all__ = [
+    "AgentConfigError",
+    "REMOTE_WRITE_PATH",
+    "run_agent",
+    "make_agent",
+    "kube_connection",
+    "node_name",
+    "node_scrape_configs",
+    "start_scraping",
+    "SHUTDOWN_GRACE_SECONDS",
+]
+
+REMOTE_WRITE_PATH = "/api/v1/write"
 
 SHUTDOWN_GRACE_SECONDS = 10.0
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -60,20 +84,34 @@ def _kube_config(mode: str):  # type: ignore[no-untyped-def]
     return None
 
 
-def _metadata(settings: Settings, node: str):  # type: ignore[no-untyped-def]
-    """The started pod metadata watcher for the `kube` setting, or None when there is none."""
-    if settings.kube == "none":
+def kube_connection(settings: Settings, metadata: object | None = None) -> ClientFactory | None:
+    """This process's Kubernetes API connection factory: that of `metadata` (a started
+    PodMetadata, e.g. over the demo's fake API) when given, else the `kube` setting's; None
+    when there is none (`--kube none`, or `auto` outside a cluster)."""
+    factory = getattr(metadata, "client_factory", None)
+    if factory is not None:
+        return factory  # type: ignore[no-any-return]
+    if settings.kube == "none" or metadata is not None:
         return None
-    from heron.collect.logs.kube import PodMetadata, kube_client_factory
+    from heron.collect.logs.kube import kube_client_factory
 
     config = _kube_config(settings.kube)
     if config is None:
-        log.warning("no Kubernetes API configured; labelling streams from log paths only")
         return None
     try:
-        factory = kube_client_factory(config)
+        return kube_client_factory(config)
     except ValueError as e:
         raise AgentConfigError(f"kube={settings.kube}: {e}") from e
+
+
+def _metadata(settings: Settings, node: str, factory: ClientFactory | None):  # type: ignore[no-untyped-def]
+    """The started pod metadata watcher over `factory`, or None when there is no connection."""
+    if factory is None:
+        if settings.kube != "none":
+            log.warning("no Kubernetes API configured; labelling streams from log paths only")
+        return None
+    from heron.collect.logs.kube import PodMetadata
+
     meta = PodMetadata(
         node,
         factory,
@@ -84,6 +122,90 @@ def _metadata(settings: Settings, node: str):  # type: ignore[no-untyped-def]
     return meta
 
 
+def node_scrape_configs(
+    settings: Settings, prom_config: PromConfig | None, kube_connect: ClientFactory | None
+) -> list[ScrapeConfig]:
+    """What the agent scrapes: the file's `scrape_configs` when it has some, else, with a
+    Kubernetes connection, the zero-configuration jobs of this node; else nothing."""
+    if prom_config is not None and prom_config.scrape_configs:
+        return list(prom_config.scrape_configs)
+    if kube_connect is None:
+        return []
+    from heron.collect.metrics.defaults import agent_scrape_configs
+    from heron.promconfig import GlobalConfig
+
+    return agent_scrape_configs(
+        node_name(settings),
+        kubelet_scheme=settings.kubelet_scheme,
+        kubelet_insecure_skip_verify=settings.kubelet_insecure_skip_verify,
+        global_=prom_config.global_ if prom_config else GlobalConfig(),
+    )
+
+
+def start_scraping(
+    settings: Settings,
+    configs: Sequence[ScrapeConfig],
+    *,
+    kube_connect: ClientFactory | None,
+    prom_config: PromConfig | None = None,
+    registry: Registry | None = None,
+    metric_sink: Callable[[SampleColumns], None] | None = None,
+    base_dir: str = ".",
+) -> Callable[[], None]:
+    """Start scraping `configs`; returns the function that stops it (staleness markers first,
+    then the queue gets a grace period to drain; what is left stays on disk for the next start).
+
+    Samples go to `metric_sink` when given (`heron all`: storage), else to a durable remote
+    write sender for `<server>/api/v1/write` under `state_dir/remote-write`.
+    """
+    from heron.collect.metrics.kubesd import scrape_discoverers
+    from heron.collect.metrics.scrape import ScrapeManager
+    from heron.promconfig import Authorization, RemoteWriteConfig
+
+    external = dict(prom_config.global_.external_labels) if prom_config is not None else {}
+    sender = None
+    sink = metric_sink
+    if sink is None:
+        from heron.ship.remote_write import RemoteWriteSender
+
+        auth = (
+            Authorization(type="Bearer", credentials_file=str(settings.bearer_token_file))
+            if settings.bearer_token_file
+            else None
+        )
+        url = settings.server.rstrip("/") + REMOTE_WRITE_PATH
+        sender = RemoteWriteSender(
+            RemoteWriteConfig(url=url, authorization=auth),
+            os.path.join(str(settings.state_dir), "remote-write"),
+            registry=registry,
+            # The server applies its own external labels; the agent's go on here.
+            external_labels=external,
+            max_queue_bytes=settings.agent_queue_size,
+        )
+        sender.start()
+        sink = sender.submit
+    manager = ScrapeManager(
+        configs,
+        sink,
+        discoverers=scrape_discoverers(kube_connect, base_dir),
+        registry=registry,
+        external_labels=external,
+        base_dir=base_dir,
+    )
+    manager.start()
+    log.info(
+        "scraping",
+        extra=log_fields(jobs=len(configs), remote_write=sender.url if sender is not None else None),
+    )
+
+    def stop() -> None:
+        manager.stop()  # its staleness markers go to the sink before the sender stops
+        if sender is not None:
+            sender.stop(SHUTDOWN_GRACE_SECONDS)
+
+    return stop
+
+
 def make_agent(
     settings: Settings,
     send: Callable[[bytes], PushResult],
@@ -91,13 +213,50 @@ def make_agent(
     *,
     registry: Registry | None = None,
     client: LokiPushClient | None = None,
+    prom_config: PromConfig | None = None,
+    scrape_configs: Sequence[ScrapeConfig] | None = None,
+    metric_sink: Callable[[SampleColumns], None] | None = None,
+    base_dir: str = ".",
 ) -> tuple[LogAgent, Callable[[], None]]:
     """The agent for these settings, pushing through `send`; call the second value to release
-    what it started (the metadata watch). `metadata` replaces the `kube` setting with a
-    started PodMetadata (the demo's fake API). With `registry`, the agent's metrics (and
-    `client`'s push counters) are added to it."""
+    what it started (scraping, the metadata watch). `metadata` replaces the `kube` setting with
+    a started PodMetadata (the demo's fake API). With `registry`, the agent's metrics (and
+    `client`'s push counters, and the scrape and remote-write counters) are added to it.
+
+    Scraping: `scrape_configs` when given (`[]`: none), else `node_scrape_configs` (the file's
+    `scrape_configs` in `prom_config`, or this node's zero-configuration jobs when there is a
+    Kubernetes connection). Samples go to `metric_sink` when given, else by remote write to
+    the server (see `start_scraping`)."""
     node = node_name(settings)
-    meta = metadata if metadata is not None else _metadata(settings, node)
+    factory = kube_connection(settings, metadata)
+    meta = metadata if metadata is not None else _metadata(settings, node, factory)
+    configs = (
+        list(scrape_configs)
+        if scrape_configs is not None
+        else node_scrape_configs(settings, prom_config, factory)
+    )
+    stop_scraping: Callable[[], None] | None = None
+    if configs:
+        try:
+            stop_scraping = start_scraping(
+                settings,
+                configs,
+                kube_connect=factory,
+                prom_config=prom_config,
+                registry=registry,
+                metric_sink=metric_sink,
+                base_dir=base_dir,
+            )
+        except BaseException:
+            if metadata is None and meta is not None:
+                meta.stop()
+            raise
+
+    def release() -> None:
+        if stop_scraping is not None:
+            stop_scraping()
+        if meta is not None:
+            meta.stop()  # type: ignore[attr-defined]
 
     def labels_for(info: PodLogPath) -> dict[str, str] | None:
         if meta is None:
@@ -145,10 +304,12 @@ def make_agent(
     agent = LogAgent(opts, send, labels_for, multiline_for)
     if registry is not None:
         register_agent_metrics(registry, agent, client, meta)
-    return agent, (lambda: meta.stop() if meta is not None else None)  # type: ignore[attr-defined]
+    return agent, release
 
 
-def run_agent(settings: Settings) -> int:
+def run_agent(settings: Settings, prom_config: PromConfig | None = None, config_dir: str = ".") -> int:
+    """`heron agent`; `prom_config` holds the file's Prometheus sections (its `scrape_configs`,
+    when it has some, replace the zero-configuration jobs; relative paths from `config_dir`)."""
     token = None
     if settings.bearer_token_file:
         with open(settings.bearer_token_file) as f:
@@ -156,7 +317,9 @@ def run_agent(settings: Settings) -> int:
     limit_arenas(2)  # before the agent's threads start allocating
     client = LokiPushClient(settings.server, bearer_token=token)
     registry = Registry()
-    agent, release = make_agent(settings, client.push, registry=registry, client=client)
+    agent, release = make_agent(
+        settings, client.push, registry=registry, client=client, prom_config=prom_config, base_dir=config_dir
+    )
     endpoints = None
     if settings.agent_listen:
         try:

@@ -133,7 +133,11 @@ def _server(args: argparse.Namespace) -> int:
         from heron.agent import AgentConfigError, run_agent
 
         try:
-            return run_agent(settings)
+            return run_agent(
+                settings,
+                prom_config,
+                os.path.dirname(os.path.abspath(args.config)) if args.config else ".",
+            )
         except AgentConfigError as exc:
             _error(str(exc))
             return EXIT_USAGE

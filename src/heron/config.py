@@ -492,6 +492,20 @@ SETTINGS: tuple[Setting, ...] = (
         "MODE",
     ),
     Setting(
+        "kubelet_scheme",
+        _choice(("https", "http")),
+        "https",
+        "agent: scrape the kubelet over https (service-account token and CA) or http (no credentials)",
+        "SCHEME",
+    ),
+    Setting(
+        "kubelet_insecure_skip_verify",
+        _parse_bool,
+        "false",
+        "agent: do not verify the kubelet's certificate (kubelets that serve self-signed ones)",
+        "BOOL",
+    ),
+    Setting(
         "bearer_token_file", _parse_token_file, "", "agent: file holding a bearer token for pushes", "FILE"
     ),
     Setting(
@@ -586,6 +600,8 @@ class Settings:
     server: str
     node_name: str
     kube: str
+    kubelet_scheme: str
+    kubelet_insecure_skip_verify: bool
     bearer_token_file: str
     agent_queue_size: int
     agent_listen: str

@@ -53,7 +53,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -180,6 +180,7 @@ class RecordedRequest:
     path: str
     params: dict[str, str]
     status: int
+    headers: dict[str, str] = field(default_factory=dict)  # names lower-cased
 
     @property
     def is_watch(self) -> bool:
@@ -630,7 +631,8 @@ class FakeKubeAPI:
     def _record(self, handler: _Handler, params: dict[str, str], status: int) -> None:
         path = urlsplit(handler.path).path
         with self._lock:
-            self._requests.append(RecordedRequest(handler.command, path, params, status))
+            headers = {k.lower(): v for k, v in handler.headers.items()}
+            self._requests.append(RecordedRequest(handler.command, path, params, status, headers))
 
     # ---- HTTP -------------------------------------------------------------------------------
 

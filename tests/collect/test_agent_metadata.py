@@ -569,9 +569,10 @@ def test_heron_agent_command_with_kubeconfig_labels_streams_from_metadata(
     cdir = container_dir(tmp_path / "pods", pod)
     proc = start_agent_command(tmp_path, server, node, write_kubeconfig(tmp_path / "kubeconfig", fake))
     try:
-        # A watch follows a successful list, so once one is open the agent knows the pod.
+        # A watch follows a successful list, so once one is open the agent knows the pod. Two
+        # watch this node's pods: the metadata watcher and the metric discovery of its pods.
         wait_for(
-            lambda: any(r.status == 200 for r in fake.watch_requests()),
+            lambda: sum(r.status == 200 for r in fake.watch_requests("pods")) >= 2,
             timeout=5,
             what="the agent watching pods on the fake API",
         )
@@ -594,7 +595,11 @@ def test_heron_agent_command_applies_the_pod_label_allow_list(
     kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", fake)
     proc = start_agent_command(tmp_path, server, node, kubeconfig, "--pod-label-allow", "team,tier")
     try:
-        wait_for(lambda: any(r.status == 200 for r in fake.watch_requests()), timeout=5, what="the watch")
+        wait_for(
+            lambda: sum(r.status == 200 for r in fake.watch_requests("pods")) >= 2,
+            timeout=5,
+            what="the watches",
+        )
         msgs = append(cdir, "allow list", 3)
         got = wait_lines(server.url, node, msgs, proc)
     finally:

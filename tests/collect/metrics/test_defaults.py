@@ -240,7 +240,7 @@ def test_intervals_follow_global_and_configs_are_plain_prometheus_jobs() -> None
         assert (cfg.scrape_interval, cfg.scrape_timeout) == (15.0, 5.0)
         assert cfg.kubernetes_sd_configs and not cfg.static_configs
     (kubelet, *_) = agent_scrape_configs(NODE, kubelet_scheme="http")
-    assert kubelet.scheme == "http" and kubelet.tls_config.ca_file == ""
+    assert kubelet.scheme == "http" and kubelet.tls_config.ca_file == "" and kubelet.authorization is None
     with pytest.raises(ValueError, match="node"):
         agent_scrape_configs("")
     with pytest.raises(ValueError, match="kubelet_scheme"):

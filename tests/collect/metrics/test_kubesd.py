@@ -14,9 +14,15 @@ import yaml
 
 from heron.collect.logs.kube import kube_client_factory
 from heron.collect.metrics.discovery import TargetGroup
-from heron.collect.metrics.kubesd import KubernetesSD, parse_field_selector, parse_label_selector
+from heron.collect.metrics.kubesd import (
+    KubernetesSD,
+    connection_for,
+    parse_field_selector,
+    parse_label_selector,
+    scrape_discoverers,
+)
 from heron.kubefake import FakeKubeAPI, make_endpointslice, make_node, make_pod, make_service
-from heron.promconfig import KubernetesSDConfig, KubernetesSelector
+from heron.promconfig import Authorization, KubernetesSDConfig, KubernetesSelector, ScrapeConfig
 
 WAIT = 10.0
 DATA = Path(__file__).parent
@@ -365,3 +371,83 @@ def test_ipv6_pod_address_is_bracketed(fake: FakeKubeAPI, discover: Factory) -> 
     sd = discover("pod")
     wait_for(lambda: "pod/ns/v6" in by_source(sd))
     assert by_source(sd)["pod/ns/v6"].targets[0]["__address__"] == "[fd00::5]:9100"
+
+
+def test_identical_entries_share_one_watch(fake: FakeKubeAPI) -> None:
+    fake.start()
+    fake.add(make_node("n1"))
+    entry = KubernetesSDConfig(role="node")
+    make = scrape_discoverers(kube_client_factory(fake.kubeconfig()))
+    jobs = [ScrapeConfig(job_name=name, kubernetes_sd_configs=(entry,)) for name in ("a", "b", "c")]
+    discoverers = [d for job in jobs for d in make(job)]
+    for d in discoverers:
+        d.start()
+    try:
+        wait_for(lambda: all(d.groups() for d in discoverers))
+        assert len(fake.list_requests("nodes")) == 1
+    finally:
+        for d in discoverers:
+            d.stop()
+    # After the last pool let go, a new pool gets a fresh discoverer (and a fresh list).
+    (again,) = make(jobs[0])
+    again.start()
+    try:
+        wait_for(lambda: again.groups())
+        assert len(fake.list_requests("nodes")) == 2
+    finally:
+        again.stop()
+
+
+def test_api_server_entry_brings_its_own_credentials(fake: FakeKubeAPI, tmp_path: Path) -> None:
+    fake.start()
+    fake.add(make_service("ns", "web"))
+    token = tmp_path / "token"
+    token.write_text("s3cret\n")
+    entry = KubernetesSDConfig(
+        role="service", api_server=fake.url, authorization=Authorization(credentials_file=str(token))
+    )
+    sd = KubernetesSD(entry, connection_for(entry, None), backoff_initial=0.02, backoff_max=0.1)
+    sd.start()
+    try:
+        wait_for(lambda: by_source(sd))
+        assert fake.list_requests("services")[0].headers["authorization"] == "Bearer s3cret"
+    finally:
+        sd.stop()
+
+
+def test_kubeconfig_file_entry(fake: FakeKubeAPI, tmp_path: Path) -> None:
+    fake.start()
+    fake.add(make_service("ns", "web"))
+    path = tmp_path / "kubeconfig"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "fake", "cluster": {"server": fake.url}}],
+                "users": [{"name": "u", "user": {"token": "from-file"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "fake", "user": "u"}}],
+                "current-context": "c",
+            }
+        )
+    )
+    entry = KubernetesSDConfig(role="service", kubeconfig_file=str(path))
+    sd = KubernetesSD(entry, connection_for(entry, None), backoff_initial=0.02, backoff_max=0.1)
+    sd.start()
+    try:
+        wait_for(lambda: by_source(sd))
+        assert fake.list_requests("services")[0].headers["authorization"] == "Bearer from-file"
+    finally:
+        sd.stop()
+
+
+def test_no_connection_is_a_clear_error_not_a_crash() -> None:
+    entry = KubernetesSDConfig(role="pod")
+    sd = KubernetesSD(entry, connection_for(entry, None), backoff_initial=0.02, backoff_max=0.1)
+    sd.start()
+    try:
+        wait_for(lambda: sd.last_error is not None)
+        assert "no Kubernetes API connection" in (sd.last_error or "")
+        assert sd.groups() == []
+    finally:
+        sd.stop()

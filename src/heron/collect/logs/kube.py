@@ -346,6 +346,11 @@ class PodMetadata:
         """The last resourceVersion seen (list, event or bookmark): where a re-watch resumes."""
         return self._resource_version
 
+    @property
+    def client_factory(self) -> ClientFactory:
+        """How this watcher connects, so metric discovery can use the same API server."""
+        return self._client_factory
+
     def __len__(self) -> int:
         return len(self._by_uid)
 

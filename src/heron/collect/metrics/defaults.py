@@ -9,7 +9,8 @@ The agent, on its own node (`agent_scrape_configs`):
 - `kubelet`, `kubelet-cadvisor`, `kubelet-resource`: the kubelet's `/metrics`,
   `/metrics/cadvisor` and `/metrics/resource`, found through the node object (`role: node`,
   narrowed to this node by a field selector, so the port is the node's kubelet endpoint), over
-  HTTPS with the service account's token and CA. All three carry `job="kubelet"` and a
+  HTTPS with the service account's token and CA (settings `kubelet_scheme`,
+  `kubelet_insecure_skip_verify`). All three carry `job="kubelet"` and a
   `metrics_path` label, as kube-prometheus labels them, so the kubernetes-mixin dashboards work.
 - `kubernetes-pods`: pods on this node (`spec.nodeName=<node>`, sent to the API server) that are
   annotated `prometheus.io/scrape: "true"`, honouring `prometheus.io/port`, `/path`, `/scheme`
@@ -139,7 +140,8 @@ def agent_scrape_configs(
 ) -> list[ScrapeConfig]:
     """The agent's jobs on `node`: its kubelet (three endpoints) and its annotated pods.
 
-    The kubelet's CA is `ca.crt` beside `token_file` (the service account mount has both).
+    Over https the kubelet gets the bearer token in `token_file` and is verified with the CA
+    in `ca.crt` beside it (the service account mount has both); over http neither is used.
     `global_` gives the scrape interval and timeout (Prometheus' defaults without it).
     `kubelet_insecure_skip_verify` is for clusters whose kubelets serve self-signed certificates
     (kubeadm's default unless `serverTLSBootstrap` is on).
@@ -150,11 +152,14 @@ def agent_scrape_configs(
         raise ValueError(f"kubelet_scheme must be http or https, not {kubelet_scheme!r}")
     glob = global_ or GlobalConfig()
     ca_file = os.path.join(os.path.dirname(token_file), "ca.crt")
+    https = kubelet_scheme == "https"
     tls = (
         TLSConfig(ca_file=ca_file, insecure_skip_verify=kubelet_insecure_skip_verify)
-        if kubelet_scheme == "https"
+        if https
         else TLSConfig()
     )
+    # Over http (a read-only port, or a simulated kubelet) no credentials are sent in the clear.
+    auth = Authorization(type="Bearer", credentials_file=token_file) if https else None
     this_node = KubernetesSDConfig(
         role="node", selectors=(KubernetesSelector(role="node", field=f"metadata.name={node}"),)
     )
@@ -164,7 +169,7 @@ def agent_scrape_configs(
             job_name=job_name,
             metrics_path=path,
             scheme=kubelet_scheme,
-            authorization=Authorization(type="Bearer", credentials_file=token_file),
+            authorization=auth,
             tls_config=tls,
             kubernetes_sd_configs=(this_node,),
             relabel_configs=(

@@ -34,7 +34,7 @@ from lightkube.resources.core_v1 import Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
 from heron.collect.logs.kube import KubeConnection
-from heron.collect.metrics.discovery import TargetGroup
+from heron.collect.metrics.discovery import Discoverer, TargetGroup
 from heron.collect.metrics.kubesd_labels import (
     SERVICE_NAME_LABEL,
     endpointslice_group,
@@ -43,15 +43,17 @@ from heron.collect.metrics.kubesd_labels import (
     service_group,
 )
 from heron.logsetup import log_fields
-from heron.promconfig.types import KubernetesSDConfig
+from heron.promconfig.types import KubernetesSDConfig, ScrapeConfig
 
 __all__ = [
     "ALLOWED_SELECTORS",
     "ROLES",
     "SERVICE_ACCOUNT_NAMESPACE",
     "KubernetesSD",
+    "connection_for",
     "parse_field_selector",
     "parse_label_selector",
+    "scrape_discoverers",
 ]
 
 log = logging.getLogger("heron.collect.metrics.kubesd")
@@ -596,3 +598,147 @@ def _pod_refs(eps: Any) -> set[tuple[str, str]]:
         if ref is not None and ref.kind == "Pod":
             refs.add((ref.namespace or "", ref.name or ""))
     return refs
+
+
+# ---- connections and the scraper's discoverer factory -----------------------------------------
+
+
+def _read_secret(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
+
+
+def _explicit_config(cfg: KubernetesSDConfig) -> Any:
+    """A lightkube config for `api_server` with the entry's own auth and TLS, built at each
+    connection so rotated credential files are picked up, as Prometheus re-reads them."""
+    import base64
+
+    from lightkube.config.kubeconfig import KubeConfig
+    from lightkube.config.models import Cluster, User
+
+    tls = cfg.tls_config
+    cluster = Cluster(
+        server=cfg.api_server,
+        certificate_auth=tls.ca_file or None,
+        certificate_auth_data=base64.b64encode(tls.ca.encode()).decode() if tls.ca else None,
+        insecure=tls.insecure_skip_verify,
+    )
+    user = User(client_cert=tls.cert_file or None, client_key=tls.key_file or None)
+    if cfg.authorization is not None:
+        az = cfg.authorization
+        if az.type.lower() != "bearer":
+            raise ValueError(
+                f"kubernetes_sd_configs authorization type {az.type!r}: only Bearer is supported"
+            )
+        user.token = _read_secret(az.credentials_file) if az.credentials_file else az.credentials
+    if cfg.basic_auth is not None:
+        ba = cfg.basic_auth
+        user.username = ba.username
+        user.password = _read_secret(ba.password_file) if ba.password_file else ba.password
+    return KubeConfig.from_one(cluster=cluster, user=user)
+
+
+def connection_for(
+    cfg: KubernetesSDConfig, default: Callable[[], KubeConnection] | None
+) -> Callable[[], KubeConnection]:
+    """How one `kubernetes_sd_configs` entry connects: its `kubeconfig_file`, its `api_server`
+    (with its own auth and TLS), or else the process's own connection (`default`: in-cluster,
+    `--kube`, or the demo's fake API).
+
+    Problems (an unreadable file, no connection at all) surface at each attempt as the
+    discoverer's `last_error`, with backoff, rather than failing the whole scrape manager.
+    """
+    from heron.collect.logs.kube import kube_client_factory
+
+    if cfg.kubeconfig_file:
+        path = cfg.kubeconfig_file
+
+        def from_file() -> KubeConnection:
+            from lightkube.config.kubeconfig import KubeConfig
+
+            return kube_client_factory(KubeConfig.from_file(path))()
+
+        return from_file
+    if cfg.api_server:
+
+        def explicit() -> KubeConnection:
+            return kube_client_factory(_explicit_config(cfg))()
+
+        return explicit
+    if default is not None:
+        return default
+
+    def unavailable() -> KubeConnection:
+        raise ConnectionError(
+            "no Kubernetes API connection: not in a cluster and no --kube kubeconfig; "
+            "set kubernetes_sd_configs[].api_server or kubeconfig_file"
+        )
+
+    return unavailable
+
+
+class _SharedSD:
+    """One `KubernetesSD` shared by every scrape pool with an identical entry, as Prometheus'
+    discovery manager shares providers: the agent's three kubelet pools need one node watch."""
+
+    def __init__(self, sd: KubernetesSD, release: Callable[[], None]) -> None:
+        self._sd = sd
+        self._release = release
+        self._users = 0
+        self._lock = threading.Lock()
+
+    @property
+    def version(self) -> int:
+        return self._sd.version
+
+    def groups(self) -> list[TargetGroup]:
+        return self._sd.groups()
+
+    @property
+    def last_error(self) -> str | None:
+        return self._sd.last_error
+
+    def start(self) -> None:
+        with self._lock:
+            self._users += 1
+            if self._users == 1:
+                self._sd.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            self._users -= 1
+            last = self._users == 0
+        if last:
+            self._sd.stop()
+            self._release()
+
+
+def scrape_discoverers(
+    connect: Callable[[], KubeConnection] | None, base_dir: str = "."
+) -> Callable[[ScrapeConfig], list[Discoverer]]:
+    """The `discoverers` argument of `ScrapeManager`: static and file discovery as by default,
+    plus one `KubernetesSD` per `kubernetes_sd_configs` entry (identical entries share one)."""
+    from heron.collect.metrics.scrape import default_discoverers
+
+    shared: dict[KubernetesSDConfig, _SharedSD] = {}
+    lock = threading.Lock()
+
+    def make(cfg: ScrapeConfig) -> list[Discoverer]:
+        out = list(default_discoverers(cfg, base_dir))
+        for entry in cfg.kubernetes_sd_configs:
+            with lock:
+                sd = shared.get(entry)
+                if sd is None:
+                    sd = _SharedSD(
+                        KubernetesSD(entry, connection_for(entry, connect)),
+                        lambda entry=entry: _forget(entry),
+                    )
+                    shared[entry] = sd
+            out.append(sd)
+        return out
+
+    def _forget(entry: KubernetesSDConfig) -> None:
+        with lock:
+            shared.pop(entry, None)
+
+    return make

@@ -1,0 +1,235 @@
+"""The agent's zero-configuration scraping end to end: discovery through the fake API server
+(real lightkube client), real HTTP targets, remote write through the durable queue into a real
+`heron server`, and the series stored under the labels the log streams use."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from heron.agent import make_agent
+from heron.collect.logs.kube import PodMetadata, kube_client_factory
+from heron.config import Settings, load_settings
+from heron.kubefake import FakeKubeAPI, make_node, make_pod
+from heron.model import Matcher, MatchOp
+from heron.promconfig import GlobalConfig, PromConfig
+from heron.selfmetrics import Registry
+from heron.ship.loki_client import LokiPushClient, PushResult
+from heron.storage import Database, SampleColumns, StorageOptions
+from serverproc import ServerProc, start_server
+
+NODE = "n1"
+WAIT = 30.0
+BODIES = {
+    "/metrics": b"# TYPE kubelet_running_pods gauge\nkubelet_running_pods 2\n",
+    "/metrics/cadvisor": (
+        b"# TYPE container_cpu_usage_seconds_total counter\n"
+        b'container_cpu_usage_seconds_total{container="app",namespace="shop",pod="web-1"} 12.5\n'
+    ),
+    "/metrics/resource": (
+        b"# TYPE pod_memory_working_set_bytes gauge\n"
+        b'pod_memory_working_set_bytes{namespace="shop",pod="web-1"} 1e6\n'
+    ),
+    "/pod-metrics": b"# TYPE shop_requests_total counter\nshop_requests_total 7\n",
+}
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(0.05)
+
+
+class _Targets(ThreadingHTTPServer):
+    """A kubelet and a pod on 127.0.0.1: serves BODIES, counts scrapes, keeps auth headers."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.hits: dict[str, int] = {}
+        self.auth: set[str | None] = set()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Targets
+
+    def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        path = self.path.split("?")[0]
+        body = BODIES.get(path)
+        self.server.hits[path] = self.server.hits.get(path, 0) + 1
+        self.server.auth.add(self.headers.get("Authorization"))
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        """Quiet."""
+
+
+@pytest.fixture
+def targets() -> Iterator[_Targets]:
+    srv = _Targets()
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join()
+
+
+@pytest.fixture
+def fake(targets: _Targets) -> Iterator[FakeKubeAPI]:
+    api = FakeKubeAPI().start()
+    port = targets.server_address[1]
+    api.add(make_node(NODE, address="127.0.0.1", kubelet_port=port))
+    api.add(
+        make_pod(
+            "shop",
+            "web-1",
+            NODE,
+            containers=("app",),
+            pod_ip="127.0.0.1",
+            ports={"app": [("metrics", port)]},
+            annotations={"prometheus.io/scrape": "true", "prometheus.io/path": "/pod-metrics"},
+        )
+    )
+    yield api
+    api.stop()
+
+
+@pytest.fixture
+def metadata(fake: FakeKubeAPI) -> Iterator[PodMetadata]:
+    meta = PodMetadata(NODE, kube_client_factory(fake.kubeconfig()), backoff_initial=0.02, backoff_max=0.1)
+    meta.start()
+    yield meta
+    meta.stop()
+
+
+def agent_settings(tmp_path: Path, server_url: str) -> Settings:
+    return load_settings(
+        None,
+        {},
+        {
+            "pods_dir": str(tmp_path / "pods"),
+            "state_dir": str(tmp_path / "state"),
+            "server": server_url,
+            "node_name": NODE,
+            "kube": "none",
+            "kubelet_scheme": "http",
+        },
+    )
+
+
+def no_push(body: bytes) -> PushResult:
+    """The log side is not run in these tests: nothing is ever pushed."""
+    raise AssertionError("no log push expected")
+
+
+FAST = PromConfig(global_=GlobalConfig(scrape_interval=0.5, scrape_timeout=0.4))
+
+
+def test_agent_scrapes_its_node_and_remote_writes_to_the_server(
+    tmp_path: Path, targets: _Targets, metadata: PodMetadata
+) -> None:
+    (tmp_path / "pods").mkdir()
+    server: ServerProc = start_server(tmp_path / "data")
+    registry = Registry()
+    settings = agent_settings(tmp_path, server.url)
+    client = LokiPushClient(settings.server)
+    try:
+        agent, release = make_agent(settings, client.push, metadata, registry=registry, prom_config=FAST)
+        try:
+            wait_for(lambda: all(targets.hits.get(p, 0) >= 2 for p in BODIES))
+        finally:
+            release()  # staleness markers, then the queue drains to the server
+        assert targets.auth == {None}  # http: no token sent in the clear
+        assert (tmp_path / "state" / "remote-write").is_dir()
+        text = registry.render()
+        assert "heron_scrape_targets" in text and "heron_remote_write_samples_total" in text
+    finally:
+        client.close()
+        assert server.stop() == 0, server.log()
+
+    db = Database.open(str(tmp_path / "data"), StorageOptions(), background=False)
+    try:
+        now = int(time.time() * 1000)
+        rows = db.query_samples([Matcher("__name__", MatchOp.RE, ".+")], now - 600_000, now + 60_000)
+    finally:
+        db.close()
+    series = {dict(labels)["__name__"]: dict(labels) for labels, ts, _ in rows if len(ts)}
+    port = str(targets.server_address[1])
+    kubelet = {"job": "kubelet", "instance": NODE, "node": NODE}
+    assert series["kubelet_running_pods"] == {
+        **kubelet,
+        "__name__": "kubelet_running_pods",
+        "metrics_path": "/metrics",
+    }
+    # cAdvisor's own namespace/pod/container labels come through: they are the logs' values too
+    assert series["container_cpu_usage_seconds_total"] == {
+        **kubelet,
+        "__name__": "container_cpu_usage_seconds_total",
+        "metrics_path": "/metrics/cadvisor",
+        "namespace": "shop",
+        "pod": "web-1",
+        "container": "app",
+    }
+    assert series["pod_memory_working_set_bytes"]["metrics_path"] == "/metrics/resource"
+    assert series["shop_requests_total"] == {
+        "__name__": "shop_requests_total",
+        "job": "kubernetes-pods",
+        "instance": f"127.0.0.1:{port}",
+        "namespace": "shop",
+        "pod": "web-1",
+        "container": "app",
+        "node": NODE,
+    }
+    up = [dict(labels) for labels, _, _ in rows if dict(labels)["__name__"] == "up"]
+    assert {(u["job"], u.get("metrics_path", "")) for u in up} == {
+        ("kubelet", "/metrics"),
+        ("kubelet", "/metrics/cadvisor"),
+        ("kubelet", "/metrics/resource"),
+        ("kubernetes-pods", ""),
+    }
+
+
+def test_heron_all_style_sink_is_a_function_call(
+    tmp_path: Path, targets: _Targets, metadata: PodMetadata
+) -> None:
+    (tmp_path / "pods").mkdir()
+    got: list[SampleColumns] = []
+    settings = agent_settings(tmp_path, "http://127.0.0.1:1")  # never contacted
+    agent, release = make_agent(settings, no_push, metadata, prom_config=FAST, metric_sink=got.append)
+
+    def names() -> set[str]:
+        return {dict(lab)["__name__"] for c in list(got) for lab in c.labels}
+
+    try:
+        wait_for(
+            lambda: (
+                {"up", "kubelet_running_pods", "container_cpu_usage_seconds_total", "shop_requests_total"}
+                <= names()
+            )
+        )
+    finally:
+        release()
+    assert not (tmp_path / "state" / "remote-write").exists()
+
+
+def test_no_kubernetes_and_no_scrape_configs_means_no_scraping(tmp_path: Path, targets: _Targets) -> None:
+    (tmp_path / "pods").mkdir()
+    got: list[SampleColumns] = []
+    settings = agent_settings(tmp_path, "http://127.0.0.1:1")
+    agent, release = make_agent(settings, no_push, None, prom_config=FAST, metric_sink=got.append)
+    time.sleep(1.0)  # two scrape intervals: nothing may be scraped in them
+    release()
+    assert got == [] and targets.hits == {}
