@@ -39,6 +39,7 @@ FOLD_SAMPLES_PER_SERIES = 16
 """Fold once the staging holds this many samples per series (at least _FOLD_MIN): staged
 samples cost 8-20 B each, packed ones ~3 B, and a bigger fold packs a little tighter."""
 _FOLD_MIN = 1 << 16
+_RUN_ROWS = 8  # rows a new run has room for before it doubles
 _DECODE_CACHE = 64  # decoded group chunks kept for readers that walk many series of a group
 SERIES_OVERHEAD = 160
 """Bytes an active series costs beside its samples (label tuple, dict entry, postings slots,
@@ -113,17 +114,60 @@ class GroupChunk:
 
 
 class _Run:
-    """Staged scrape-shaped appends that shared one slot array: row r is (ts, values), ts an int
-    when every sample of the row had the same timestamp."""
+    """Staged scrape-shaped appends that shared one slot array, as a matrix: row r holds one
+    value per slot. The matrix is allocated for a few rows and doubled as needed, so a scrape
+    allocates nothing that outlives it (per-scrape arrays kept until a fold fragment the heap).
+    Row timestamps are one int per row while every sample of a row shared it; the first row
+    that does not makes a timestamp matrix beside the values.
 
-    __slots__ = ("slots", "rows", "lo", "hi", "_pos")
+    Readers read `count` first: rows below it are complete in whichever buffers they see."""
 
-    def __init__(self, slots: np.ndarray):
+    __slots__ = ("slots", "lo", "hi", "vals", "ts", "row_ts", "count", "_pos")
+
+    def __init__(self, slots: np.ndarray, rows: int):
         self.slots = slots
-        self.rows: list[tuple[int | np.ndarray, np.ndarray]] = []
         self.lo = int(slots.min())
         self.hi = int(slots.max())
+        self.vals = np.empty((rows, len(slots)), dtype=np.float64)
+        self.ts: np.ndarray | None = None
+        self.row_ts: list[int] = []
+        self.count = 0
         self._pos: tuple[np.ndarray, np.ndarray] | None = None
+
+    def add(self, t0: int, ts: np.ndarray | None, vals: np.ndarray) -> int:
+        """Append a row (ts None: every sample at t0). Returns bytes newly allocated."""
+        k = self.count
+        grown = 0
+        if k == len(self.vals):
+            bigger = np.empty((2 * k, len(self.slots)), dtype=np.float64)
+            bigger[:k] = self.vals
+            grown += self.vals.nbytes
+            self.vals = bigger
+            if self.ts is not None:
+                tb = np.empty((2 * k, len(self.slots)), dtype=np.int64)
+                tb[:k] = self.ts
+                grown += self.ts.nbytes
+                self.ts = tb
+        if ts is not None and self.ts is None:
+            tb = np.empty(self.vals.shape, dtype=np.int64)
+            tb[:k] = np.array(self.row_ts, dtype=np.int64)[:, None]
+            self.ts = tb
+            grown += tb.nbytes
+        self.vals[k] = vals
+        if self.ts is not None:
+            self.ts[k] = t0 if ts is None else ts
+        self.row_ts.append(t0)
+        self.count = k + 1
+        return grown
+
+    def nbytes(self) -> int:
+        return self.vals.nbytes + (self.ts.nbytes if self.ts is not None else 0)
+
+    def matrices(self) -> tuple[np.ndarray, np.ndarray | None, list[int]]:
+        """(values k x m, timestamps k x m or None, row timestamps) of the complete rows."""
+        k = self.count
+        ts = self.ts
+        return self.vals[:k], (ts[:k] if ts is not None and len(ts) >= k else None), self.row_ts[:k]
 
     def position(self, slot: int) -> int:
         if slot < self.lo or slot > self.hi:
@@ -238,6 +282,7 @@ class MetricStore:
         self._runs: dict[tuple[int, int, int], _Run] = {}
         self._loose: _Loose | None = None
         self.staged = 0
+        self.staged_bytes = 0  # allocated by the staging (runs' matrices, loose parts)
         self.unordered = False  # some series got a sample not newer than its newest
         self.chunk_bytes = 0
         self.samples = 0
@@ -308,16 +353,18 @@ class MetricStore:
         cols.min_t[slots] = np.minimum(cols.min_t[slots], ts)  # each slot once: no .at needed
         key = (n, int(slots[0]), int(slots[-1]))
         run = self._runs.get(key)
+        grown = 0
         if run is None or not (run.slots is slots or np.array_equal(run.slots, slots)):
-            run = _Run(np.array(slots, dtype=np.int64))
+            run = _Run(np.array(slots, dtype=np.int64), _RUN_ROWS)
+            grown = run.nbytes()
             self._runs[key] = run
             chunks, runs = self.state
             self.state = (chunks, runs + (run,))
-        v = np.array(vals, dtype=np.float64)  # a copy: the caller may reuse its buffer
-        run.rows.append((t0 if uniform else np.array(ts, dtype=np.int64), v))
+        grown += run.add(t0, None if uniform else ts, vals)
         self.staged += n
         self.samples += n
-        return 8 * n + (0 if uniform else 8 * n)
+        self.staged_bytes += grown
+        return grown
 
     def append_loose(self, slots: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> int:
         """Samples of any order (already checked); `slots` may repeat. Returns bytes."""
@@ -339,6 +386,7 @@ class MetricStore:
         )
         self.staged += n
         self.samples += n
+        self.staged_bytes += 24 * n
         return 24 * n
 
     def fold_due(self) -> bool:
@@ -350,16 +398,12 @@ class MetricStore:
         if not runs:
             return 0
         before = self.chunk_bytes
-        staged_bytes = 0
+        staged_bytes = self.staged_bytes
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         for r in runs:
             if isinstance(r, _Run):
-                rows = r.rows[:]
-                if rows:
-                    parts.append(_matrix_series_major(r.slots, rows))
-                    staged_bytes += sum(
-                        8 * len(v) + (0 if isinstance(t, int) else 8 * len(v)) for t, v in rows
-                    )
+                if r.count:
+                    parts.append(_matrix_series_major(r.slots, *r.matrices()))
             elif r.parts:
                 sl = np.concatenate([p[0] for p in r.parts])
                 ts = np.concatenate([p[1] for p in r.parts])
@@ -369,7 +413,6 @@ class MetricStore:
                 uniq, first = np.unique(sl, return_index=True)
                 offsets = np.append(first, len(sl)).astype(np.int64)
                 parts.append((uniq, offsets, ts, vs))
-                staged_bytes += 24 * len(sl)
         new = dict(chunks)
         for uniq, offsets, ts, vs in parts:
             groups = uniq // GROUP_SLOTS
@@ -388,6 +431,7 @@ class MetricStore:
         self._runs = {}
         self._loose = None
         self.staged = 0
+        self.staged_bytes = 0
         return self.chunk_bytes - before - staged_bytes
 
     # -- readers ---------------------------------------------------------------------------
@@ -421,12 +465,11 @@ class MetricStore:
                 i = r.position(slot)
                 if i < 0:
                     continue
-                rows = r.rows[:]
-                if not rows:
+                vals, tsm, row_ts = r.matrices()
+                if not len(row_ts):
                     continue
-                ts = np.array([t if isinstance(t, int) else int(t[i]) for t, _ in rows], dtype=np.int64)
-                vs = np.array([v[i] for _, v in rows], dtype=np.float64)
-                yield _clip(ts, vs, start, end)
+                ts = tsm[:, i].copy() if tsm is not None else np.array(row_ts, dtype=np.int64)
+                yield _clip(ts, vals[:, i].copy(), start, end)
             else:
                 for sl, ts, vs in r.parts[:]:
                     m = sl == slot
@@ -468,7 +511,7 @@ class MetricStore:
                 yield int(fps[slot]), self.labels[slot], t, v
 
     def nbytes(self) -> int:
-        return self.chunk_bytes + 8 * self.staged + SERIES_OVERHEAD * self.n
+        return self.chunk_bytes + self.staged_bytes + SERIES_OVERHEAD * self.n
 
 
 class MetricSeries:
@@ -560,18 +603,14 @@ def _grouped_in_order(slots: np.ndarray, ts: np.ndarray) -> bool:
 
 
 def _matrix_series_major(
-    slots: np.ndarray, rows: list[tuple[int | np.ndarray, np.ndarray]]
+    slots: np.ndarray, vals: np.ndarray, ts: np.ndarray | None, row_ts: list[int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A run's rows as (sorted slots, offsets, ts, values), series-major: k samples per slot."""
-    k = len(rows)
-    m = len(slots)
-    order = np.argsort(slots, kind="stable")
-    vals = np.empty((k, m), dtype=np.float64)
-    ts = np.empty((k, m), dtype=np.int64)
-    for r, (t, v) in enumerate(rows):
-        vals[r] = v
-        ts[r] = t
-    vals = np.ascontiguousarray(vals[:, order].T).reshape(-1)
-    ts = np.ascontiguousarray(ts[:, order].T).reshape(-1)
+    k, m = vals.shape
+    if ts is None:
+        ts = np.broadcast_to(np.array(row_ts, dtype=np.int64)[:, None], (k, m))
+    if m > 1 and not bool((slots[1:] > slots[:-1]).all()):
+        order = np.argsort(slots, kind="stable")
+        slots, vals, ts = slots[order], vals[:, order], ts[:, order]
     offsets = np.arange(0, (m + 1) * k, k, dtype=np.int64)
-    return slots[order], offsets, ts, vals
+    return slots, offsets, np.ascontiguousarray(ts.T).reshape(-1), np.ascontiguousarray(vals.T).reshape(-1)
