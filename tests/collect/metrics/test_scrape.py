@@ -503,3 +503,20 @@ def test_storage_refs_are_kept_and_renewed_after_a_head_cut(target: Target, tmp_
         assert len(ts) == 4 and list(vs) == [21.5] * 4
     finally:
         db.close()
+
+
+def test_the_cache_forgets_series_a_target_stopped_exposing(target: Target) -> None:
+    target.response = Response(b"".join(b"old_%d 1\n" % i for i in range(3000)))
+    h = Harness(config(target))
+    h.scrape()
+    assert len(h.loop.cache) == 3000
+    target.response = Response(b"new_a 1\nnew_b 2\n")
+    h.scrape()
+    assert sum(1 for r in h.sink.last() if is_stale_nan(r[2])) == 3000
+    assert len(h.loop.cache) == 2  # bounded: only what this scrape had
+    h.scrape()
+    assert not [r for r in h.sink.last() if math.isnan(r[2])]
+    target.response = Response(b"old_1 5\nnew_a 1\n")
+    h.scrape()
+    assert h.sink.report()["scrape_series_added"] == 1
+    assert [r[0]["__name__"] for r in h.sink.last() if is_stale_nan(r[2])] == ["new_b"]

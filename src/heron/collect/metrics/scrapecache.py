@@ -3,10 +3,11 @@
 Prometheus keeps, per target, a map from each series' text as exposed to its final label set
 (target labels merged per `honor_labels`, then `metric_relabel_configs`), or a mark that the
 series is dropped. Heron does the same, so a steady-state scrape does no label work in Python:
-the lookups are `map` and set operations that run in C, and only a series never seen before
-costs a parse of its labels and a relabeling.
+each series text maps to a slot number with one `map` over the dict (in C), and everything
+else (dropped series, storage refs, staleness) is numpy over slot arrays. Only a series never
+seen before costs a parse of its labels and a relabeling.
 
-The same cache tracks which series the previous scrape had, to write staleness markers
+The same cache tracks which slots the previous scrape had, to write staleness markers
 (`STALE_NAN`) for those that vanished. Series with an explicit timestamp are not tracked, as
 in Prometheus (their staleness is the exposer's business).
 """
@@ -14,7 +15,6 @@ in Prometheus (their staleness is the exposer's business).
 from __future__ import annotations
 
 import itertools
-import operator
 from dataclasses import dataclass
 from typing import Callable, Container, Mapping, Sequence
 
@@ -113,7 +113,10 @@ def merge_target_labels(exposed: Mapping[str, str], target: Labels, honor_labels
 
 
 class ScrapeCache:
-    """Not thread-safe: one scrape loop uses it, one scrape at a time."""
+    """Not thread-safe: one scrape loop uses it, one scrape at a time.
+
+    Per slot: the final labels (`()` when dropped), whether it is dropped, its storage ref
+    (-1 when unknown) and whether the last successful scrape had it (for staleness)."""
 
     def __init__(
         self,
@@ -128,19 +131,24 @@ class ScrapeCache:
         self.target_labels = target_labels
         self._series_labels = series_labels
         self._relabel = relabel
-        self._entries: dict[bytes, Labels] = {}
-        self._dropped: set[bytes] = set()
-        self._prev: set[bytes] = set()  # series of the last successful scrape, for staleness
-        self._ref_of: dict[bytes, int] = {}  # storage's series refs, when the sink has them
+        self._clear()
+
+    def _clear(self) -> None:
+        self._index: dict[bytes, int] = {}
+        self._labels: list[Labels] = []
+        self._dropped = np.zeros(0, dtype=bool)
+        self._refs = np.zeros(0, dtype=np.int64)
+        self._prev = np.zeros(0, dtype=bool)  # slots of the last successful scrape
+        self._ref_probe = -1  # a slot whose ref is checked each scrape (a head cut renews refs)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._index)
 
     @property
     def known(self) -> Container[bytes]:
         """Series texts this target exposed before (the parser validated them then, so it may
         skip them now: `parse_exposition(..., known=)`)."""
-        return self._entries
+        return self._index
 
     def _final(self, key: bytes) -> Labels:
         s = self.settings
@@ -191,105 +199,137 @@ class ScrapeCache:
                     "label_limit",
                 )
 
+    def _grow(self, n: int) -> None:
+        """Room for `n` more slots (the arrays double, so adding is amortised O(1))."""
+        need = len(self._labels) + n
+        if need <= len(self._dropped):
+            return
+        size = max(need, 2 * len(self._dropped), 64)
+        for name, fill in (("_dropped", False), ("_refs", -1), ("_prev", False)):
+            old = getattr(self, name)
+            new = np.full(size, fill, dtype=old.dtype)
+            new[: len(old)] = old
+            setattr(self, name, new)
+
+    def _add_misses(self, series: list[bytes], idx: np.ndarray) -> int:
+        """Slots for the series this cache has not seen (Python work for these only): fills
+        `idx` in place; returns how many new series are kept (not dropped)."""
+        miss_pos = np.flatnonzero(idx < 0).tolist()
+        if not miss_pos:
+            return 0
+        index = self._index
+        new_keys = list(dict.fromkeys([series[i] for i in miss_pos]))
+        self._grow(len(new_keys))
+        added = 0
+        for key in new_keys:
+            final = self._final(key)  # may raise; the slots made so far stay valid
+            slot = len(self._labels)
+            self._labels.append(final)
+            index[key] = slot
+            if final:
+                added += 1
+            else:
+                self._dropped[slot] = True
+        idx[miss_pos] = [index[series[i]] for i in miss_pos]
+        return added
+
     def process(
         self, series: list[bytes], values: np.ndarray, timestamps: np.ndarray, ts_ms: int, no_timestamp: int
     ) -> ProcessedScrape:
         """One parsed body at scrape time `ts_ms` -> the columns to store. Raises LabelError
         or SampleLimitError (nothing of the body is to be stored then; `fail()` gives the
         staleness markers a failed scrape writes)."""
-        entries = self._entries
-        seen = set(series)
-        misses = seen.difference(entries)
-        series_added = 0
-        new_keys: list[bytes] = []
-        for key in misses:  # only series never seen before (or evicted) cost Python work
-            final = self._final(key)
-            entries[key] = final
-            if final:
-                series_added += 1
-                new_keys.append(key)
-            else:
-                self._dropped.add(key)
         total = len(series)
-        labels = list(map(entries.__getitem__, series))
+        idx = np.fromiter(map(self._index.get, series, itertools.repeat(-1)), dtype=np.int64, count=total)
+        series_added = self._add_misses(series, idx)
         vals = np.asarray(values, dtype=np.float64)
+        explicit: np.ndarray | None = None
         if self.settings.honor_timestamps:
             ts = np.asarray(timestamps, dtype=np.int64)
             explicit = ts != no_timestamp
-            any_explicit = bool(explicit.any())
-            ts = np.where(explicit, ts, np.int64(ts_ms)) if any_explicit else np.full(total, ts_ms, np.int64)
+            if explicit.any():
+                ts = np.where(explicit, ts, np.int64(ts_ms))
+            else:
+                explicit = None
+                ts = np.full(total, ts_ms, dtype=np.int64)
         else:
-            explicit = None
-            any_explicit = False
             ts = np.full(total, ts_ms, dtype=np.int64)
-        keep: np.ndarray | None = None
-        if self._dropped and not self._dropped.isdisjoint(seen):
-            keep = np.fromiter(map(operator.truth, labels), dtype=bool, count=total)
-            labels = list(itertools.compress(labels, keep))
-            vals, ts = vals[keep], ts[keep]
-        added = len(labels)
+        dropped = self._dropped[idx]
+        if dropped.any():
+            keep = ~dropped
+            idx, vals, ts = idx[keep], vals[keep], ts[keep]
+            if explicit is not None:
+                explicit = explicit[keep]
+        added = len(idx)
         limit = self.settings.sample_limit
         if limit > 0 and added > limit:
             stale_in = int(np.count_nonzero(vals.view(np.uint64) == np.uint64(STALE_NAN_BITS)))
             if added - stale_in > limit:
                 raise SampleLimitError(total, added, min(series_added, limit))
-        if any_explicit:
-            assert explicit is not None
-            tracked = set(itertools.compress(series, ~explicit)) - self._dropped
-        else:
-            tracked = seen - self._dropped if self._dropped else seen
-        refs = None
-        if self._series_refs is not None:
-            refs = self._refs(series if keep is None else list(itertools.compress(series, keep)), new_keys)
-        stale = self._prev - tracked
-        if stale:
-            stale_labels = [entries[k] for k in stale if entries.get(k)]
+        slots = idx.tolist()
+        labels = list(map(self._labels.__getitem__, slots))
+        refs = self._refs_for(idx) if self._series_refs is not None else None
+        current = np.zeros(len(self._prev), dtype=bool)
+        current[idx if explicit is None else idx[~explicit]] = True
+        stale = np.flatnonzero(self._prev & ~current)
+        if len(stale):
+            stale_labels = [self._labels[i] for i in stale.tolist()]
             labels.extend(stale_labels)
-            ts = np.concatenate([ts, np.full(len(stale_labels), ts_ms, dtype=np.int64)])
-            vals = np.concatenate([vals, np.full(len(stale_labels), STALE_NAN, dtype=np.float64)])
+            ts = np.concatenate([ts, np.full(len(stale), ts_ms, dtype=np.int64)])
+            vals = np.concatenate([vals, np.full(len(stale), STALE_NAN, dtype=np.float64)])
             if refs is not None:
-                refs = np.concatenate([refs, np.full(len(stale_labels), -1, dtype=np.int64)])
-        self._prev = tracked
-        if len(entries) > 2 * len(seen) + 1024:
-            # Bounded memory: forget series neither in this scrape nor needed for staleness.
-            self._entries = {k: entries[k] for k in seen}
-            self._dropped &= seen
-            self._ref_of = {k: r for k, r in self._ref_of.items() if k in seen}
+                refs = np.concatenate([refs, self._refs[stale]])
+        self._prev = current
+        if len(self._index) > 2 * total + 1024:
+            self._evict(series)
         return ProcessedScrape(labels, ts, vals, total, added, series_added, refs)
 
-    def _refs(self, keys: list[bytes], new_keys: list[bytes]) -> np.ndarray | None:
-        """Storage refs for the kept samples' series (`SampleColumns.refs`), so the append
-        skips hashing label sets. New series get theirs at once; a probe of one known series
-        per scrape notices when the storage's head was cut (its refs changed), and then this
-        scrape's refs are made again, once. None (the labels path) if storage refuses."""
+    def _refs_for(self, idx: np.ndarray) -> np.ndarray | None:
+        """Storage refs for the kept samples (`SampleColumns.refs`), so the append skips
+        hashing label sets. Series without one (new, or refused before) ask for theirs; one
+        probe per scrape notices when storage cut its head (refs changed), and then every
+        slot's ref is made again, once. None (the labels path) if storage refuses."""
         assert self._series_refs is not None
-        entries, ref_of = self._entries, self._ref_of
         try:
-            if new_keys:
-                made = self._series_refs([entries[k] for k in new_keys])
-                ref_of.update(zip(new_keys, made.tolist()))
-            if keys:
-                probe = keys[0]
-                if int(self._series_refs([entries[probe]])[0]) != ref_of.get(probe):
-                    unique = list(dict.fromkeys(keys))
-                    made = self._series_refs([entries[k] for k in unique])
-                    self._ref_of = ref_of = dict(zip(unique, made.tolist()))
+            need = np.unique(idx[self._refs[idx] < 0]).tolist()  # new series, or refused before
+            if need:
+                self._refs[need] = self._series_refs([self._labels[i] for i in need])
+            probe = self._ref_probe
+            if probe < 0 or probe >= len(self._labels) or not self._labels[probe]:
+                probe = self._ref_probe = int(idx[0]) if len(idx) else -1
+            if probe >= 0 and int(self._series_refs([self._labels[probe]])[0]) != int(self._refs[probe]):
+                live = [i for i, lab in enumerate(self._labels) if lab]
+                if live:
+                    self._refs[live] = self._series_refs([self._labels[i] for i in live])
         except Exception:  # a closed or failing database: the append reports it, by labels
             return None
-        return np.fromiter(map(ref_of.get, keys, itertools.repeat(-1)), dtype=np.int64, count=len(keys))
+        return self._refs[idx]
+
+    def _evict(self, series: list[bytes]) -> None:
+        """Bounded memory: forget series that neither this scrape had nor staleness needs
+        (after this scrape, staleness needs only this scrape's slots)."""
+        seen = np.zeros(len(self._labels), dtype=bool)
+        seen[[self._index[k] for k in dict.fromkeys(series)]] = True
+        keep = np.flatnonzero(seen)
+        remap = np.full(len(self._labels), -1, dtype=np.int64)
+        remap[keep] = np.arange(len(keep))
+        self._labels = [self._labels[i] for i in keep.tolist()]
+        self._dropped = self._dropped[keep].copy()
+        self._refs = self._refs[keep].copy()
+        self._prev = self._prev[keep].copy()
+        self._index = {k: int(remap[v]) for k, v in self._index.items() if seen[v]}
+        self._ref_probe = -1
 
     def fail(self) -> list[Labels]:
         """A failed scrape is an empty one (Prometheus): every series of the last successful
         scrape goes stale now. Returns their labels; the cache keeps its entries."""
-        stale = [self._entries[k] for k in self._prev if self._entries.get(k)]
-        self._prev = set()
+        stale = [self._labels[i] for i in np.flatnonzero(self._prev).tolist()]
+        self._prev[:] = False
         return stale
 
     def reset(self) -> list[Labels]:
         """Forget everything (a config change that alters final labels); returns the labels
         that must be marked stale first."""
         stale = self.fail()
-        self._entries.clear()
-        self._dropped.clear()
-        self._ref_of.clear()
+        self._clear()
         return stale
