@@ -5,6 +5,11 @@ keys are errors, a scalar of the wrong kind is an error, and an explicit `null` 
 field's zero value (not its default). `Fields` gives the section parsers exactly that, one
 mapping at a time, and raises `ConfigError` with the full key path
 (`scrape_configs[2].relabel_configs[0].action`) so the operator sees which line to fix.
+
+Go's decoder also gives a string field the scalar's text as written: `replacement: 010` is
+"010", `target_label: on` is "on". PyYAML would turn those into 8 and True, so
+`load_strict_yaml` builds numbers and booleans as `YamlInt`, `YamlFloat` and `YamlBool`, which
+remember their text, and `scalar_text` hands it back wherever a string is wanted.
 """
 
 from __future__ import annotations
@@ -19,9 +24,59 @@ import yaml
 
 from heron.config import ConfigError, parse_duration
 
-__all__ = ["Fields", "fail", "join", "index", "load_strict_yaml", "parse_base2_bytes", "type_name"]
+__all__ = [
+    "Fields",
+    "YamlBool",
+    "YamlFloat",
+    "YamlInt",
+    "fail",
+    "index",
+    "join",
+    "load_strict_yaml",
+    "parse_base2_bytes",
+    "scalar_text",
+    "type_name",
+]
 
-_MISSING = object()
+
+class YamlInt(int):
+    """An int from YAML that remembers how it was written."""
+
+    yaml_text: str
+
+
+class YamlFloat(float):
+    """A float from YAML that remembers how it was written."""
+
+    yaml_text: str
+
+
+class YamlBool(int):
+    """A boolean from YAML (bool cannot be subclassed) that remembers how it was written."""
+
+    yaml_text: str
+
+    def __repr__(self) -> str:
+        return "True" if self else "False"
+
+
+def _is_bool(value: object) -> bool:
+    return isinstance(value, (bool, YamlBool))
+
+
+def scalar_text(value: object) -> str | None:
+    """A YAML scalar as Go's decoder puts it into a string: its text as written; None for
+    null, lists and mappings."""
+    text = getattr(value, "yaml_text", None)
+    if text is not None:
+        return str(text)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return None
 
 
 def join(path: str, key: str) -> str:
@@ -40,7 +95,7 @@ def fail(path: str, problem: str, source: str) -> NoReturn:
 def type_name(value: object) -> str:
     if value is None:
         return "null"
-    if isinstance(value, bool):
+    if _is_bool(value):
         return "boolean"
     if isinstance(value, (int, float)):
         return "number"
@@ -97,12 +152,10 @@ class Fields:
         value = self.data[key]
         if value is None:
             return ""
-        if isinstance(value, bool):
-            # Go's decoder keeps the scalar's text; YAML 1.1 booleans read back as written.
-            return "true" if value else "false"
-        if isinstance(value, (str, int, float)):
-            return str(value)
-        self.fail(key, f"want a string, got a {type_name(value)}")
+        text = scalar_text(value)
+        if text is None:
+            self.fail(key, f"want a string, got a {type_name(value)}")
+        return text
 
     def boolean(self, key: str, default: bool = False) -> bool:
         if key not in self.data:
@@ -110,9 +163,9 @@ class Fields:
         value = self.data[key]
         if value is None:
             return False
-        if not isinstance(value, bool):
+        if not _is_bool(value):
             self.fail(key, f"want true or false, got {_describe(value)}")
-        return value
+        return bool(value)
 
     def uint(self, key: str, default: int = 0) -> int:
         if key not in self.data:
@@ -120,11 +173,11 @@ class Fields:
         value = self.data[key]
         if value is None:
             return 0
-        if isinstance(value, bool) or not isinstance(value, int):
+        if _is_bool(value) or not isinstance(value, int):
             self.fail(key, f"want a whole number, got {_describe(value)}")
         if value < 0:
             self.fail(key, f"want a number of at least 0, got {value}")
-        return value
+        return int(value)
 
     def integer(self, key: str, default: int = 0) -> int:
         if key not in self.data:
@@ -132,9 +185,9 @@ class Fields:
         value = self.data[key]
         if value is None:
             return 0
-        if isinstance(value, bool) or not isinstance(value, int):
+        if _is_bool(value) or not isinstance(value, int):
             self.fail(key, f"want a whole number, got {_describe(value)}")
-        return value
+        return int(value)
 
     def duration(self, key: str, default: float = 0.0) -> float:
         """A Prometheus duration (`15s`, `1m30s`); float seconds."""
@@ -143,9 +196,9 @@ class Fields:
         value = self.data[key]
         if value is None:
             return 0.0
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        text = scalar_text(value)
+        if text is None:
             self.fail(key, f"want a duration like 15s, got a {type_name(value)}")
-        text = str(value)
         if text == "":
             self.fail(key, "empty duration string")
         try:
@@ -165,12 +218,11 @@ class Fields:
         value = self.data[key]
         if value is None:
             return 0
-        if isinstance(value, bool):
-            self.fail(key, "want a size like 10MB, got a boolean")
-        if not isinstance(value, (str, int, float)):
+        text = scalar_text(value)
+        if text is None:
             self.fail(key, f"want a size like 10MB, got a {type_name(value)}")
         try:
-            return parse_base2_bytes(str(value))
+            return parse_base2_bytes(text)
         except ValueError as exc:
             self.fail(key, str(exc))
 
@@ -182,9 +234,10 @@ class Fields:
             self.fail(key, f"want a list of strings, got a {type_name(value)}")
         out: list[str] = []
         for i, item in enumerate(value):
-            if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            text = scalar_text(item)
+            if text is None:
                 fail(index(self.at(key), i), f"want a string, got a {type_name(item)}", self.source)
-            out.append(str(item))
+            out.append(text)
         return tuple(out)
 
     def string_map(self, key: str) -> dict[str, str]:
@@ -195,17 +248,17 @@ class Fields:
             self.fail(key, f"want a mapping of strings, got a {type_name(value)}")
         out: dict[str, str] = {}
         for k, v in value.items():
-            path = join(self.at(key), str(k))
-            if isinstance(k, bool) or not isinstance(k, (str, int, float)):
+            name = scalar_text(k)
+            path = join(self.at(key), str(name if name is not None else k))
+            if name is None:
                 fail(path, "keys must be strings", self.source)
             if v is None:
-                out[str(k)] = ""
+                out[name] = ""
                 continue
-            if isinstance(v, bool):
-                v = "true" if v else "false"
-            if not isinstance(v, (str, int, float)):
+            text = scalar_text(v)
+            if text is None:
                 fail(path, f"want a string, got a {type_name(v)}", self.source)
-            out[str(k)] = str(v)
+            out[name] = text
         return out
 
     def items(self, key: str) -> list[tuple[str, object]]:
@@ -221,7 +274,8 @@ class Fields:
 def _describe(value: object) -> str:
     if isinstance(value, str):
         return _quote(value) if len(value) <= 60 else "a string"
-    return f"a {type_name(value)}" if not isinstance(value, (int, float)) else str(value)
+    text = scalar_text(value)
+    return f"a {type_name(value)}" if text is None or _is_bool(value) else text
 
 
 # alecthomas/units.ParseBase2Bytes: number-and-unit pairs, every unit a power of 1024
@@ -267,7 +321,25 @@ def parse_base2_bytes(text: str) -> int:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader with no changes; a class of our own so we never touch PyYAML's global."""
+    """SafeLoader whose numbers and booleans remember their text (a class of our own, so
+    PyYAML's global SafeLoader is never changed)."""
+
+
+def _remembering(kind: type, construct: object) -> object:
+    def build(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> object:
+        value = construct(loader, node)  # type: ignore[operator]
+        out = kind(value)
+        out.yaml_text = node.value
+        return out
+
+    return build
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _remembering(YamlInt, yaml.SafeLoader.construct_yaml_int))
+_Loader.add_constructor(
+    "tag:yaml.org,2002:float", _remembering(YamlFloat, yaml.SafeLoader.construct_yaml_float)
+)
+_Loader.add_constructor("tag:yaml.org,2002:bool", _remembering(YamlBool, yaml.SafeLoader.construct_yaml_bool))
 
 
 def load_strict_yaml(text: str, source: str) -> object:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from heron.promconfig.fields import Fields, fail, index, join, type_name
+from heron.promconfig.fields import Fields, fail, index, join, scalar_text, type_name
 from heron.promconfig.httpclient import (
     HTTP_CLIENT_KEYS,
     HTTPClient,
@@ -239,8 +239,15 @@ def _parse_params(f: Fields) -> dict[str, tuple[str, ...]]:
     raw = f.raw("params")
     if raw is None:
         return {}
-    p = Fields(raw, f.at("params"), f.source, [str(k) for k in raw] if isinstance(raw, Mapping) else ())
-    return {str(k): p.string_list(str(k)) for k in p.data}
+    if not isinstance(raw, Mapping):
+        f.fail("params", f"want a mapping of parameter names to lists, got a {type_name(raw)}")
+    out: dict[str, tuple[str, ...]] = {}
+    for key, values in raw.items():
+        name = scalar_text(key)
+        if name is None:
+            fail(join(f.at("params"), str(key)), "keys must be strings", f.source)
+        out[name] = Fields({name: values}, f.at("params"), f.source, (name,)).string_list(name)
+    return out
 
 
 def _parse_scrape(item: object, path: str, source: str, glob: GlobalConfig, base_dir: str) -> ScrapeConfig:

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from heron.collect.metrics.discovery import TargetGroup
 from heron.config import ConfigError
 from heron.logsetup import log_fields
-from heron.promconfig.fields import load_strict_yaml
+from heron.promconfig.fields import load_strict_yaml, scalar_text
 from heron.promconfig.httpclient import join_dir
 from heron.promconfig.relabel import is_label_name
 from heron.promconfig.types import FileSDConfig
@@ -87,9 +87,10 @@ def _group(item: object, i: int, filename: str, strict_strings: bool) -> TargetG
     if raw_labels is not None:
         if not isinstance(raw_labels, Mapping):
             raise ValueError(f"{where}.labels: want a mapping of label names to values")
-        for name, value in raw_labels.items():
-            if not isinstance(name, str) or not is_label_name(name):
-                raise ValueError(f'{where}.labels: "{name}" is not a valid label name')
+        for key, value in raw_labels.items():
+            name = key if isinstance(key, str) else scalar_text(key)
+            if name is None or not is_label_name(name):
+                raise ValueError(f'{where}.labels: "{key}" is not a valid label name')
             labels[name] = _scalar(value, f"{where}.labels.{name}", strict_strings)
     labels[FILEPATH_LABEL] = filename
     return TargetGroup(
@@ -100,15 +101,15 @@ def _group(item: object, i: int, filename: str, strict_strings: bool) -> TargetG
 
 
 def _scalar(value: object, where: str, strict_strings: bool) -> str:
+    """A label value or target: JSON wants a string; YAML takes any scalar as its text."""
     if isinstance(value, str):
         return value
     if value is None:
         return ""
-    if strict_strings or isinstance(value, (list, dict)):
+    text = None if strict_strings else scalar_text(value)
+    if text is None:
         raise ValueError(f"{where}: want a string")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return text
 
 
 def _strings(value: object, where: str, strict_strings: bool) -> list[str]:
