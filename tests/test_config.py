@@ -139,6 +139,7 @@ CASES: dict[str, tuple[str, object, str]] = {
     "node_name": ("node-1.example", "node-1.example", "Node_1!"),
     "kube": ("none", "none", "sometimes"),
     "kubelet_scheme": ("HTTP", "http", "ftp"),
+    "kubelet_token_file": ("/run/token", "/run/token", "token"),
     "kubelet_insecure_skip_verify": ("true", True, "sometimes"),
     "bearer_token_file": (__file__, __file__, "/nonexistent/token"),
     "agent_queue_size": ("1GiB", 1024**3, "0"),

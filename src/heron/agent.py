@@ -137,6 +137,7 @@ def node_scrape_configs(
     return agent_scrape_configs(
         node_name(settings),
         kubelet_scheme=settings.kubelet_scheme,
+        token_file=settings.kubelet_token_file,
         kubelet_insecure_skip_verify=settings.kubelet_insecure_skip_verify,
         global_=prom_config.global_ if prom_config else GlobalConfig(),
     )

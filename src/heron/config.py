@@ -221,6 +221,15 @@ def _parse_token_file(text: str) -> str:
     return value
 
 
+def _parse_optional_abs_path(text: str) -> str:
+    """Empty, or an absolute path not checked now (a mounted secret appears with its volume and
+    is read at each use, as Prometheus reads credentials files)."""
+    value = text.strip()
+    if value and not os.path.isabs(value):
+        raise ValueError(f"want an absolute path, not {_quote(text)}")
+    return value
+
+
 KUBE_MODES = ("auto", "in-cluster", "kubeconfig", "none")
 START_AT = ("beginning", "end")
 _GLOB_RE = re.compile(r"[A-Za-z0-9._/*?\[\]!-]+")
@@ -495,8 +504,15 @@ SETTINGS: tuple[Setting, ...] = (
         "kubelet_scheme",
         _choice(("https", "http")),
         "https",
-        "agent: scrape the kubelet over https (service-account token and CA) or http (no credentials)",
+        "agent: scrape the kubelet over https (verified with the service account's CA) or http",
         "SCHEME",
+    ),
+    Setting(
+        "kubelet_token_file",
+        _parse_optional_abs_path,
+        "/var/run/secrets/kubernetes.io/serviceaccount/token",
+        "agent: bearer token the kubelet is scraped with, read at each scrape (empty = none)",
+        "FILE",
     ),
     Setting(
         "kubelet_insecure_skip_verify",
@@ -601,6 +617,7 @@ class Settings:
     node_name: str
     kube: str
     kubelet_scheme: str
+    kubelet_token_file: str
     kubelet_insecure_skip_verify: bool
     bearer_token_file: str
     agent_queue_size: int

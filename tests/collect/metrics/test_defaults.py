@@ -239,8 +239,12 @@ def test_intervals_follow_global_and_configs_are_plain_prometheus_jobs() -> None
     for cfg in agent_scrape_configs(NODE, global_=glob) + server_scrape_configs(global_=glob):
         assert (cfg.scrape_interval, cfg.scrape_timeout) == (15.0, 5.0)
         assert cfg.kubernetes_sd_configs and not cfg.static_configs
-    (kubelet, *_) = agent_scrape_configs(NODE, kubelet_scheme="http")
-    assert kubelet.scheme == "http" and kubelet.tls_config.ca_file == "" and kubelet.authorization is None
+    (kubelet, *_) = agent_scrape_configs(NODE, kubelet_scheme="http", token_file="/demo/token")
+    assert kubelet.scheme == "http" and kubelet.tls_config.ca_file == ""
+    assert kubelet.authorization is not None and kubelet.authorization.credentials_file == "/demo/token"
+    (kubelet, *_) = agent_scrape_configs(NODE, token_file="", kubelet_insecure_skip_verify=True)
+    assert kubelet.authorization is None and kubelet.tls_config.insecure_skip_verify
+    assert kubelet.tls_config.ca_file == "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
     with pytest.raises(ValueError, match="node"):
         agent_scrape_configs("")
     with pytest.raises(ValueError, match="kubelet_scheme"):

@@ -48,13 +48,13 @@ def wait_for(predicate: Callable[[], object], timeout: float = WAIT) -> None:
 
 
 class _Targets(ThreadingHTTPServer):
-    """A kubelet and a pod on 127.0.0.1: serves BODIES, counts scrapes, keeps auth headers."""
+    """A kubelet and a pod on 127.0.0.1: serves BODIES, counts scrapes, keeps auth headers by path."""
 
     daemon_threads = True
 
     def __init__(self) -> None:
         self.hits: dict[str, int] = {}
-        self.auth: set[str | None] = set()
+        self.auth: dict[str, set[str | None]] = {}
         super().__init__(("127.0.0.1", 0), _Handler)
 
 
@@ -65,7 +65,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0]
         body = BODIES.get(path)
         self.server.hits[path] = self.server.hits.get(path, 0) + 1
-        self.server.auth.add(self.headers.get("Authorization"))
+        self.server.auth.setdefault(path, set()).add(self.headers.get("Authorization"))
         self.send_response(200 if body is not None else 404)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
         self.send_header("Content-Length", str(len(body or b"")))
@@ -116,6 +116,9 @@ def metadata(fake: FakeKubeAPI) -> Iterator[PodMetadata]:
 
 
 def agent_settings(tmp_path: Path, server_url: str) -> Settings:
+    token = tmp_path / "serviceaccount" / "token"
+    token.parent.mkdir(exist_ok=True)
+    token.write_text("t0ken\n")
     return load_settings(
         None,
         {},
@@ -126,6 +129,7 @@ def agent_settings(tmp_path: Path, server_url: str) -> Settings:
             "node_name": NODE,
             "kube": "none",
             "kubelet_scheme": "http",
+            "kubelet_token_file": str(token),
         },
     )
 
@@ -152,7 +156,9 @@ def test_agent_scrapes_its_node_and_remote_writes_to_the_server(
             wait_for(lambda: all(targets.hits.get(p, 0) >= 2 for p in BODIES))
         finally:
             release()  # staleness markers, then the queue drains to the server
-        assert targets.auth == {None}  # http: no token sent in the clear
+        # The kubelet gets the service account's token; a pod gets none.
+        assert all(targets.auth[p] == {"Bearer t0ken"} for p in BODIES if p.startswith("/metrics"))
+        assert targets.auth["/pod-metrics"] == {None}
         assert (tmp_path / "state" / "remote-write").is_dir()
         text = registry.render()
         assert "heron_scrape_targets" in text and "heron_remote_write_samples_total" in text

@@ -10,7 +10,7 @@ The agent, on its own node (`agent_scrape_configs`):
   `/metrics/cadvisor` and `/metrics/resource`, found through the node object (`role: node`,
   narrowed to this node by a field selector, so the port is the node's kubelet endpoint), over
   HTTPS with the service account's token and CA (settings `kubelet_scheme`,
-  `kubelet_insecure_skip_verify`). All three carry `job="kubelet"` and a
+  `kubelet_token_file`, `kubelet_insecure_skip_verify`). All three carry `job="kubelet"` and a
   `metrics_path` label, as kube-prometheus labels them, so the kubernetes-mixin dashboards work.
 - `kubernetes-pods`: pods on this node (`spec.nodeName=<node>`, sent to the API server) that are
   annotated `prometheus.io/scrape: "true"`, honouring `prometheus.io/port`, `/path`, `/scheme`
@@ -140,8 +140,9 @@ def agent_scrape_configs(
 ) -> list[ScrapeConfig]:
     """The agent's jobs on `node`: its kubelet (three endpoints) and its annotated pods.
 
-    Over https the kubelet gets the bearer token in `token_file` and is verified with the CA
-    in `ca.crt` beside it (the service account mount has both); over http neither is used.
+    The kubelet gets the bearer token in `token_file` (read at each scrape; "" sends none),
+    and over https is verified with the CA in `ca.crt` beside it (the service account mount
+    has both).
     `global_` gives the scrape interval and timeout (Prometheus' defaults without it).
     `kubelet_insecure_skip_verify` is for clusters whose kubelets serve self-signed certificates
     (kubeadm's default unless `serverTLSBootstrap` is on).
@@ -151,15 +152,14 @@ def agent_scrape_configs(
     if kubelet_scheme not in ("http", "https"):
         raise ValueError(f"kubelet_scheme must be http or https, not {kubelet_scheme!r}")
     glob = global_ or GlobalConfig()
-    ca_file = os.path.join(os.path.dirname(token_file), "ca.crt")
+    ca_file = os.path.join(os.path.dirname(token_file or SERVICE_ACCOUNT_TOKEN), "ca.crt")
     https = kubelet_scheme == "https"
     tls = (
         TLSConfig(ca_file=ca_file, insecure_skip_verify=kubelet_insecure_skip_verify)
         if https
         else TLSConfig()
     )
-    # Over http (a read-only port, or a simulated kubelet) no credentials are sent in the clear.
-    auth = Authorization(type="Bearer", credentials_file=token_file) if https else None
+    auth = Authorization(type="Bearer", credentials_file=token_file) if token_file else None
     this_node = KubernetesSDConfig(
         role="node", selectors=(KubernetesSelector(role="node", field=f"metadata.name={node}"),)
     )
