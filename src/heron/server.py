@@ -23,6 +23,7 @@ from heron.api.state import ApiLimits, AppState
 from heron.api.status import sample_ingest
 from heron.config import Settings
 from heron.logsetup import log_fields
+from heron.promconfig import PromConfig
 from heron.receive.discovery import Discovery, discover
 from heron.receive.loki_push import decode_push
 from heron.ship.loki_client import PushOutcome, PushResult
@@ -31,7 +32,7 @@ from heron.storage import Database, LogBatch, SampleColumns, StorageWriteError
 
 if TYPE_CHECKING:
     from heron.collect.metrics.scrape import ScrapeManager
-    from heron.promconfig import PromConfig
+    from heron.promconfig import ScrapeConfig
     from heron.workers import QueryPool
 
 __all__ = ["run_server", "build_state", "engine_options"]
@@ -124,9 +125,42 @@ def _in_process_sink(
     return send
 
 
-def _scrape_manager(state: AppState, db: Database, prom_config: PromConfig, base_dir: str) -> ScrapeManager:
-    """The server's own scraping (`scrape_configs`): each scrape is one `db.append`, the
-    targets show in `/api/v1/targets`, their metadata in `/api/v1/metadata`."""
+def scrape_configs(
+    settings: Settings,
+    prom_config: PromConfig,
+    kube_connect: Callable[[], object] | None,
+    *,
+    with_agent: bool = False,
+) -> list[ScrapeConfig]:
+    """What the server scrapes: the file's `scrape_configs` when it has some; else, with a
+    Kubernetes connection, the zero-configuration jobs (annotated services' endpointslices,
+    and in `heron all` this node's kubelet and annotated pods too, so that one manager holds
+    every target and `/api/v1/targets` lists them all); else nothing."""
+    if prom_config.scrape_configs:
+        return list(prom_config.scrape_configs)
+    if kube_connect is None:
+        return []
+    from heron.collect.metrics.defaults import server_scrape_configs
+
+    configs = server_scrape_configs(global_=prom_config.global_)
+    if with_agent:
+        from heron.agent import node_scrape_configs
+
+        configs = node_scrape_configs(settings, prom_config, kube_connect) + configs  # type: ignore[arg-type]
+    return configs
+
+
+def _scrape_manager(
+    state: AppState,
+    db: Database,
+    configs: list[ScrapeConfig],
+    prom_config: PromConfig,
+    kube_connect: Callable[[], object] | None,
+    base_dir: str,
+) -> ScrapeManager:
+    """The server's own scraping: each scrape is one `db.append`, the targets show in
+    `/api/v1/targets`, their metadata in `/api/v1/metadata`."""
+    from heron.collect.metrics.kubesd import scrape_discoverers
     from heron.collect.metrics.scrape import ScrapeManager
 
     def sink(columns: SampleColumns) -> None:
@@ -138,12 +172,14 @@ def _scrape_manager(state: AppState, db: Database, prom_config: PromConfig, base
             )
 
     return ScrapeManager(
-        prom_config.scrape_configs,
+        configs,
         sink,
+        discoverers=scrape_discoverers(kube_connect, base_dir),  # type: ignore[arg-type]
         registry=state.registry,
         metadata=state.metadata,
         external_labels=prom_config.global_.external_labels,
         base_dir=base_dir,
+        series_refs=db.series_refs,
     )
 
 
@@ -186,11 +222,26 @@ def run_server(
             state.query_pool = _query_pool(settings, state, db)
         state.ready = True
         log.info("storage open", extra=log_fields(data_dir=str(settings.data_dir)))
-        if prom_config is not None and prom_config.scrape_configs:
-            manager = _scrape_manager(state, db, prom_config, config_dir)
-            manager.start()
+        prom = prom_config if prom_config is not None else PromConfig()
+        try:
+            from heron.agent import AgentConfigError, kube_connection
+
+            kube_connect = kube_connection(settings, agent_metadata)
+        except AgentConfigError as exc:
+            log.warning("no Kubernetes discovery", extra=log_fields(error=str(exc)))
+            kube_connect = None
+        configs = scrape_configs(settings, prom, kube_connect, with_agent=with_agent)
+        if configs:
+            try:
+                manager = _scrape_manager(state, db, configs, prom, kube_connect, config_dir)
+                manager.start()
+            except Exception:
+                log.exception("scraping failed to start")
+                exit_code[0] = 1
+                server_box[0].should_exit = True
+                return
             state.scrapes = manager
-            log.info("scraping", extra=log_fields(jobs=len(prom_config.scrape_configs)))
+            log.info("scraping", extra=log_fields(jobs=[c.job_name for c in configs]))
         if with_agent:
             from heron.agent import make_agent
 
@@ -204,6 +255,9 @@ def run_server(
                     ),
                     agent_metadata,
                     registry=state.registry,
+                    # The server's manager above scrapes the node's jobs too (one set of
+                    # targets for /api/v1/targets), so the in-process agent only tails logs.
+                    scrape_configs=[],
                 )
             except Exception:
                 log.exception("the in-process agent failed to start")
