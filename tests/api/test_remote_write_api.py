@@ -5,9 +5,11 @@ own sender into Heron's receiver (1.0 and 2.0), read back through storage after 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
+import cramjam
 import httpx
 import numpy as np
 import pytest
@@ -15,11 +17,12 @@ import pytest
 from heron.collect.metrics.metadata import MetricMetadata
 from heron.model import Matcher, MatchOp
 from heron.promconfig.types import QueueConfig, RemoteWriteConfig
+from heron.protowire import encode_varint
 from heron.selfmetrics import Registry
 from heron.ship.remote_write import RemoteWriteSender
 from heron.ship.remote_write_encode import V1_CONTENT_TYPE, V2_CONTENT_TYPE, encode_v1, encode_v2, snappy
 from heron.storage import Database, SampleColumns, StorageOptions
-from serverproc import ServerProc, start_server
+from serverproc import ServerProc, peak_rss, start_server
 
 NOW = int(time.time() * 1000)
 UP = (("__name__", "up"), ("job", "api"))
@@ -150,3 +153,30 @@ def test_heron_sender_into_heron_receiver(tmp_path: Path, message: str) -> None:
     for i in range(300):
         want = [(NOW - (5 - k) * 15_000, float(i * (k + 1))) for k in range(5)]
         assert got[(("__name__", "rt"), ("cluster", "c"), ("i", str(i)))] == want
+
+
+def test_a_snappy_bomb_and_a_body_at_the_limit_stay_bounded(tmp_path: Path) -> None:
+    """A body declaring 200 MiB is refused before it is decoded; one at the limit (8 MiB of one
+    series' samples, a sender catching up) is stored as one batch, not sample by sample."""
+    server = start_server(tmp_path / "data", "--max-push-size", str(8 << 20))
+    try:
+        with httpx.Client(base_url=server.url, timeout=120) as client:
+            assert _post(client, snappy(encode_v1({UP: [(NOW, 1.0)]}))).status_code == 204  # warm
+            base = peak_rss(server.proc.pid)
+            block = bytes(cramjam.snappy.compress_raw(os.urandom(6 << 20)))
+            bomb = encode_varint(200 << 20) + block[len(encode_varint(6 << 20)) :]
+            r = _post(client, bomb)
+            assert r.status_code == 413 and "209715200" in r.text
+            assert peak_rss(server.proc.pid) - base <= 64 << 20
+            n = 450_000
+            raw = encode_v1({(("__name__", "many"),): [(NOW - 3_600_000 + i, float(i)) for i in range(n)]})
+            assert len(raw) <= 8 << 20
+            r = _post(client, snappy(raw))
+            assert r.status_code == 204, r.text
+            growth = peak_rss(server.proc.pid) - base
+            assert growth <= 256 << 20, growth / (1 << 20)  # 534 MiB when stored sample by sample
+    finally:
+        assert server.stop() == 0, server.log()
+    got = _stored(tmp_path / "data", Matcher("__name__", MatchOp.EQ, "many"))
+    [(_, samples)] = got.items()
+    assert len(samples) == 450_000 and samples[-1] == (NOW - 3_600_000 + 449_999, 449_999.0)

@@ -25,6 +25,7 @@ from heron.receive.remote_write import (
     RemoteWriteTooLarge,
     UnsupportedMediaType,
     decode_write_request,
+    storage_batches,
 )
 from heron.storage import RejectReason
 
@@ -71,7 +72,8 @@ async def _write(request: Request, state: AppState) -> Response:
     nsamples = len(decoded.columns.labels)
     if not nsamples:
         return Response(status_code=204, headers=_written(decoded, 0))
-    result = await run_in_threadpool(state.db.append, (), (), decoded.columns)
+    batches, columns = storage_batches(decoded)
+    result = await run_in_threadpool(state.db.append, (), batches, columns)
     written = nsamples - result.rejected_count
     headers = _written(decoded, written)
     if not result.rejected:

@@ -18,6 +18,7 @@ for now) and exemplars. A malformed body or an invalid label set refuses the who
 from __future__ import annotations
 
 import struct
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,9 +27,10 @@ from heron.collect.metrics.metadata import MetricMetadata
 from heron.model import LABEL_NAME_RE, METRIC_NAME_RE, Labels
 from heron.protowire import WIRE_I64, WIRE_LEN, WIRE_VARINT, ProtoError, iter_fields, read_varint
 from heron.receive.decompress import DecompressError, TooLarge, unsnappy
-from heron.storage import SampleColumns
+from heron.storage import SampleBatch, SampleColumns
 
 __all__ = [
+    "storage_batches",
     "RemoteWriteError",
     "UnsupportedMediaType",
     "RemoteWriteTooLarge",
@@ -69,6 +71,7 @@ class DecodedWrite:
 
     columns: SampleColumns
     metadata: dict[str, MetricMetadata] = field(default_factory=dict)
+    multi: list[tuple[int, int]] = field(default_factory=list)  # [start, end) of series with >1 sample
     histograms: int = 0  # native histogram samples: not stored
     exemplars: int = 0  # exemplars: not stored
     version: str = V1_PROTO
@@ -237,24 +240,35 @@ def _sample(buf: bytes, s: int, e: int) -> tuple[int, float]:
 
 
 class _Columns:
-    """Growing column lists; one entry per sample."""
+    """Growing columns, one entry per sample: timestamps and values in typed arrays (16 bytes
+    a sample, not a Python int and float each), so the largest body max_push_size admits
+    stays within a small multiple of its own size in memory."""
 
     def __init__(self) -> None:
         self.labels: list[Labels] = []
-        self.ts: list[int] = []
-        self.vals: list[float] = []
+        self.multi: list[tuple[int, int]] = []
+        self.ts = array("q")
+        self.vals = array("d")
 
-    def add(self, labels: Labels, samples: list[tuple[int, float]]) -> None:
-        for t, v in samples:
+    def sample(self, sample: tuple[int, float]) -> None:
+        """One sample of the series being read; its labels follow in `end_series`."""
+        self.ts.append(sample[0])
+        self.vals.append(sample[1])
+
+    def end_series(self, labels: Labels, start: int) -> None:
+        """The series whose samples were added since `start` (len(ts) before it) is `labels`."""
+        n = len(self.ts) - start
+        if n == 1:
             self.labels.append(labels)
-            self.ts.append(t)
-            self.vals.append(v)
+        elif n > 1:
+            self.labels += [labels] * n
+            self.multi.append((start, start + n))
 
     def build(self) -> SampleColumns:
         return SampleColumns(
             labels=self.labels,
-            timestamps=np.array(self.ts, dtype=np.int64),
-            values=np.array(self.vals, dtype=np.float64),
+            timestamps=np.frombuffer(self.ts, dtype=np.int64) if self.ts else np.zeros(0, np.int64),
+            values=np.frombuffer(self.vals, dtype=np.float64) if self.vals else np.zeros(0, np.float64),
         )
 
 
@@ -312,14 +326,14 @@ def _decode_v1(buf: bytes) -> DecodedWrite:
             _want("WriteRequest", num, wt, WIRE_LEN)
             s, e = v  # type: ignore[misc]
             pairs: list[tuple[str, str]] = []
-            samples: list[tuple[int, float]] = []
+            start = len(cols.ts)
             for n2, w2, v2 in iter_fields(buf, s, e):
                 if n2 == 1:
                     _want("TimeSeries", n2, w2, WIRE_LEN)
                     pairs.append(_label(buf, v2[0], v2[1]))  # type: ignore[index]
                 elif n2 == 2:
                     _want("TimeSeries", n2, w2, WIRE_LEN)
-                    samples.append(_sample(buf, v2[0], v2[1]))  # type: ignore[index]
+                    cols.sample(_sample(buf, v2[0], v2[1]))  # type: ignore[index]
                 elif n2 == 3:
                     _want("TimeSeries", n2, w2, WIRE_LEN)
                     _check(buf, v2[0], v2[1], "Exemplar")  # type: ignore[index]
@@ -330,13 +344,14 @@ def _decode_v1(buf: bytes) -> DecodedWrite:
                     out.histograms += 1
             labels = _check_labels(pairs)
             labels = interned.setdefault(labels, labels)
-            cols.add(labels, samples)
+            cols.end_series(labels, start)
         elif num == 3:
             _want("WriteRequest", num, wt, WIRE_LEN)
             name, meta = _v1_metadata(buf, v[0], v[1])  # type: ignore[index]
             if name:
                 out.metadata[name] = meta
     out.columns = cols.build()
+    out.multi = cols.multi
     return out
 
 
@@ -380,7 +395,7 @@ def _decode_v2(buf: bytes) -> DecodedWrite:
     interned: dict[Labels, Labels] = {}
     for s, e in series_spans:
         refs: list[int] = []
-        samples: list[tuple[int, float]] = []
+        start = len(cols.ts)
         meta: MetricMetadata | None = None
         for num, wt, v in iter_fields(buf, s, e):
             if num == 1:
@@ -397,7 +412,7 @@ def _decode_v2(buf: bytes) -> DecodedWrite:
                     raise RemoteWriteError(f"TimeSeries field 1 has wire type {wt}")
             elif num == 2:
                 _want("TimeSeries", num, wt, WIRE_LEN)
-                samples.append(_sample(buf, v[0], v[1]))  # type: ignore[index]
+                cols.sample(_sample(buf, v[0], v[1]))  # type: ignore[index]
             elif num == 3:
                 _want("TimeSeries", num, wt, WIRE_LEN)
                 _check(buf, v[0], v[1], "Histogram")  # type: ignore[index]
@@ -421,12 +436,13 @@ def _decode_v2(buf: bytes) -> DecodedWrite:
             pairs.append((symbols[a], symbols[b]))
         labels = _check_labels(pairs)
         labels = interned.setdefault(labels, labels)
-        cols.add(labels, samples)
+        cols.end_series(labels, start)
         if meta is not None:
             name = dict(labels).get("__name__", "")
             if name:
                 out.metadata[name] = meta
     out.columns = cols.build()
+    out.multi = cols.multi
     return out
 
 
@@ -449,3 +465,23 @@ def _v2_metadata(buf: bytes, s: int, e: int, symbols: list[str]) -> MetricMetada
         return None
     kind = METRIC_TYPES[mtype] if 0 <= mtype < len(METRIC_TYPES) else "unknown"
     return MetricMetadata(kind, symbols[help_ref] if help_ref else "", symbols[unit_ref] if unit_ref else "")
+
+
+def storage_batches(decoded: DecodedWrite) -> tuple[list[SampleBatch], SampleColumns | None]:
+    """The decoded samples as storage takes them best: a series with many samples (a sender
+    catching up) as one SampleBatch, the usual one-sample series as columns, like a scrape."""
+    cols = decoded.columns
+    if not decoded.multi:
+        return [], cols if len(cols.labels) else None
+    ts = np.asarray(cols.timestamps)
+    vals = np.asarray(cols.values)
+    single = np.ones(len(ts), dtype=bool)
+    batches: list[SampleBatch] = []
+    for a, b in decoded.multi:
+        single[a:b] = False
+        batches.append(SampleBatch(cols.labels[a], ts[a:b], vals[a:b]))
+    idx = np.flatnonzero(single)
+    if not len(idx):
+        return batches, None
+    rest = SampleColumns(labels=[cols.labels[i] for i in idx.tolist()], timestamps=ts[idx], values=vals[idx])
+    return batches, rest
