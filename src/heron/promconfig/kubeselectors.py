@@ -16,7 +16,7 @@ _NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
 _DNS_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
 _KEY_RE = re.compile(rf"(?:{_DNS_LABEL}(?:\.{_DNS_LABEL})*/)?{_NAME}")
 _VALUE_RE = re.compile(rf"(?:{_NAME})?")
-_TOKEN_RE = re.compile(r"\s*(!=|==|=|!|\(|\)|,|[^\s!=(),]+)")
+_TOKEN_RE = re.compile(r"\s*(!=|==|=|!|\(|\)|,|<|>|[^\s!=(),<>]+)")
 
 
 def _check_key(key: str) -> None:
@@ -62,6 +62,8 @@ def check_label_selector(text: str) -> None:
                 elif op in ("in", "notin"):
                     if take() != "(":
                         raise ValueError(f"invalid label selector {text!r}: want ( after {op}")
+                    if pos < len(tokens) and tokens[pos] == ")":
+                        raise ValueError(f"invalid label selector {text!r}: the set after {op} is empty")
                     while True:
                         value = take()
                         if value == ")":
@@ -75,10 +77,10 @@ def check_label_selector(text: str) -> None:
                             break
                         if sep != ",":
                             raise ValueError(f"invalid label selector {text!r}: want , or ) in a set")
-                elif op in (">", "<") or op.startswith((">", "<")):
-                    number = op[1:] or take()
+                elif op in (">", "<"):
+                    number = take()
                     if not number.isdigit():
-                        raise ValueError(f"invalid label selector {text!r}: want an integer after {op[0]}")
+                        raise ValueError(f"invalid label selector {text!r}: want an integer after {op}")
                 else:
                     raise ValueError(f"invalid label selector {text!r}: unknown operator {op!r}")
         if pos >= len(tokens):
@@ -109,17 +111,42 @@ def check_field_selector(text: str) -> None:
     """Raise ValueError unless `text` is a field selector client-go's `fields.ParseSelector`
     accepts: comma-separated `key=value`, `key==value` or `key!=value` terms."""
     for term in _split_unescaped(text, ","):
-        if term and not _has_operator(term):
+        if not term:
+            continue
+        rhs = _after_operator(term)
+        if rhs is None:
             raise ValueError(f"invalid field selector {text!r}: can't understand {term!r}")
+        problem = _unescape_problem(rhs)
+        if problem:
+            raise ValueError(f"invalid field selector {text!r}: {problem}")
 
 
-def _has_operator(term: str) -> bool:
+def _after_operator(term: str) -> str | None:
+    """The value after the first `!=`, `==` or `=` outside an escape, or None."""
     i = 0
     while i < len(term):
         if term[i] == "\\":
             i += 2
             continue
-        if term.startswith(("!=", "==", "="), i):
-            return True
+        for op in ("!=", "==", "="):
+            if term.startswith(op, i):
+                return term[i + len(op) :]
         i += 1
-    return False
+    return None
+
+
+def _unescape_problem(value: str) -> str | None:
+    """client-go's fields.UnescapeValue: `\\`, `\\,` and `\\=` are escapes; any other
+    backslash, or a bare `=` or `,`, is an error."""
+    i = 0
+    while i < len(value):
+        c = value[i]
+        if c == "\\":
+            if i + 1 >= len(value) or value[i + 1] not in "\\,=":
+                return f"invalid escape sequence in {value!r}"
+            i += 2
+            continue
+        if c in "=,":
+            return f"unescaped {c!r} in {value!r}"
+        i += 1
+    return None
