@@ -38,7 +38,7 @@ from heron.storage import wal as walmod
 from heron.storage.block import Block
 from heron.storage.compact import merge_blocks, plan_compaction, write_head
 from heron.storage.head import Head, HeadSeries, MetricSeries
-from heron.storage.metric_head import SERIES_OVERHEAD, MetricStore
+from heron.storage.metric_head import SERIES_OVERHEAD, MetricStore, _unique
 from heron.storage.read import Snapshot
 from heron.storage.types import (
     AppendResult,
@@ -244,13 +244,10 @@ class Database:
                 if hi > self._series_max.get(rec.fp, _INT64_MIN):
                     self._series_max[rec.fp] = hi
             else:
-                slot = self._replay_slots(np.array([rec.fp], dtype=np.uint64), known)[0]
-                if slot >= 0:
-                    head.bytes += MetricSeries(head.metrics, int(slot)).append_samples(
-                        rec.timestamps, rec.values
-                    )
-                    lo, hi = int(rec.timestamps.min()), int(rec.timestamps.max())
-                    head.note_range(lo * 1_000_000, hi * 1_000_000, len(rec.timestamps))
+                n = len(rec.timestamps)
+                fps = np.full(n, rec.fp, dtype=np.uint64)
+                if head.append_columns(fps, rec.timestamps, rec.values, known, self._metric_prev.get):
+                    log.warning("wal data record for unknown series skipped", extra=log_fields(fp=rec.fp))
         head.bytes += head.metrics.fold()
         log.info(
             "wal replayed",
@@ -259,51 +256,12 @@ class Database:
             ),
         )
 
-    def _replay_slots(self, fps: np.ndarray, known: dict[int, tuple[SeriesKind, Labels]]) -> np.ndarray:
-        """Head slots of replayed metric fingerprints, made from their series records; -1 for
-        a fingerprint without one (logged and skipped)."""
-        store = self._head.metrics
-        slots = store.fp_index.lookup(fps)
-        for i in np.nonzero(slots < 0)[0].tolist():
-            fp = int(fps[i])
-            got = store.slot_of_fp(fp)  # made for an earlier entry of this record
-            if got < 0:
-                kl = known.get(fp)
-                if kl is None or kl[0] is not SeriesKind.METRIC:
-                    log.warning("wal data record for unknown series skipped", extra=log_fields(fp=fp))
-                    continue
-                got = store.add_series(fp, kl[1], self._metric_prev.get(fp))
-                self._head.bytes += SERIES_OVERHEAD
-            slots[i] = got
-        return slots
-
     def _replay_columns(
         self, rec: walmod.WalSampleColumns, known: dict[int, tuple[SeriesKind, Labels]]
     ) -> None:
-        head = self._head
-        slots = self._replay_slots(rec.fps, known)
-        ok = slots >= 0
-        if not bool(ok.all()):
-            slots, ts, vals = slots[ok], rec.timestamps[ok], rec.values[ok]
-        else:
-            ts, vals = rec.timestamps, rec.values
-        if not len(slots):
-            return
-        head.bytes += self._stage_columns(head.metrics, slots, ts, vals)
-        head.note_range(int(ts.min()) * 1_000_000, int(ts.max()) * 1_000_000, len(ts))
-
-    @staticmethod
-    def _stage_columns(store: MetricStore, slots: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> int:
-        """Stage checked samples: as a scrape when each series comes once and newer than its
-        data, otherwise as loose samples. Folds when the staging is full. Returns bytes."""
-        cols = store.cols
-        if bool((ts > cols.max_t[slots]).all()) and _unique(cols.mark, slots):
-            added = store.append_scrape(slots, ts, vals)
-        else:
-            added = store.append_loose(slots, ts, vals)
-        if store.fold_due():
-            added += store.fold()
-        return added
+        skipped = self._head.append_columns(rec.fps, rec.timestamps, rec.values, known, self._metric_prev.get)
+        if skipped:
+            log.warning("wal data records for unknown series skipped", extra=log_fields(samples=skipped))
 
     def close(self) -> None:
         """Stop background work and close the WAL; the head is rebuilt from it on next open."""
@@ -612,7 +570,7 @@ class Database:
 
     def _apply_columns(self, slots: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> None:
         head = self._head
-        head.bytes += self._stage_columns(head.metrics, slots, ts, vals)
+        head.bytes += head.metrics.stage(slots, ts, vals)
         head.note_range(int(ts.min()) * 1_000_000, int(ts.max()) * 1_000_000, len(ts))
         self.counters.samples += len(ts)
 
@@ -1242,15 +1200,6 @@ def metric_fingerprint(labels: Labels) -> int:
     if labels:
         h.update(b"\xff")
     return int.from_bytes(h.digest(), "little")
-
-
-def _unique(scratch: np.ndarray, slots: np.ndarray) -> bool:
-    """Whether no slot repeats, using a per-slot scratch column (no sort)."""
-    if len(slots) < 2:
-        return True
-    idx = np.arange(len(slots), dtype=np.int32)
-    scratch[slots] = idx
-    return bool((scratch[slots] == idx).all())
 
 
 class _Newest:

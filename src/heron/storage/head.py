@@ -16,7 +16,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
@@ -275,6 +275,38 @@ class Head:
             self.postings[kind].add(fp, labels)
             self.bytes += 200 + sum(len(k) + len(v) for k, v in labels)
         return s
+
+    def append_columns(
+        self,
+        fps: np.ndarray,
+        ts: np.ndarray,
+        vals: np.ndarray,
+        known: Mapping[int, tuple[SeriesKind, Labels]],
+        newest_of: Callable[[int], int] | None = None,
+    ) -> int:
+        """A WAL sample-columns record (replay): series found by fingerprint or made from
+        `known` (fingerprint -> series record), samples staged in bulk. Returns how many
+        samples had no series record and were skipped."""
+        store = self.metrics
+        slots = store.fp_index.lookup(np.asarray(fps, dtype=np.uint64))
+        for i in np.nonzero(slots < 0)[0].tolist():
+            fp = int(fps[i])
+            got = store.slot_of_fp(fp)  # made for an earlier entry of this record
+            if got < 0:
+                kl = known.get(fp)
+                if kl is None or kl[0] is not SeriesKind.METRIC:
+                    continue
+                got = store.add_series(fp, kl[1], newest_of(fp) if newest_of else _INT64_MIN)
+                self.bytes += SERIES_OVERHEAD
+            slots[i] = got
+        ok = slots >= 0
+        skipped = int(len(slots) - ok.sum())
+        if skipped:
+            slots, ts, vals = slots[ok], ts[ok], vals[ok]
+        if len(slots):
+            self.bytes += store.stage(slots, ts, vals)
+            self.note_range(int(ts.min()) * 1_000_000, int(ts.max()) * 1_000_000, len(ts))
+        return skipped
 
     def note_range(self, lo_ns: int, hi_ns: int, n: int) -> None:
         self.min_ns = min(self.min_ns, lo_ns)

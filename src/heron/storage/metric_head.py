@@ -181,12 +181,41 @@ class _Run:
 
 
 class _Loose:
-    """Staged samples of any shape (out of order, several per series, WAL replay)."""
+    """Staged samples of any shape (out of order, several per series, single samples), in
+    three columns grown by doubling: 24 B a sample, however small the appends. Readers read
+    `count` first, as with runs."""
 
-    __slots__ = ("parts",)
+    __slots__ = ("slots", "ts", "vals", "count")
 
-    def __init__(self) -> None:
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    def __init__(self, cap: int = 256) -> None:
+        self.slots = np.empty(cap, dtype=np.int64)
+        self.ts = np.empty(cap, dtype=np.int64)
+        self.vals = np.empty(cap, dtype=np.float64)
+        self.count = 0
+
+    def add(self, slots: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> int:
+        """Append; returns bytes newly allocated."""
+        k, n = self.count, len(slots)
+        grown = 0
+        if k + n > len(self.slots):
+            cap = len(self.slots)
+            while cap < k + n:
+                cap *= 2
+            for name in ("slots", "ts", "vals"):
+                old = getattr(self, name)
+                new = np.empty(cap, dtype=old.dtype)
+                new[:k] = old[:k]
+                setattr(self, name, new)
+            grown = 24 * (cap - k)
+        self.slots[k : k + n] = slots
+        self.ts[k : k + n] = ts
+        self.vals[k : k + n] = vals
+        self.count = k + n
+        return grown
+
+    def columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        k = self.count
+        return self.slots[:k], self.ts[:k], self.vals[:k]
 
 
 class _Columns:
@@ -377,17 +406,29 @@ class MetricStore:
         np.maximum.at(cols.newest, slots, ts)
         np.maximum.at(cols.max_t, slots, ts)
         np.minimum.at(cols.min_t, slots, ts)
+        grown = 0
         if self._loose is None:
             self._loose = _Loose()
+            grown = 24 * len(self._loose.slots)
             chunks, runs = self.state
             self.state = (chunks, runs + (self._loose,))
-        self._loose.parts.append(
-            (np.array(slots, dtype=np.int64), np.array(ts, dtype=np.int64), np.array(vals, dtype=np.float64))
-        )
+        grown += self._loose.add(slots, ts, vals)
         self.staged += n
         self.samples += n
-        self.staged_bytes += 24 * n
-        return 24 * n
+        self.staged_bytes += grown
+        return grown
+
+    def stage(self, slots: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> int:
+        """Stage checked samples: as a scrape when each series comes once and newer than its
+        data, otherwise as loose samples. Folds when the staging is full. Returns bytes."""
+        cols = self.cols
+        if bool((ts > cols.max_t[slots]).all()) and _unique(cols.mark, slots):
+            added = self.append_scrape(slots, ts, vals)
+        else:
+            added = self.append_loose(slots, ts, vals)
+        if self.fold_due():
+            added += self.fold()
+        return added
 
     def fold_due(self) -> bool:
         return self.staged >= max(_FOLD_MIN, FOLD_SAMPLES_PER_SERIES * self.n)
@@ -404,10 +445,8 @@ class MetricStore:
             if isinstance(r, _Run):
                 if r.count:
                     parts.append(_matrix_series_major(r.slots, *r.matrices()))
-            elif r.parts:
-                sl = np.concatenate([p[0] for p in r.parts])
-                ts = np.concatenate([p[1] for p in r.parts])
-                vs = np.concatenate([p[2] for p in r.parts])
+            elif r.count:
+                sl, ts, vs = r.columns()
                 order = np.lexsort((ts, sl))
                 sl, ts, vs = sl[order], ts[order], vs[order]
                 uniq, first = np.unique(sl, return_index=True)
@@ -471,14 +510,14 @@ class MetricStore:
                 ts = tsm[:, i].copy() if tsm is not None else np.array(row_ts, dtype=np.int64)
                 yield _clip(ts, vals[:, i].copy(), start, end)
             else:
-                for sl, ts, vs in r.parts[:]:
-                    m = sl == slot
-                    if bool(m.any()):
-                        t, v = ts[m], vs[m]
-                        if len(t) > 1 and bool((t[1:] < t[:-1]).any()):
-                            order = np.argsort(t, kind="stable")
-                            t, v = t[order], v[order]
-                        yield _clip(t, v, start, end)
+                sl, ts, vs = r.columns()
+                m = sl == slot
+                if bool(m.any()):
+                    t, v = ts[m], vs[m]
+                    if len(t) > 1 and bool((t[1:] < t[:-1]).any()):
+                        order = np.argsort(t, kind="stable")
+                        t, v = t[order], v[order]
+                    yield _clip(t, v, start, end)
 
     def select(self, matchers: Sequence[Matcher]) -> set[int]:
         return select(self.postings, matchers)
@@ -592,6 +631,15 @@ def _clip(ts: np.ndarray, vals: np.ndarray, start: int, end: int) -> tuple[np.nd
     lo = int(np.searchsorted(ts, start, side="left"))
     hi = int(np.searchsorted(ts, end, side="right"))
     return ts[lo:hi], vals[lo:hi]
+
+
+def _unique(scratch: np.ndarray, slots: np.ndarray) -> bool:
+    """Whether no slot repeats, using a per-slot scratch column (no sort)."""
+    if len(slots) < 2:
+        return True
+    idx = np.arange(len(slots), dtype=np.int32)
+    scratch[slots] = idx
+    return bool((scratch[slots] == idx).all())
 
 
 def _grouped_in_order(slots: np.ndarray, ts: np.ndarray) -> bool:

@@ -19,8 +19,6 @@ import os
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from heron.logsetup import log_fields
 from heron.model import Labels, SeriesKind
 from heron.storage import wal as walmod
@@ -179,13 +177,7 @@ def _apply(state: _Segment, rec: walmod.WalRecord) -> None:
         state.known[rec.fp] = (rec.kind, rec.labels)
         return
     if isinstance(rec, walmod.WalSampleColumns):
-        for fp, t, v in zip(rec.fps.tolist(), rec.timestamps.tolist(), rec.values.tolist()):
-            kl = state.known.get(fp)
-            if kl is None:
-                continue
-            s = head.get_or_create(fp, kl[1], kl[0])
-            head.bytes += s.append_samples(np.array([t], dtype=np.int64), np.array([v]))
-            head.note_range(t * 1_000_000, t * 1_000_000, 1)
+        head.append_columns(rec.fps, rec.timestamps, rec.values, state.known)
         return
     kl = state.known.get(rec.fp)
     if kl is None:
