@@ -141,6 +141,13 @@ def test_a_huge_file_is_refused_not_read(tmp_path: Path) -> None:
     assert sd.groups() == [] and sd.last_error is not None and "at most" in sd.last_error
 
 
+def test_aliases_cannot_expand_a_small_file_without_bound() -> None:
+    first = "- targets: &t [" + ", ".join(f'"h{i}:1"' for i in range(1000)) + "]\n"
+    again = "- {targets: *t}\n" * 1000  # 1,001,000 targets from a file of 30 KB
+    with pytest.raises(ValueError, match="at most"):
+        parse_target_groups((first + again).encode(), "a.yml")
+
+
 def test_stop_returns_promptly(sd_dir: Path) -> None:
     sd = FileSD(FileSDConfig(files=("*.json",)), str(sd_dir))
     sd.start()

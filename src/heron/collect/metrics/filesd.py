@@ -31,12 +31,15 @@ from heron.promconfig.httpclient import join_dir
 from heron.promconfig.relabel import is_label_name
 from heron.promconfig.types import FileSDConfig
 
-__all__ = ["FileSD", "MAX_FILE_BYTES", "parse_target_groups"]
+__all__ = ["FileSD", "MAX_FILE_BYTES", "MAX_FILE_TARGETS", "parse_target_groups"]
 
 log = logging.getLogger("heron.collect.metrics.filesd")
 
 FILEPATH_LABEL = "__meta_filepath"
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a target file larger than this is an error, not a memory spike
+# YAML aliases can repeat one list of targets in many groups: a small file could otherwise
+# expand into any number of targets.
+MAX_FILE_TARGETS = 1_000_000
 _CHECK_SECONDS = 1.0
 
 _Stamp = tuple[int, int, int]
@@ -66,6 +69,13 @@ def parse_target_groups(data: bytes, filename: str) -> list[TargetGroup]:
         return []
     if not isinstance(raw, list):
         raise ValueError("want a list of target groups")
+    total = sum(
+        len(item["targets"])
+        for item in raw
+        if isinstance(item, Mapping) and isinstance(item.get("targets"), list)
+    )
+    if total > MAX_FILE_TARGETS:
+        raise ValueError(f"{total} targets in one file; at most {MAX_FILE_TARGETS}")
     groups = []
     for i, item in enumerate(raw):
         if item is None:
