@@ -419,8 +419,7 @@ def _parse_kubernetes_sd(f: Fields, base_dir: str) -> tuple[KubernetesSDConfig, 
                 f'role "{role}" is valid in Prometheus but Heron discovers only pod, node, service and '
                 "endpointslice" + (" (use endpointslice)" if role == "endpoints" else ""),
             )
-        if kubeconfig:
-            check_tls_files(k, http.tls_config)
+        check_tls_files(k, http.tls_config)  # promtool checks the SD's client certificate too
         out.append(
             KubernetesSDConfig(
                 role=role,
