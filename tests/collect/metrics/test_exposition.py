@@ -75,6 +75,9 @@ def test_fast_path_taken_for_usual_bodies() -> None:
     assert exposition_fast.parse_fast(text, False) is not None
     assert exposition_fast.parse_fast(om, True) is not None
     assert exposition_fast.parse_fast(b"a 1 1000\nb 2 2000\n", False) is not None
+    assert exposition_fast.parse_fast(b"a 1 1000\nb 2\n", False) is not None  # cAdvisor mixes
+    exemplars = b'h_bucket{le="1"} 3 # {trace_id="a b"} 0.5 1.25\nh_total 1 # {} 2\n# EOF\n'
+    assert exposition_fast.parse_fast(exemplars, True) is not None
     # and agrees with the exact parser there
     fast = exposition_fast.parse_fast(text, False)
     assert fast is not None

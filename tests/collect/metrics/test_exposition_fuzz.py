@@ -183,7 +183,15 @@ def rendered(
                     line += gap() + str(s.ts_ms)
                     ts = s.ts_ms
             if om and s.name.endswith(("_total", "_bucket")) and draw(st.booleans()):
-                line += ' # {trace_id="abc"} 1.5'
+                ex_labels = ",".join(
+                    f'{n}="{_escape_value(v)}"'
+                    for n, v in draw(
+                        st.lists(st.tuples(label_name_st, text_st), max_size=2, unique_by=lambda t: t[0])
+                    )
+                )
+                line += f" # {{{ex_labels}}} {_render_value(draw(value_st), 0)}"
+                if draw(st.booleans()):
+                    line += " " + _om_seconds(draw(st.integers(-(10**12), 10**13)))
             line += sp() if spaced else ""
             lines.append(line)
             labels = tuple(sorted([("__name__", s.name), *[(n, v) for n, v in s.labels if v]]))
