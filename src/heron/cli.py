@@ -156,6 +156,7 @@ def _server(args: argparse.Namespace) -> int:
             with_agent=args.command == "all",
             prom_config=prom_config,
             config_dir=os.path.dirname(os.path.abspath(args.config)) if args.config else ".",
+            config_file=args.config,
         )
     except OSError as exc:  # e.g. the listen address is taken
         _error(f"cannot serve on {settings.listen}: {exc}")

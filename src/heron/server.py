@@ -191,13 +191,15 @@ def run_server(
     on_ready: Callable[[], None] | None = None,
     prom_config: PromConfig | None = None,
     config_dir: str = ".",
+    config_file: str | None = None,
 ) -> int:
     """`heron server`, or with `with_agent` `heron all`: the agent runs in-process once storage
     is open, and stops (after draining its queue into storage) before storage closes.
 
     `prom_config` holds the file's Prometheus sections; with `scrape_configs` the server
     scrapes them from when storage is open until just before it closes (relative file_sd
-    paths are resolved from `config_dir`, the config file's directory)."""
+    paths are resolved from `config_dir`, the config file's directory). `config_file` is
+    read again on `POST /-/reload` and SIGHUP, whose new `scrape_configs` then apply."""
     from heron.logql.engine import Engine
     from heron.storage import StorageError
 
@@ -206,6 +208,27 @@ def run_server(
     server_box: list[uvicorn.Server] = []
     agent_stop = threading.Event()
     agent_threads: list[threading.Thread] = []
+    kube_box: list[Callable[[], object] | None] = [None]
+    reload_lock = threading.Lock()
+
+    def reload_scraping() -> None:
+        """Read `config_file` again and apply its scrape jobs; raises ConfigError (nothing
+        changes then). Flat settings and `remote_write` keep their values until a restart."""
+        from heron.config import load_prom_config
+
+        with reload_lock:
+            db = state.db
+            if db is None or not state.ready:
+                raise RuntimeError("storage is not open")
+            new = load_prom_config(config_file)
+            configs = scrape_configs(settings, new, kube_box[0], with_agent=with_agent)
+            if state.scrapes is not None:
+                state.scrapes.apply(configs)
+            elif configs:
+                manager = _scrape_manager(state, db, configs, new, kube_box[0], config_dir)
+                manager.start()
+                state.scrapes = manager
+            log.info("configuration reloaded", extra=log_fields(jobs=[c.job_name for c in configs]))
 
     async def open_storage() -> None:
         try:
@@ -230,6 +253,7 @@ def run_server(
         except AgentConfigError as exc:
             log.warning("no Kubernetes discovery", extra=log_fields(error=str(exc)))
             kube_connect = None
+        kube_box[0] = kube_connect
         configs = scrape_configs(settings, prom, kube_connect, with_agent=with_agent)
         if configs:
             try:
@@ -301,6 +325,7 @@ def run_server(
     host, port = settings.listen_address
     app = create_app(state, lifespan)
     app.state.discovery = discovery_settings(settings)
+    app.state.reload_scraping = reload_scraping  # POST /-/reload (heron.api.targets)
     config = uvicorn.Config(
         app,
         host=host,
@@ -323,6 +348,17 @@ def run_server(
     received: list[str] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, frame: received.append(signal.Signals(signum).name))
+
+    def on_sighup() -> None:
+        try:
+            reload_scraping()
+        except Exception as exc:  # a bad file changes nothing; the error is the operator's to see
+            log.error("reloading the configuration failed", extra=log_fields(error=str(exc)))
+
+    # SIGHUP reloads, as it does Prometheus; the work runs off the signal handler.
+    signal.signal(
+        signal.SIGHUP, lambda signum, frame: threading.Thread(target=on_sighup, daemon=True).start()
+    )
     log.info("listening", extra=log_fields(address=f"http://{host}:{port}"))
     server.run()
     log.info("stopped", extra=log_fields(signal=received[0] if received else None))

@@ -5,6 +5,7 @@ targets on 127.0.0.1; then the stored samples, read back from its data dir."""
 from __future__ import annotations
 
 import re
+import signal
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -217,3 +218,37 @@ def test_a_bad_scrape_config_exits_2_and_starts_nothing(tmp_path: Path) -> None:
     err = proc.stderr.decode()
     assert err.count("\n") == 1 and "scrape_configs[0].relabel_configs[0].action" in err
     assert not (tmp_path / "d").exists()
+
+
+def test_reload_applies_new_scrape_configs_and_refuses_a_bad_file(
+    tmp_path: Path, targets: tuple[Target, Target]
+) -> None:
+    good, bad = targets
+    config = tmp_path / "heron.yaml"
+    job = "  - job_name: {name}\n    scrape_interval: 1s\n    scrape_timeout: 1s\n    static_configs:\n"
+    job += "      - targets: ['{address}']\n"
+    config.write_text("scrape_configs:\n" + job.format(name="first", address=good.address))
+    server = start_server(tmp_path / "data", "--config", str(config))
+    try:
+
+        def pools() -> list[str]:
+            active = _get(server, "/api/v1/targets").json()["data"]["activeTargets"]
+            return sorted(t["scrapePool"] for t in active)
+
+        assert pools() == ["first"]
+        config.write_text("scrape_configs:\n" + job.format(name="second", address=bad.address))
+        r = httpx.post(server.url + "/-/reload", timeout=30)
+        assert r.status_code == 200, r.text
+        assert pools() == ["second"]
+        # A file Prometheus would refuse changes nothing.
+        config.write_text("scrape_configs:\n  - job_name: x\n    scrape_interval: soon\n")
+        r = httpx.post(server.url + "/-/reload", timeout=30)
+        assert r.status_code == 400
+        assert r.text.startswith("failed to reload config:") and "scrape_interval" in r.text
+        assert pools() == ["second"]
+        # SIGHUP reloads too.
+        config.write_text("scrape_configs:\n" + job.format(name="third", address=good.address))
+        server.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: pools() == ["third"])
+    finally:
+        assert server.stop() == 0, server.log()

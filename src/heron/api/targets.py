@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from typing import Any, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from heron.api.render import json_bytes
@@ -171,8 +172,27 @@ async def metadata(request: Request) -> Response:
     )
 
 
+async def reload(request: Request) -> Response:
+    """Prometheus' `/-/reload` (always enabled, no `--web.enable-lifecycle` needed): the config
+    file's `scrape_configs` are read again and applied. A file Prometheus would refuse is a
+    400 with its one-line error (Prometheus answers 500) and changes nothing."""
+    from heron.config import ConfigError
+
+    fn = getattr(request.app.state, "reload_scraping", None)
+    if fn is None:
+        return PlainTextResponse("reload is not available in this process\n", status_code=404)
+    try:
+        await run_in_threadpool(fn)
+    except ConfigError as exc:
+        return PlainTextResponse(f"failed to reload config: {exc}\n", status_code=400)
+    except RuntimeError as exc:  # storage still opening: a retry helps
+        return PlainTextResponse(f"failed to reload config: {exc}\n", status_code=503)
+    return PlainTextResponse("")
+
+
 def routes() -> list[BaseRoute]:
     return [
+        Route("/-/reload", reload, methods=["POST", "PUT"]),
         Route("/api/v1/targets", targets, methods=["GET"]),
         Route("/api/v1/targets/metadata", targets_metadata, methods=["GET"]),
         Route("/api/v1/metadata", metadata, methods=["GET"]),

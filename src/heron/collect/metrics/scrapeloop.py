@@ -173,11 +173,12 @@ class ScrapeLoop:
         self._reported = False
 
     def retarget(self, target: ScrapeTarget) -> None:
-        """Same target identity, new interval/timeout texts or discovered labels (a reload)."""
-        with self.lock:
-            if target.interval != self.target.interval:
-                self._aligned = None
-            self.target = target
+        """Same target identity, new discovered labels (a discovery update or a reload). No
+        lock: the scheduler calls this and must not wait out a scrape in progress; swapping
+        the immutable target is atomic, and a scrape under way finishes with the old one."""
+        if target.interval != self.target.interval:
+            self._aligned = None
+        self.target = target
 
     def _timestamp(self, due: float, now: float) -> float:
         """Prometheus' alignment: the slot time if we start within the tolerance of it."""
