@@ -320,9 +320,13 @@ def parse_base2_bytes(text: str) -> int:
 # Loading: PyYAML keeps the last of repeated keys silently; Go's strict decoder refuses them.
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader whose numbers and booleans remember their text (a class of our own, so
-    PyYAML's global SafeLoader is never changed)."""
+# libyaml's parser when PyYAML has it: a 100k-target file_sd YAML file parses about 5x faster.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """A safe loader whose numbers and booleans remember their text (a class of our own, so
+    PyYAML's global loaders are never changed)."""
 
 
 def _remembering(kind: type, construct: object) -> object:
