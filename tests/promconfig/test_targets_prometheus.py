@@ -23,6 +23,7 @@ import httpx
 import pytest
 import yaml
 
+from heron.collect.metrics.discovery import TargetGroup
 from heron.collect.metrics.filesd import FileSD
 from heron.promconfig import parse_prom_config, populate_labels, target_url
 from serverproc import free_port, start_server
@@ -101,24 +102,29 @@ def heron_targets(config: Path, exact: set[str] | None = None) -> tuple[list[str
     default those of targets_case.yaml)."""
     exact = set(CASE["exact_discovered"]) if exact is None else exact
     parsed = parse_prom_config(yaml.safe_load(config.read_text()), str(config))
-    active: list[str] = []
+    active: list[str] = []  # static_configs and file_sd_configs targets alike
     dropped: list[str] = []
     other_dropped = 0
     for cfg in parsed.scrape_configs:
+        groups = [
+            TargetGroup(str(i), tuple({"__address__": t} for t in static.targets), static.labels)
+            for i, static in enumerate(cfg.static_configs)
+        ]
         for sd_cfg in cfg.file_sd_configs:
             sd = FileSD(sd_cfg, str(config.parent))
             sd.refresh(force=True)
             assert sd.last_error is None, sd.last_error
-            for group in sd.groups():
-                for target in group.targets:
-                    labels, discovered, error = populate_labels(group.labels, target, cfg)
-                    if labels is not None:
-                        shown = discovered if cfg.job_name in exact else None
-                        active.append(_active(cfg.job_name, labels, shown, target_url(labels, cfg.params)))
-                    elif error is None and cfg.job_name in exact:
-                        dropped.append(_key(discovered))
-                    elif error is None:
-                        other_dropped += 1
+            groups.extend(sd.groups())
+        for group in groups:
+            for target in group.targets:
+                labels, discovered, error = populate_labels(group.labels, target, cfg)
+                if labels is not None:
+                    shown = discovered if cfg.job_name in exact else None
+                    active.append(_active(cfg.job_name, labels, shown, target_url(labels, cfg.params)))
+                elif error is None and cfg.job_name in exact:
+                    dropped.append(_key(discovered))
+                elif error is None:
+                    other_dropped += 1
     return sorted(active), sorted(dropped), other_dropped
 
 
