@@ -520,3 +520,29 @@ def test_the_cache_forgets_series_a_target_stopped_exposing(target: Target) -> N
     h.scrape()
     assert h.sink.report()["scrape_series_added"] == 1
     assert [r[0]["__name__"] for r in h.sink.last() if is_stale_nan(r[2])] == ["new_b"]
+
+
+def test_label_pairs_are_shared_between_series(target: Target) -> None:
+    """One object per (name, value) pair in a target's cache: the memory a series costs."""
+    target.response = Response(b'a{mode="user",cpu="0"} 1\na{mode="user",cpu="1"} 2\nb{mode="user"} 3\n')
+    h = Harness(config(target))
+    h.scrape()
+    body = [lab for lab in h.sink.calls[-1].labels if dict(lab)["__name__"] in ("a", "b")]
+    assert len(body) == 3
+    for name in ("mode", "job", "instance"):
+        pairs = [next(p for p in lab if p[0] == name) for lab in body]
+        assert all(p is pairs[0] for p in pairs), name
+
+
+def test_a_bug_while_scraping_marks_the_target_down_and_the_loop_goes_on(target: Target) -> None:
+    h = Harness(config(target))
+    h.scrape()
+
+    def broken(body: bytes, content_type: str | None, known: object) -> object:
+        raise RuntimeError("boom")
+
+    h.loop._parse = broken
+    h.scrape()
+    assert h.loop.health == "down" and h.loop.last_error == "internal error: RuntimeError: boom"
+    assert h.sink.report()["up"] == 0.0
+    assert sum(1 for r in h.sink.last() if is_stale_nan(r[2])) == 3

@@ -236,6 +236,9 @@ class ScrapeLoop:
                     total, added, series_added = exc.total, exc.added, exc.series_added
             except ValueError as exc:  # ExpositionError is a ValueError
                 error, reason = str(exc), "parse"
+            except Exception as exc:  # a bug: the target shows it as down, the loop goes on
+                log.exception("scrape failed unexpectedly", extra=log_fields(pool=pool, url=t.url))
+                error, reason = f"internal error: {type(exc).__name__}: {exc}", "internal"
         duration = time.monotonic() - start_mono
         refs = None
         if processed is not None:
