@@ -442,12 +442,21 @@ class Database:
                 return slots
             miss = np.nonzero(~good)[0].tolist()
         else:
+            # A scraper hands over the same label tuples every scrape: matched by identity,
+            # they cost no hashing at all.
+            ids = np.fromiter(map(id, labels), dtype=np.int64, count=n) if n >= _ID_CACHE_MIN else None
+            if ids is not None:
+                got = store.slots_by_identity(ids)
+                if got is not None:
+                    return got
             get = store.by_labels.get
             try:
                 slots = np.fromiter(map(get, labels, repeat(-1)), dtype=np.int64, count=n)
             except TypeError:  # an unhashable label set (lists): look each up on its own
                 slots = np.full(n, -1, dtype=np.int64)
             miss = np.nonzero(slots < 0)[0].tolist()
+            if ids is not None and not miss:
+                store.remember_identity(labels, ids, slots)
         if len(miss) > 8:
             self._make_slots(labels, miss, slots)
         else:
@@ -1189,6 +1198,7 @@ class _Txn:
         self.result.rejected.append(Rejection(labels, kind, index, 1, reason, msg))
 
 
+_ID_CACHE_MIN = 64  # label lists shorter than this are looked up by value
 _METRIC_KIND_BYTE = bytes((int(SeriesKind.METRIC),))
 
 

@@ -20,6 +20,7 @@ them (a reader copies a run's row list once), and swaps grown columns whole.
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -317,6 +318,9 @@ class MetricStore:
         self.samples = 0
         self._next_cid = 0
         self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        # (length, id of first, id of last) -> (ids of a label list, its slots): see remember_identity
+        self._by_identity: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._identity_size = 0
         self._cache_lock = threading.Lock()
 
     # -- series ----------------------------------------------------------------------------
@@ -358,6 +362,26 @@ class MetricStore:
         self.fp_index.add_many(fps, slots)
         self.n = first + k
         return slots
+
+    def slots_by_identity(self, ids: np.ndarray) -> np.ndarray | None:
+        """Slots for a label list whose tuples are, by `id`, the ones of a list seen before."""
+        hit = self._by_identity.get((len(ids), int(ids[0]), int(ids[-1])))
+        if hit is not None and np.array_equal(hit[0], ids):
+            return hit[1].copy()
+        return None
+
+    def remember_identity(self, labels: Sequence[Labels], ids: np.ndarray, slots: np.ndarray) -> None:
+        """Remember a label list by the identity of its tuples, but only when every tuple is
+        the very object this store holds for its slot: held here, no tuple can be freed and
+        its id reused by another while the entry exists."""
+        held = self.labels
+        if not all(map(operator.is_, labels, map(held.__getitem__, slots.tolist()))):
+            return
+        if self._identity_size + len(ids) > 2 * self.n:
+            self._by_identity = {}
+            self._identity_size = 0
+        self._by_identity[(len(ids), int(ids[0]), int(ids[-1]))] = (ids, slots.copy())
+        self._identity_size += len(ids)
 
     def slot_of_fp(self, fp: int) -> int:
         return self.fp_index.get(fp)
@@ -487,37 +511,59 @@ class MetricStore:
                 self._cache.popitem(last=False)
         return got
 
-    def sample_parts(self, slot: int, start: int, end: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def sample_parts(self, slot: int, start: int, end: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """The series' samples in [start, end]: time-sorted runs (chunks, then staging)."""
+        return self.samples_for([slot], start, end)[slot]
+
+    def samples_for(
+        self, slots: Sequence[int], start: int, end: int
+    ) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
+        """`sample_parts` for many series at once: chunk by chunk, so a query over thousands
+        of series decodes each group chunk once instead of once per series."""
+        want = np.unique(np.asarray(slots, dtype=np.int64))
+        out: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {s: [] for s in want.tolist()}
+        if not len(want):
+            return out
         chunks, runs = self.state
-        for c in chunks.get(slot // GROUP_SLOTS, ()):
-            if c.max_t < start or c.min_t > end:
-                continue
-            i = c.position(slot)
-            if i < 0:
-                continue
-            ts, vs = self._decoded(c)
-            a, b = c.span(i)
-            yield _clip(ts[a:b], vs[a:b], start, end)
+        groups = want // GROUP_SLOTS
+        gids, gstart = np.unique(groups, return_index=True)
+        gend = np.append(gstart[1:], len(want))
+        for g, a, b in zip(gids.tolist(), gstart.tolist(), gend.tolist()):
+            mine = want[a:b]
+            for c in chunks.get(g, ()):
+                if c.max_t < start or c.min_t > end:
+                    continue
+                hits = [(slot, i) for slot in mine.tolist() if (i := c.position(slot)) >= 0]
+                if not hits:
+                    continue
+                ts, vs = self._decoded(c)
+                for slot, i in hits:
+                    lo, hi = c.span(i)
+                    out[slot].append(_clip(ts[lo:hi], vs[lo:hi], start, end))
         for r in runs:
             if isinstance(r, _Run):
-                i = r.position(slot)
-                if i < 0:
-                    continue
                 vals, tsm, row_ts = r.matrices()
                 if not len(row_ts):
                     continue
-                ts = tsm[:, i].copy() if tsm is not None else np.array(row_ts, dtype=np.int64)
-                yield _clip(ts, vals[:, i].copy(), start, end)
+                lo_i, hi_i = np.searchsorted(want, [r.lo, r.hi + 1])
+                for slot in want[lo_i:hi_i].tolist():
+                    i = r.position(slot)
+                    if i >= 0:
+                        ts = tsm[:, i].copy() if tsm is not None else np.array(row_ts, dtype=np.int64)
+                        out[slot].append(_clip(ts, vals[:, i].copy(), start, end))
             else:
                 sl, ts, vs = r.columns()
-                m = sl == slot
-                if bool(m.any()):
-                    t, v = ts[m], vs[m]
-                    if len(t) > 1 and bool((t[1:] < t[:-1]).any()):
-                        order = np.argsort(t, kind="stable")
-                        t, v = t[order], v[order]
-                    yield _clip(t, v, start, end)
+                m = np.isin(sl, want)
+                if not bool(m.any()):
+                    continue
+                sl, ts, vs = sl[m], ts[m], vs[m]
+                order = np.lexsort((ts, sl))
+                sl, ts, vs = sl[order], ts[order], vs[order]
+                uniq, first = np.unique(sl, return_index=True)
+                ends = np.append(first[1:], len(sl))
+                for slot, a, b in zip(uniq.tolist(), first.tolist(), ends.tolist()):
+                    out[slot].append(_clip(ts[a:b], vs[a:b], start, end))
+        return out
 
     def select(self, matchers: Sequence[Matcher]) -> set[int]:
         return select(self.postings, matchers)
@@ -591,7 +637,7 @@ class MetricSeries:
         return int(self.store.cols.newest[self.slot])
 
     def sample_arrays(self, start: int, end: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        return self.store.sample_parts(self.slot, start, end)
+        return iter(self.store.sample_parts(self.slot, start, end))
 
     def all_samples(self) -> tuple[np.ndarray, np.ndarray]:
         return merge_sorted_parts(list(self.sample_arrays(_INT64_MIN, _INT64_MAX)))

@@ -305,9 +305,30 @@ class Snapshot:
     def samples(
         self, matchers: Sequence[Matcher], start: int, end: int
     ) -> list[tuple[Labels, np.ndarray, np.ndarray]]:
+        """Every selected series' samples in [start, end] ms. Head parts are read in bulk per
+        head, so each of the head's group chunks is decoded once for the whole answer."""
+        refs = self.select(matchers, SeriesKind.METRIC, start, end)
+        wanted: dict[int, tuple[Head, list[int]]] = {}
+        for ref in refs:
+            for owner, part in ref.parts:
+                if isinstance(part, MetricSeries):
+                    assert isinstance(owner, Head)
+                    wanted.setdefault(id(owner), (owner, []))[1].append(part.slot)
+        from_heads = {hid: h.metrics.samples_for(slots, start, end) for hid, (h, slots) in wanted.items()}
         out = []
-        for ref in self.select(matchers, SeriesKind.METRIC, start, end):
-            ts, vals = self.series_samples(ref, start, end)
+        for ref in refs:
+            parts: list[tuple[np.ndarray, np.ndarray]] = []
+            for owner, part in ref.parts:
+                if isinstance(part, MetricSeries):
+                    parts.extend(from_heads[id(owner)][part.slot])
+                    continue
+                assert isinstance(owner, Block) and isinstance(part, BlockSeries)
+                for cref in part.chunks:
+                    if cref.max_t >= start and cref.min_t <= end:
+                        got = self._read_block(owner, lambda b=owner, c=cref: b.read_samples(c))
+                        if got is not None:
+                            parts.append(clip_samples(got[0], got[1], start, end))
+            ts, vals = merge_samples(parts)
             if len(ts):
                 out.append((ref.labels, ts, vals))
         return out
