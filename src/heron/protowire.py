@@ -74,14 +74,18 @@ def iter_fields(
     end = len(buf) if end is None else end
     while pos < end:
         key, pos = read_varint(buf, pos)
+        if pos > end:
+            raise ProtoError("field key runs past the end of its message")
         num, wt = key >> 3, key & 7
         if num == 0 or num > 0x1FFFFFFF:
             raise ProtoError(f"field number {num} is out of range (1 to 2^29-1)")
         if wt == WIRE_VARINT:
             val, pos = read_varint(buf, pos)
+            if pos > end:
+                raise ProtoError("varint runs past the end of its message")
             yield num, wt, val
         elif wt == WIRE_LEN:
-            n, pos = read_varint(buf, pos)
+            n, pos = read_varint(buf, pos)  # a length past the end fails the check below
             if pos + n > end:
                 raise ProtoError("length-delimited field runs past the end of its message")
             yield num, wt, (pos, pos + n)

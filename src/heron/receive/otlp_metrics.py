@@ -26,8 +26,9 @@ import json
 import math
 import re
 import struct
+from array import array
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -93,8 +94,22 @@ class _Metric:
     kind: str = ""  # gauge | sum | histogram | exponential_histogram | summary | "" (no data)
     monotonic: bool = False
     temporality: int = 0
-    points: list[_Point] = field(default_factory=list)
+    points: list[_Point] = field(default_factory=list)  # from JSON
+    # From protobuf: each point's [start, end) in `buf`, read only when it is mapped, so a
+    # big request never holds a Python object per point (16 bytes each instead).
+    buf: bytes = b""
+    spans: array = field(default_factory=lambda: array("q"))
     ignored_points: int = 0  # exponential histogram points: counted, never decoded
+
+    def count(self) -> int:
+        return len(self.points) + len(self.spans) // 2
+
+    def iter_points(self) -> Iterator[_Point]:
+        yield from self.points
+        read = _pb_summary_point if self.kind == "summary" else _PB_POINT[self.kind]
+        spans = self.spans
+        for i in range(0, len(spans), 2):
+            yield read(self.buf, spans[i], spans[i + 1])
 
 
 @dataclass
@@ -179,8 +194,8 @@ _PROM_TYPES = {
 class _Out:
     def __init__(self) -> None:
         self.labels: list[Labels] = []
-        self.ts: list[int] = []
-        self.vals: list[float] = []
+        self.ts = array("q")
+        self.vals = array("d")
         self.interned: dict[Labels, Labels] = {}
 
     def add(self, base: dict[str, str], name: str, extra: tuple[str, str] | None, ts: int, v: float) -> None:
@@ -206,6 +221,15 @@ def _check_utf8(*texts: str) -> None:
         raise OtlpError("a string holds a lone UTF-16 surrogate: not valid UTF-8") from None
 
 
+def _validate_points(m: _Metric) -> int:
+    """Read the points of a metric that is refused (so a malformed one still fails the
+    request, as protobuf would fail it) and count them."""
+    n = 0
+    for _ in m.iter_points():
+        n += 1
+    return n
+
+
 def _to_samples(resources: list[_Resource]) -> OtlpMetrics:
     out = _Out()
     meta: dict[str, MetricMetadata] = {}
@@ -220,10 +244,10 @@ def _to_samples(resources: list[_Resource]) -> OtlpMetrics:
                 rejected += m.ignored_points
                 messages.append(f"metric {m.name!r}: exponential histograms are not stored by Heron")
                 continue
-            if not m.kind or not m.points:
+            if not m.kind or not m.count():
                 continue
             if m.kind in ("sum", "histogram") and m.temporality != _CUMULATIVE:
-                rejected += len(m.points)
+                rejected += _validate_points(m)
                 messages.append(
                     f"metric {m.name!r}: invalid temporality and type combination "
                     f"(only cumulative {m.kind}s are accepted)"
@@ -232,11 +256,11 @@ def _to_samples(resources: list[_Resource]) -> OtlpMetrics:
             kind = _kind(m)
             name = naming.metric_name(m.name, m.unit, kind) if m.name else ""
             if not name:
-                rejected += len(m.points)
+                rejected += _validate_points(m)
                 messages.append(f"metric {m.name!r}: the name has no valid characters")
                 continue
             meta[name] = MetricMetadata(_PROM_TYPES[kind], m.description, naming.prom_unit(m.unit))
-            for p in m.points:
+            for p in m.iter_points():
                 base = _attr_labels(p.attributes)
                 base.update(ident)
                 ts = p.time_ns // 1_000_000
@@ -269,8 +293,8 @@ def _to_samples(resources: list[_Resource]) -> OtlpMetrics:
             out.add(base, "target_info", None, latest_ms, 1.0)
     cols = SampleColumns(
         labels=out.labels,
-        timestamps=np.array(out.ts, dtype=np.int64),
-        values=np.array(out.vals, dtype=np.float64),
+        timestamps=np.frombuffer(out.ts, dtype=np.int64) if out.ts else np.zeros(0, np.int64),
+        values=np.frombuffer(out.vals, dtype=np.float64) if out.vals else np.zeros(0, np.float64),
     )
     return OtlpMetrics(cols, meta, rejected, messages)
 
@@ -289,7 +313,10 @@ def decode_otlp_metrics(body: bytes, content_type: str) -> OtlpMetrics:
         raise LookupError(
             f"unsupported Content-Type {content_type!r}: use application/x-protobuf or application/json"
         )
-    return _to_samples(resources)
+    try:
+        return _to_samples(resources)  # protobuf points are read here
+    except ProtoError as exc:
+        raise OtlpError(f"invalid protobuf ExportMetricsServiceRequest: {exc}") from None
 
 
 def metrics_response(content_type: str, rejected: int = 0, message: str = "") -> tuple[bytes, str]:
@@ -470,13 +497,11 @@ def _pb_data(buf: bytes, s: int, e: int, m: _Metric) -> None:
             if m.kind == "exponential_histogram":
                 _check(buf, v[0], v[1], "ExponentialHistogramDataPoint")  # type: ignore[index]
                 m.ignored_points += 1
-            elif m.kind == "summary":
-                m.points.append(_pb_summary_point(buf, v[0], v[1]))  # type: ignore[index]
             else:
-                m.points.append(_PB_POINT[m.kind](buf, v[0], v[1]))  # type: ignore[index]
+                m.spans.extend(v)  # type: ignore[arg-type]
         elif num == 2 and m.kind != "gauge" and m.kind != "summary":
             _want(m.kind, num, wt, WIRE_VARINT)
-            m.temporality = int(v)  # type: ignore[call-overload]
+            m.temporality = int(v) & 0xFFFFFFFF  # type: ignore[call-overload]  # an enum is int32
         elif num == 3 and m.kind == "sum":
             _want(m.kind, num, wt, WIRE_VARINT)
             m.monotonic = bool(v)
@@ -496,8 +521,11 @@ def _pb_metric(buf: bytes, s: int, e: int) -> _Metric:
             m.unit = _text(buf, v, "metric unit")  # type: ignore[arg-type]
         elif num in _PB_KINDS:
             _want("Metric", num, wt, WIRE_LEN)
+            if m.spans:  # a second data field replaces the first, whose points must still be valid
+                _validate_points(m)
             m.kind = _PB_KINDS[num]
-            m.points, m.ignored_points, m.temporality, m.monotonic = [], 0, 0, False  # last one wins
+            m.spans, m.ignored_points, m.temporality, m.monotonic = array("q"), 0, 0, False  # last wins
+            m.buf = buf
             _pb_data(buf, v[0], v[1], m)  # type: ignore[index]
         elif num == 12 and wt == WIRE_LEN:
             _pb_kv(buf, v[0], v[1], 0)  # type: ignore[index]

@@ -193,6 +193,8 @@ def _want(what: str, num: int, wt: int, want: int) -> None:
 
 
 def _int64(v: int) -> int:
+    """An int64 varint: the low 64 bits of what was sent (as protobuf keeps them), signed."""
+    v &= (1 << 64) - 1
     return v - (1 << 64) if v >= 1 << 63 else v
 
 
