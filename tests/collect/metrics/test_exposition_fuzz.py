@@ -320,3 +320,42 @@ def test_generated_bodies_take_the_fast_path_when_plain() -> None:
     body = b'# HELP a x\n# TYPE a gauge\na{l="v"} 1.5\na{l="w"} NaN\n'
     assert exposition_fast.parse_fast(body, False) is not None
     assert np.isnan(parse_exposition(body, None).values[1])
+
+
+ODD_LINES = [
+    b'info{version="#1 SMP PREEMPT_DYNAMIC",name="Debian GNU/Linux"} 1\n',
+    b'info{a="x\ty"} 1 1000\n',
+    b'spaced {a="b"} 2\n',
+    b"spaced  3\n",
+    b'trail{a="b"} 4 \n',
+    b'  lead{a="b"} 5\n',
+    b'info{a="p q",} 6\n',
+    b'bad{a="p q"} x\n',
+    b'esc{a="p \\" q"} 7\n',
+]
+
+
+@SETTINGS
+@given(
+    st.integers(10, 40),
+    st.lists(st.tuples(st.integers(0, 40), st.sampled_from(ODD_LINES)), min_size=1, max_size=4),
+    st.booleans(),
+)
+def test_odd_lines_among_plain_ones(n: int, odd: list[tuple[int, bytes]], om: bool) -> None:
+    """Plain bodies with a few lines the whitespace tokenising cannot take (spaces in label
+    values, unusual spacing, errors): the fast path must agree with the exact parser."""
+    lines = [b'plain{i="%d"} %d\n' % (i, i) for i in range(n)]
+    for pos, line in odd:
+        lines.insert(min(pos, len(lines)), line)
+    body = b"".join(lines) + (b"# EOF\n" if om else b"")
+    _check_body(body, om)
+
+
+def test_odd_lines_take_the_fast_path() -> None:
+    lines = [b'plain{i="%d"} %d\n' % (i, i) for i in range(30)]
+    lines.insert(7, ODD_LINES[0])
+    body = b"".join(lines)
+    fast = exposition_fast.parse_fast(body, False)
+    assert fast is not None
+    assert fast.series[7] == b'info{version="#1 SMP PREEMPT_DYNAMIC",name="Debian GNU/Linux"}'
+    assert fast.series == parse_text(body)[0]

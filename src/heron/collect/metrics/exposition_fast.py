@@ -35,14 +35,15 @@ import numpy as np
 from heron.collect.metrics.exposition_base import (
     NO_TIMESTAMP,
     Exposition,
+    ExpositionError,
     om_timestamp_ms,
     parse_float,
     unescape_label_value,
     unescape_text_help,
 )
-from heron.collect.metrics.exposition_text import TEXT_TYPES
+from heron.collect.metrics.exposition_text import TEXT_TYPES, parse_text
 from heron.collect.metrics.metadata import MetricMetadata
-from heron.collect.metrics.openmetrics import OM_TYPES
+from heron.collect.metrics.openmetrics import OM_TYPES, parse_openmetrics
 
 __all__ = ["parse_fast"]
 
@@ -178,9 +179,79 @@ def _empty(metadata: dict[str, MetricMetadata], om: bool) -> Exposition:
     )
 
 
-def _sample_columns(
-    samples: bytes, om: bool, known: Container[bytes] | None
-) -> tuple[list[bytes], np.ndarray, np.ndarray] | None:
+Columns = tuple[list[bytes], np.ndarray, np.ndarray]
+
+
+def _sample_columns(samples: bytes, om: bool, known: Container[bytes] | None) -> Columns | None:
+    cols = _plain_columns(samples, om, known)
+    if cols is None:
+        cols = _columns_around_odd_lines(samples, om, known)
+    return cols
+
+
+def _columns_around_odd_lines(samples: bytes, om: bool, known: Container[bytes] | None) -> Columns | None:
+    """The plain path for all lines but a few odd ones, which the exact parser reads alone.
+
+    Info-style series often have a space in a label value (node-exporter's `node_uname_info`,
+    `node_os_info`), which defeats the whitespace tokenising for the whole body. Such lines
+    are found with numpy (whitespace before the line's last `}`, or other than one or two
+    fields after it), cut out, parsed exactly, and merged back in body order. If they are more
+    than a tenth of the lines, or anything else is off, the caller's exact parse decides."""
+    if not samples.endswith(b"\n"):
+        return None
+    arr = np.frombuffer(samples, dtype=np.uint8)
+    nl = np.flatnonzero(arr == 0x0A)
+    n = len(nl)
+    starts = np.concatenate(([0], nl[:-1] + 1))
+    ws = np.flatnonzero((arr == 0x20) | (arr == 0x09))
+    closes = np.flatnonzero(arr == 0x7D)
+    if len(closes):
+        ci = np.searchsorted(closes, nl) - 1  # each line's last '}' (if it is on that line)
+        last_close = np.where(ci >= 0, closes[np.maximum(ci, 0)], -1)
+        last_close = np.where(last_close >= starts, last_close, -1)
+    else:
+        last_close = np.full(n, -1)
+    line_of = np.searchsorted(nl, ws)
+    inside = ws < last_close[line_of]
+    outside = np.bincount(line_of[~inside], minlength=n)
+    odd = (np.bincount(line_of[inside], minlength=n) > 0) | (outside < 1) | (outside > 2)
+    odd_lines = np.flatnonzero(odd).tolist()
+    if not odd_lines or len(odd_lines) * 10 > n:
+        return None
+    pieces: list[bytes] = []
+    odd_text: list[bytes] = []
+    pos = 0
+    for i in odd_lines:
+        a, b = int(starts[i]), int(nl[i]) + 1
+        pieces.append(samples[pos:a])
+        odd_text.append(samples[a:b])
+        pos = b
+    pieces.append(samples[pos:])
+    plain = _plain_columns(b"".join(pieces), om, known)
+    if plain is None:
+        return None
+    body = b"".join(odd_text)
+    try:
+        o_series, o_values, o_ts, _ = parse_openmetrics(body + b"# EOF\n") if om else parse_text(body)
+    except ExpositionError:
+        return None
+    if len(o_series) != len(odd_lines):
+        return None
+    series = np.empty(n, dtype=object)
+    values = np.empty(n, dtype=np.float64)
+    timestamps = np.empty(n, dtype=np.int64)
+    mask = np.zeros(n, dtype=bool)
+    mask[odd_lines] = True
+    series[mask] = o_series
+    values[mask] = o_values
+    timestamps[mask] = [NO_TIMESTAMP if t is None else t for t in o_ts]
+    series[~mask] = plain[0]
+    values[~mask] = plain[1]
+    timestamps[~mask] = plain[2]
+    return series.tolist(), values, timestamps
+
+
+def _plain_columns(samples: bytes, om: bool, known: Container[bytes] | None) -> Columns | None:
     seps = samples.translate(None, _NOT_WHITESPACE)
     tokens = samples.split()
     if len(tokens) != len(seps):
