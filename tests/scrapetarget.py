@@ -29,10 +29,12 @@ class Request:
 
 
 class Target:
-    """`target.response` may be replaced at any time; `target.requests` lists what arrived."""
+    """`target.response` may be replaced at any time; `target.paths` answers some paths (without
+    the query) differently; `target.requests` lists what arrived."""
 
     def __init__(self, response: Response | None = None, ssl_context: ssl.SSLContext | None = None):
         self.response = response or Response()
+        self.paths: dict[str, Response] = {}
         self.requests: list[Request] = []
         self._lock = threading.Lock()
         owner = self
@@ -43,7 +45,7 @@ class Target:
             def do_GET(self) -> None:
                 with owner._lock:
                     owner.requests.append(Request(self.path, {k: v for k, v in self.headers.items()}))
-                    r = owner.response
+                    r = owner.paths.get(self.path.split("?", 1)[0], owner.response)
                 if r.delay:
                     time.sleep(r.delay)
                 body = r.body

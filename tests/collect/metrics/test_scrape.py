@@ -546,3 +546,14 @@ def test_a_bug_while_scraping_marks_the_target_down_and_the_loop_goes_on(target:
     assert h.loop.health == "down" and h.loop.last_error == "internal error: RuntimeError: boom"
     assert h.sink.report()["up"] == 0.0
     assert sum(1 for r in h.sink.last() if is_stale_nan(r[2])) == 3
+
+
+def test_redirects_are_followed_unless_configured_not_to(target: Target) -> None:
+    target.paths["/metrics"] = Response(b"", status=302, headers={"Location": "/real/metrics"})
+    h = Harness(config(target))
+    h.scrape()
+    assert h.loop.health == "up", h.loop.last_error
+    assert [r.path for r in target.requests[-2:]] == ["/metrics", "/real/metrics"]
+    h = Harness(config(target, follow_redirects=False))
+    h.scrape()
+    assert h.loop.last_error == "server returned HTTP status 302 Found"
