@@ -78,9 +78,12 @@ def _working_set(c: ContainerStats) -> int:
 
 
 class SimulatedKubelet:
-    """Serves the three kubelet metric paths for the containers `stats()` returns."""
+    """Serves the three kubelet metric paths for the containers `stats()` returns; with
+    `bearer_token`, only to scrapes that send it, as a kubelet wants the service account's."""
 
-    def __init__(self, node: str, stats: Callable[[], list[ContainerStats]]) -> None:
+    def __init__(
+        self, node: str, stats: Callable[[], list[ContainerStats]], *, bearer_token: str | None = None
+    ) -> None:
         self.node = node
         self.stats = stats
         self.started = time.time()
@@ -89,7 +92,8 @@ class SimulatedKubelet:
                 "/metrics": self.render_kubelet,
                 "/metrics/cadvisor": self.render_cadvisor,
                 "/metrics/resource": self.render_resource,
-            }
+            },
+            bearer_token=bearer_token,
         )
 
     @property

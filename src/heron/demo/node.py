@@ -187,7 +187,10 @@ class SimulatedNode:
         self.containers: dict[tuple[str, str], _Container] = {}
         # The writer thread changes containers; the kubelet's server thread reads them.
         self._lock = threading.Lock()
-        self.kubelet = SimulatedKubelet(node_name, self.container_stats)
+        # The service account token an agent scrapes the kubelet with, as in a pod's mount.
+        self.token_file = os.path.join(root, "serviceaccount", "token")
+        self._token = _runtime_id(root, "token")
+        self.kubelet = SimulatedKubelet(node_name, self.container_stats, bearer_token=self._token)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._tick = 0
@@ -197,6 +200,9 @@ class SimulatedNode:
         """Start the API, the kubelet and the pods; with `writing` False the pods write only
         when `tick()` is called (tests that count what was written)."""
         os.makedirs(self.pods_dir, exist_ok=True)
+        os.makedirs(os.path.dirname(self.token_file), exist_ok=True)
+        with open(self.token_file, "w") as f:
+            f.write(self._token)
         self.api.start()
         self.kubelet.start()
         self._add_node()

@@ -15,11 +15,17 @@ import webbrowser
 from pathlib import Path
 
 from heron.collect.logs.kube import PodMetadata, kube_client_factory
+from heron.collect.metrics.defaults import agent_scrape_configs
 from heron.config import Settings
 from heron.demo.node import SimulatedNode
+from heron.promconfig import GlobalConfig, PromConfig
 from heron.server import run_server
 
-__all__ = ["run_demo", "ui_url"]
+__all__ = ["run_demo", "ui_url", "demo_prom_config", "SCRAPE_INTERVAL_SECONDS"]
+
+# Shorter than Prometheus' default minute, so a first look has targets up and samples stored
+# within seconds.
+SCRAPE_INTERVAL_SECONDS = 5.0
 
 
 def ui_url(host: str, port: int) -> str:
@@ -43,6 +49,17 @@ def open_when_lines_arrive(url: str, timeout: float = 15.0) -> None:
             pass  # not ready yet
         time.sleep(0.2)
     webbrowser.open(url)
+
+
+def demo_prom_config(node: SimulatedNode) -> PromConfig:
+    """The zero-configuration jobs an agent on the demo's node runs (its kubelet's three
+    endpoints and the annotated pods, all found through the fake API), with the kubelet over
+    plain http (the simulated one has no certificate) with the node's service-account token."""
+    glob = GlobalConfig(scrape_interval=SCRAPE_INTERVAL_SECONDS, scrape_timeout=SCRAPE_INTERVAL_SECONDS)
+    jobs = agent_scrape_configs(
+        node.node_name, kubelet_scheme="http", token_file=node.token_file, global_=glob
+    )
+    return PromConfig(global_=glob, scrape_configs=tuple(jobs))
 
 
 def run_demo(settings: Settings, open_browser: bool = False) -> int:
@@ -75,6 +92,8 @@ def run_demo(settings: Settings, open_browser: bool = False) -> int:
             f"heron demo: a simulated node with {len(node.containers)} pods in 3 namespaces "
             "is writing logs.\n"
             f"  Loki API: {url.rstrip('/')}\n"
+            f"  Targets: {url}targets (the pods' /metrics and the kubelet's, scraped every "
+            f"{SCRAPE_INTERVAL_SECONDS:g} s)\n"
             f"  try: curl -s {url}loki/api/v1/query_range "
             "--data-urlencode 'query=sum by (namespace) (count_over_time({node=\"demo-node\"}[1m]))'\n"
             f"  files under {root}; Ctrl-C stops the demo",
@@ -86,7 +105,9 @@ def run_demo(settings: Settings, open_browser: bool = False) -> int:
             opener.start()
 
     try:
-        return run_server(demo, with_agent=True, agent_metadata=meta, on_ready=ready)
+        return run_server(
+            demo, with_agent=True, agent_metadata=meta, on_ready=ready, prom_config=demo_prom_config(node)
+        )
     finally:
         node.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -24,8 +24,9 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, routes: Mapping[str, Render]) -> None:
+    def __init__(self, routes: Mapping[str, Render], bearer_token: str | None) -> None:
         self.routes = dict(routes)
+        self.bearer_token = bearer_token
         super().__init__(("127.0.0.1", 0), _Handler)
 
 
@@ -38,7 +39,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         render = self.server.routes.get(self.path.split("?", 1)[0])
-        if render is None:
+        token = self.server.bearer_token
+        if token is not None and self.headers.get("Authorization") != f"Bearer {token}":
+            body = b"Unauthorized\n"  # what a kubelet answers a scrape without the token
+            self.send_response(401)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+        elif render is None:
             body = b"404 page not found\n"
             self.send_response(404)
             self.send_header("Content-Type", "text/plain; charset=utf-8")
@@ -52,10 +58,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class MetricsServer:
-    """Serves `routes` (path -> a function rendering the body) on a free 127.0.0.1 port."""
+    """Serves `routes` (path -> a function rendering the body) on a free 127.0.0.1 port; with
+    `bearer_token`, only to requests that carry it (401 otherwise)."""
 
-    def __init__(self, routes: Mapping[str, Render]) -> None:
-        self._server = _Server(routes)
+    def __init__(self, routes: Mapping[str, Render], *, bearer_token: str | None = None) -> None:
+        self._server = _Server(routes, bearer_token)
         self._thread: threading.Thread | None = None
 
     @property
