@@ -18,6 +18,7 @@ For such a body no Python code runs per sample:
    series.
 
 OpenMetrics exemplars (` # {...} value [ts]`) are checked and cut off first, one regex each.
+The metadata of a comment block is remembered (bounded), since a target repeats it each scrape.
 
 Whenever anything is not in that shape, `parse_fast` returns None and the caller runs the exact
 token-by-token parser, which also raises every error. The fast path never raises and never
@@ -28,6 +29,8 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Container
 
 import numpy as np
@@ -53,10 +56,11 @@ _FLOAT_ALPHABET = b"0123456789.eE+-infaINFAtyTY"
 _DIGITS = b"0123456789"
 _INF_WORD = re.compile(rb"[+-]?[iI][nN][fF]")
 
-_TEXT_META = re.compile(rb"# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)", re.S)
-_TEXT_META_LOOSE = re.compile(rb"#[ \t]+(?:HELP|TYPE)[ \t]")
+_TEXT_META_ALL = re.compile(rb"^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$", re.M)
+_TEXT_META_LOOSE_ALL = re.compile(rb"^#[ \t]+(?:HELP|TYPE)[ \t]", re.M)
 _OM_META = re.compile(rb"# (HELP|TYPE|UNIT) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)", re.S)
 _UNKNOWN = MetricMetadata()
+_METADATA_MEMO_BYTES = 8 << 20
 _MNAME = re.compile(rb"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _OM_LV = rb'"(?:[^"\\\n]|\\.)*"'
 _OM_LABEL = rb"[a-zA-Z_][a-zA-Z0-9_]*=" + _OM_LV
@@ -94,7 +98,7 @@ def parse_fast(body: bytes, om: bool, known: Container[bytes] | None = None) -> 
     samples, comments = _split_comments(core)
     metadata: dict[str, MetricMetadata] = {}
     if comments:
-        meta = _om_metadata(comments) if om else _text_metadata(comments)
+        meta = _METADATA_MEMO.get(comments, om)
         if meta is None:
             return None
         metadata = meta
@@ -372,28 +376,58 @@ def _series_ok(s: bytes) -> bool:
     return True
 
 
+class _MetadataMemo:
+    """The metadata of recently seen comment blocks. A target's HELP/TYPE lines rarely change
+    between scrapes, and for comment-heavy exporters (node-exporter: one HELP and one TYPE per
+    ~2 samples) reading them is half the parse. Keyed by the comment text itself (compared in
+    full on a hit), bounded by the total size of the keys; thread-safe (scrapes run on threads)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[bool, bytes], dict[str, MetricMetadata] | None] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, comments: list[bytes], om: bool) -> dict[str, MetricMetadata] | None:
+        key = (om, b"\n".join(comments))
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                hit = self._entries[key]
+                return None if hit is None else dict(hit)
+        meta = _om_metadata(comments) if om else _text_metadata(comments)
+        if len(key[1]) <= self.max_bytes // 8:
+            with self._lock:
+                if key not in self._entries:
+                    self._entries[key] = meta
+                    self._bytes += len(key[1])
+                while self._bytes > self.max_bytes:
+                    old, _ = self._entries.popitem(last=False)
+                    self._bytes -= len(old[1])
+        return None if meta is None else dict(meta)
+
+
 def _text_metadata(comments: list[bytes]) -> dict[str, MetricMetadata] | None:
+    """HELP/TYPE from the comment lines: one findall over them all, then one entry per name
+    (each field's last line wins, as in Prometheus' scrape cache)."""
+    joined = b"\n".join(comments)
+    found = _TEXT_META_ALL.findall(joined)
+    if len(found) != len(_TEXT_META_LOOSE_ALL.findall(joined)):
+        return None  # HELP/TYPE written some other way: the exact parser reads it
+    types = {n: t for w, n, t in found if w == b"TYPE"}
+    helps = {n: t for w, n, t in found if w == b"HELP"}
     out: dict[str, MetricMetadata] = {}
-    for line in comments:
-        m = _TEXT_META.fullmatch(line)
-        if m is None:
-            if _TEXT_META_LOOSE.match(line):
-                return None  # HELP/TYPE written some other way: the exact parser reads it
-            continue  # a plain comment
-        word, name, text = m.groups()
-        key = name.decode()
-        old = out.get(key, _UNKNOWN)
-        if word == b"TYPE":
-            mtype = TEXT_TYPES.get(text)
-            if mtype is None:
-                return None
-            out[key] = MetricMetadata(type=mtype, help=old.help, unit=old.unit)
-        else:
-            try:
-                help_text = unescape_text_help(text).decode()
-            except UnicodeDecodeError:
-                return None
-            out[key] = MetricMetadata(type=old.type, help=help_text, unit=old.unit)
+    for name in dict.fromkeys(n for _, n, _ in found):
+        raw_type = types.get(name)
+        mtype = "unknown" if raw_type is None else TEXT_TYPES.get(raw_type)
+        if mtype is None:
+            return None
+        raw_help = helps.get(name, b"")
+        try:
+            help_text = unescape_text_help(raw_help).decode() if raw_help else ""
+        except UnicodeDecodeError:
+            return None
+        out[name.decode()] = MetricMetadata(type=mtype, help=help_text)
     return out
 
 
@@ -422,3 +456,6 @@ def _om_metadata(comments: list[bytes]) -> dict[str, MetricMetadata] | None:
         except UnicodeDecodeError:
             return None
     return out
+
+
+_METADATA_MEMO = _MetadataMemo(_METADATA_MEMO_BYTES)
