@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import logging
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -96,10 +97,13 @@ def default_discoverers(cfg: ScrapeConfig, base_dir: str = ".") -> list[Discover
 
 
 def _offset_seed(external_labels: Mapping[str, str]) -> int:
+    """Prometheus' offset seed: this host's name and the external labels, so two servers
+    scraping the same target (an HA pair) do so at different moments."""
     h = hashlib.blake2b(digest_size=8)
+    h.update(socket.gethostname().encode() + b"\xff")
     for k in sorted(external_labels):
         h.update(f"{k}\xff{external_labels[k]}\xff".encode())
-    return int.from_bytes(h.digest(), "little") if external_labels else 0
+    return int.from_bytes(h.digest(), "little")
 
 
 class ScrapeManager:

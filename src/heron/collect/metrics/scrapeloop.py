@@ -171,6 +171,7 @@ class ScrapeLoop:
             labels_from({**dict(target.public_labels), "__name__": n}) for n in REPORT_NAMES
         ]
         self._reported = False
+        self._last_ts_ms = 0  # the last scrape's timestamp: staleness markers come after it
 
     def retarget(self, target: ScrapeTarget) -> None:
         """Same target identity, new discovered labels (a discovery update or a reload). No
@@ -262,6 +263,7 @@ class ScrapeLoop:
             else np.concatenate([refs, np.full(len(REPORT_NAMES), -1, dtype=np.int64)]),
         )
         self._reported = True
+        self._last_ts_ms = ts_ms
         self.health = "down" if error else "up"
         self.last_error = error or ""
         self.last_scrape_ns = start_ns
@@ -303,7 +305,7 @@ class ScrapeLoop:
             self.client.close()
             if not labels:
                 return
-            now_ms = time.time_ns() // 1_000_000
+            now_ms = max(time.time_ns() // 1_000_000, self._last_ts_ms + 1)
             n = len(labels)
             self._deliver(
                 SampleColumns(
