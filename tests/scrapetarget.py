@@ -26,6 +26,8 @@ class Response:
 class Request:
     path: str
     headers: dict[str, str]
+    start: float = 0.0  # time.monotonic() when it arrived
+    end: float = 0.0  # and when its answer was written
 
 
 class Target:
@@ -43,8 +45,9 @@ class Target:
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
+                req = Request(self.path, {k: v for k, v in self.headers.items()}, time.monotonic())
                 with owner._lock:
-                    owner.requests.append(Request(self.path, {k: v for k, v in self.headers.items()}))
+                    owner.requests.append(req)
                     r = owner.paths.get(self.path.split("?", 1)[0], owner.response)
                 if r.delay:
                     time.sleep(r.delay)
@@ -64,6 +67,7 @@ class Target:
                     self.wfile.write(body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the scraper gave up (timeout, size limit): fine
+                req.end = time.monotonic()
 
             def log_message(self, format: str, *args: object) -> None:
                 return None

@@ -252,3 +252,28 @@ def test_target_metadata(targets: list[Target]) -> None:
         assert set(store.query()) == {"jobs_total", "queue"}
     finally:
         manager.stop()
+
+
+def test_concurrency_is_bounded_and_a_slow_target_skips_its_slots() -> None:
+    """12 slow targets (each answer takes 0.4 s), 3 workers: never more than 3 scrapes at once,
+    every target still gets scraped, and no target has two scrapes in flight."""
+    slow = [Target(Response(BODY, delay=0.4)) for _ in range(12)]
+    sink = Sink()
+    manager = ScrapeManager([job("slow", [t.address for t in slow])], sink, max_concurrency=3)
+    manager.start()
+    try:
+        wait_for(lambda: all(len(sink.ups(t.address)) >= 2 for t in slow), timeout=60)
+    finally:
+        manager.stop()
+        for t in slow:
+            t.close()
+    spans = sorted((r.start, r.end) for t in slow for r in t.requests if r.end)
+    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans], key=lambda x: (x[0], x[1]))
+    in_flight = peak = 0
+    for _, step in events:
+        in_flight += step
+        peak = max(peak, in_flight)
+    assert 1 <= peak <= 3
+    for t in slow:
+        own = sorted((r.start, r.end) for r in t.requests if r.end)
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(own, own[1:]))
