@@ -197,8 +197,26 @@ class _Out:
         self.ts = array("q")
         self.vals = array("d")
         self.interned: dict[Labels, Labels] = {}
+        self.series: dict[tuple[object, str, tuple[str, str] | None], Labels] = {}  # one resource's
 
-    def add(self, base: dict[str, str], name: str, extra: tuple[str, str] | None, ts: int, v: float) -> None:
+    def add(
+        self,
+        base: dict[str, str],
+        name: str,
+        extra: tuple[str, str] | None,
+        ts: int,
+        v: float,
+        key: object = None,
+    ) -> None:
+        """One sample of `base` + `extra` + `__name__`; `key` names `base` (its attributes,
+        within one resource) so a series seen before costs a dict lookup, not a sort."""
+        if key is not None:
+            cached = self.series.get((key, name, extra))
+            if cached is not None:
+                self.labels.append(cached)
+                self.ts.append(ts)
+                self.vals.append(v)
+                return
         d = dict(base)
         if extra is not None:
             d[extra[0]] = extra[1]
@@ -209,6 +227,8 @@ class _Out:
             _check_utf8(*(k + val for k, val in lab))
             known = self.interned[lab] = lab
         lab = known
+        if key is not None:
+            self.series[(key, name, extra)] = lab
         self.labels.append(lab)
         self.ts.append(ts)
         self.vals.append(v)
@@ -237,6 +257,8 @@ def _to_samples(resources: list[_Resource]) -> OtlpMetrics:
     messages: list[str] = []
     for res in resources:
         ident = _identity(res.attributes)
+        bases: dict[object, dict[str, str]] = {}
+        out.series = {}
         latest_ms: int | None = None
         for m in res.metrics:
             _check_utf8(m.description, m.unit)
@@ -261,31 +283,44 @@ def _to_samples(resources: list[_Resource]) -> OtlpMetrics:
                 continue
             meta[name] = MetricMetadata(_PROM_TYPES[kind], m.description, naming.prom_unit(m.unit))
             for p in m.iter_points():
-                base = _attr_labels(p.attributes)
-                base.update(ident)
+                try:
+                    key: object = tuple(p.attributes)
+                    base = bases.get(key)  # type: ignore[call-overload]
+                except TypeError:  # an array or map value: not hashable, not cached
+                    key, base = None, None
+                if base is None:
+                    base = _attr_labels(p.attributes)
+                    base.update(ident)
+                    if key is not None:
+                        bases[key] = base
                 ts = p.time_ns // 1_000_000
                 latest_ms = ts if latest_ms is None else max(latest_ms, ts)
                 stale = bool(p.flags & _NO_RECORDED_VALUE)
                 if m.kind in ("gauge", "sum"):
-                    out.add(base, name, None, ts, STALE_NAN if stale else p.value)
+                    out.add(base, name, None, ts, STALE_NAN if stale else p.value, key=key)
                 elif m.kind == "histogram":
                     cum = 0
                     for bound, c in zip(p.bounds, p.bucket_counts):
                         cum += c
                         le = ("le", _format_float(bound))
-                        out.add(base, name + "_bucket", le, ts, STALE_NAN if stale else float(cum))
+                        out.add(base, name + "_bucket", le, ts, STALE_NAN if stale else float(cum), key=key)
                     out.add(
-                        base, name + "_bucket", ("le", "+Inf"), ts, STALE_NAN if stale else float(p.count)
+                        base,
+                        name + "_bucket",
+                        ("le", "+Inf"),
+                        ts,
+                        STALE_NAN if stale else float(p.count),
+                        key=key,
                     )
                     if p.sum is not None:
-                        out.add(base, name + "_sum", None, ts, STALE_NAN if stale else p.sum)
-                    out.add(base, name + "_count", None, ts, STALE_NAN if stale else float(p.count))
+                        out.add(base, name + "_sum", None, ts, STALE_NAN if stale else p.sum, key=key)
+                    out.add(base, name + "_count", None, ts, STALE_NAN if stale else float(p.count), key=key)
                 else:
                     for q, v in p.quantiles:
                         qv = ("quantile", _format_float(q))
-                        out.add(base, name, qv, ts, STALE_NAN if stale else v)
-                    out.add(base, name + "_sum", None, ts, STALE_NAN if stale else (p.sum or 0.0))
-                    out.add(base, name + "_count", None, ts, STALE_NAN if stale else float(p.count))
+                        out.add(base, name, qv, ts, STALE_NAN if stale else v, key=key)
+                    out.add(base, name + "_sum", None, ts, STALE_NAN if stale else (p.sum or 0.0), key=key)
+                    out.add(base, name + "_count", None, ts, STALE_NAN if stale else float(p.count), key=key)
         info = [(k, v) for k, v in res.attributes if k not in _IDENTIFYING]
         if info and latest_ms is not None:
             base = _attr_labels(info)
@@ -406,7 +441,21 @@ def _kv(buf: bytes, s: int, e: int) -> tuple[str, Any]:
 
 def _pb_number_point(buf: bytes, s: int, e: int) -> _Point:
     p = _Point()
-    for num, wt, v in iter_fields(buf, s, e):
+    # The fixed-width fields SDKs write first (start and end time, the value) are read
+    # straight from the buffer; whatever follows goes through the general reader.
+    pos = s
+    while pos + 9 <= e:
+        key = buf[pos]
+        if key == 0x19:  # time_unix_nano
+            p.time_ns = _fixed64(buf[pos + 1 : pos + 9], "time_unix_nano")
+        elif key == 0x21:  # as_double
+            p.value = _F64.unpack_from(buf, pos + 1)[0]
+        elif key == 0x31:  # as_int
+            p.value = float(_I64.unpack_from(buf, pos + 1)[0])
+        elif key != 0x11:  # start_time_unix_nano, unused
+            break
+        pos += 9
+    for num, wt, v in iter_fields(buf, pos, e):
         if num == 7:
             _want("NumberDataPoint", num, wt, WIRE_LEN)
             p.attributes.append(_kv(buf, v[0], v[1]))  # type: ignore[index]
