@@ -277,3 +277,21 @@ def test_concurrency_is_bounded_and_a_slow_target_skips_its_slots() -> None:
     for t in slow:
         own = sorted((r.start, r.end) for r in t.requests if r.end)
         assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(own, own[1:]))
+
+
+def test_two_managers_on_one_registry_render_each_family_once(targets: list[Target]) -> None:
+    registry = Registry()
+    one = ScrapeManager([job("one", [targets[0].address])], Sink(), registry=registry)
+    two = ScrapeManager([job("two", [targets[1].address])], Sink(), registry=registry)
+    one.start()
+    two.start()
+    try:
+        wait_for(lambda: 'heron_scrapes_total{pool="two"}' in registry.render())
+        text = registry.render()
+        assert text.count("# TYPE heron_scrape_targets gauge") == 1
+        assert text.count("# TYPE heron_scrapes_total counter") == 1
+        assert 'heron_scrape_targets{pool="one",health="up"}' in text
+        assert 'heron_scrape_targets{pool="two",health="up"}' in text
+    finally:
+        one.stop()
+        two.stop()

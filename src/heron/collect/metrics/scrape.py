@@ -30,6 +30,7 @@ import logging
 import socket
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
@@ -96,6 +97,43 @@ def default_discoverers(cfg: ScrapeConfig, base_dir: str = ".") -> list[Discover
     return out
 
 
+class _RegistryMetrics:
+    """The scrape metrics of one registry, shared by every manager that reports to it (a
+    family registered twice would render twice, which Prometheus refuses)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self.metrics = ScrapeMetrics(registry)
+        self.managers: weakref.WeakSet[ScrapeManager] = weakref.WeakSet()
+        registry.register(
+            Gauge(
+                "heron_scrape_targets",
+                "Active scrape targets by scrape pool and health (up, down, unknown).",
+                self._target_counts,
+                ("pool", "health"),
+            )
+        )
+
+    def _target_counts(self) -> list[tuple[tuple[str, ...], float]]:
+        counts: dict[tuple[str, str], int] = {}
+        for manager in list(self.managers):
+            for key, n in manager._target_counts().items():
+                counts[key] = counts.get(key, 0) + n
+        return [(k, float(v)) for k, v in sorted(counts.items())]
+
+
+_BY_REGISTRY: weakref.WeakKeyDictionary[Registry, _RegistryMetrics] = weakref.WeakKeyDictionary()
+_BY_REGISTRY_LOCK = threading.Lock()
+
+
+def _registered(registry: Registry, manager: ScrapeManager) -> ScrapeMetrics:
+    with _BY_REGISTRY_LOCK:
+        shared = _BY_REGISTRY.get(registry)
+        if shared is None:
+            shared = _BY_REGISTRY[registry] = _RegistryMetrics(registry)
+        shared.managers.add(manager)
+        return shared.metrics
+
+
 def _offset_seed(external_labels: Mapping[str, str]) -> int:
     """Prometheus' offset seed: this host's name and the external labels, so two servers
     scraping the same target (an HA pair) do so at different moments."""
@@ -137,16 +175,7 @@ class ScrapeManager:
         self._series_refs = series_refs
         self._seed = _offset_seed(external_labels)
         self._max_concurrency = max(1, max_concurrency)
-        registry = registry if registry is not None else Registry()
-        self._metrics = ScrapeMetrics(registry)
-        registry.register(
-            Gauge(
-                "heron_scrape_targets",
-                "Active scrape targets by scrape pool and health (up, down, unknown).",
-                self._target_counts,
-                ("pool", "health"),
-            )
-        )
+        self._metrics = _registered(registry if registry is not None else Registry(), self)
         self._lock = threading.RLock()
         self._pools: dict[str, ScrapePool] = {}
         self._heap: list[tuple[float, int, int, ScrapeLoop]] = []
@@ -411,7 +440,7 @@ class ScrapeManager:
                 res.append({"target": target, "type": m.type, "help": m.help, "unit": m.unit})
         return res
 
-    def _target_counts(self) -> list[tuple[tuple[str, ...], float]]:
+    def _target_counts(self) -> dict[tuple[str, str], int]:
         counts: dict[tuple[str, str], int] = {}
         with self._lock:
             for name, pool in self._pools.items():
@@ -419,4 +448,4 @@ class ScrapeManager:
                     counts[(name, h)] = 0
                 for loop in pool.loops.values():
                     counts[(name, loop.health)] += 1
-        return [(k, float(v)) for k, v in sorted(counts.items())]
+        return counts
