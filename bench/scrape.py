@@ -120,7 +120,7 @@ class Body:
     written once each, HELP and TYPE first, with a `host` label spreading them to size."""
 
     def __init__(self, n: int) -> None:
-        per_host = len(_families_for("h"))
+        per_host = sum(len(rows) for *_, rows in _families_for("h"))
         hosts = [f"host-{h:04d}" for h in range(-(-n // per_host))]
         self.head: list[tuple[int, bytes]] = []  # (sample index, HELP/TYPE lines before it)
         self.series: list[bytes] = []  # "name{labels} " per sample
