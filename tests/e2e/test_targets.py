@@ -136,8 +136,13 @@ def _pool(page: Page, name: str):  # type: ignore[no-untyped-def]
 
 
 def test_a_healthy_and_a_failing_target_with_its_error(page: Page, scraping: Scraping) -> None:
-    page.goto(scraping.url + "/targets")
+    page.goto(scraping.url + "/")
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Targets").click()
+    expect(page).to_have_url(re.compile(r"/targets$"))
     expect(page.get_by_role("heading", name="Targets", level=1)).to_be_visible()
+    nav = page.get_by_role("navigation", name="Pages").get_by_role("link", name="Targets")
+    expect(nav).to_have_attribute("aria-current", "page")
+    expect(page).to_have_title("Targets · Heron")
     shop = _pool(page, "shop")
     expect(shop.get_by_role("button", name=re.compile(r"shop 1\/1 up"))).to_be_visible(timeout=15_000)
     row = shop.get_by_test_id("target-row")
