@@ -95,36 +95,37 @@ def parse_fast(body: bytes, om: bool, known: Container[bytes] | None = None) -> 
         core = body if body.endswith(b"\n") else body + b"\n"
     if b"\0" in core:
         return None
-    samples, comments = _split_comments(core)
+    pieces, comments = _split_comments(core)
     metadata: dict[str, MetricMetadata] = {}
     if comments:
         meta = _METADATA_MEMO.get(comments, om)
         if meta is None:
             return None
         metadata = meta
-    if not samples:
+    if not any(pieces):
         return _empty(metadata, om)
-    if om and b"#" in samples:
-        cut = _cut_exemplars(samples)
+    if om and any(b"#" in p for p in pieces):
+        cut = _cut_exemplars(b"".join(pieces))
         if cut is None:
             return None
-        samples = cut
-    columns = _sample_columns(samples, om, known)
+        pieces = [cut]
+    columns = _sample_columns(pieces, om, known)
     if columns is None:
         return None
     series, values, timestamps = columns
     return Exposition(series=series, values=values, timestamps=timestamps, metadata=metadata, openmetrics=om)
 
 
-def _split_comments(core: bytes) -> tuple[bytes, list[bytes]]:
-    """The body without its `#` lines, and those lines (without newlines), in order. Found with
-    a one-byte bytes.find (memchr), so the cost is per `#`, not per byte; a `#` inside a label
-    value is skipped over."""
+def _split_comments(core: bytes) -> tuple[list[bytes], list[bytes]]:
+    """The runs of sample lines between the `#` lines (each ending in a newline; not joined,
+    which would copy the body), and the `#` lines themselves without newlines, in order. Found
+    with a one-byte bytes.find (memchr), so the cost is per `#`, not per byte; a `#` inside a
+    label value is skipped over."""
     start = core.find(b"#")
     while start > 0 and core[start - 1] != 0x0A:
         start = core.find(b"#", start + 1)
     if start < 0:
-        return core, []
+        return [core], []
     pieces: list[bytes] = []
     comments: list[bytes] = []
     pos = 0
@@ -137,7 +138,7 @@ def _split_comments(core: bytes) -> tuple[bytes, list[bytes]]:
         while start > 0 and core[start - 1] != 0x0A:
             start = core.find(b"#", start + 1)
     pieces.append(core[pos:])
-    return b"".join(pieces), comments
+    return pieces, comments
 
 
 def _cut_exemplars(samples: bytes) -> bytes | None:
@@ -186,10 +187,10 @@ def _empty(metadata: dict[str, MetricMetadata], om: bool) -> Exposition:
 Columns = tuple[list[bytes], np.ndarray, np.ndarray]
 
 
-def _sample_columns(samples: bytes, om: bool, known: Container[bytes] | None) -> Columns | None:
-    cols = _plain_columns(samples, om, known)
+def _sample_columns(pieces: list[bytes], om: bool, known: Container[bytes] | None) -> Columns | None:
+    cols = _plain_columns(pieces, om, known)
     if cols is None:
-        cols = _columns_around_odd_lines(samples, om, known)
+        cols = _columns_around_odd_lines(b"".join(pieces), om, known)
     return cols
 
 
@@ -231,7 +232,7 @@ def _columns_around_odd_lines(samples: bytes, om: bool, known: Container[bytes] 
         odd_text.append(samples[a:b])
         pos = b
     pieces.append(samples[pos:])
-    plain = _plain_columns(b"".join(pieces), om, known)
+    plain = _plain_columns(pieces, om, known)
     if plain is None:
         return None
     body = b"".join(odd_text)
@@ -255,9 +256,15 @@ def _columns_around_odd_lines(samples: bytes, om: bool, known: Container[bytes] 
     return series.tolist(), values, timestamps
 
 
-def _plain_columns(samples: bytes, om: bool, known: Container[bytes] | None) -> Columns | None:
-    seps = samples.translate(None, _NOT_WHITESPACE)
-    tokens = samples.split()
+def _plain_columns(pieces: list[bytes], om: bool, known: Container[bytes] | None) -> Columns | None:
+    if len(pieces) == 1:
+        seps = pieces[0].translate(None, _NOT_WHITESPACE)
+        tokens = pieces[0].split()
+    else:
+        seps = b"".join([p.translate(None, _NOT_WHITESPACE) for p in pieces])
+        tokens = []
+        for p in pieces:
+            tokens += p.split()
     if len(tokens) != len(seps):
         return None  # an empty field somewhere
     ts_tokens: list[bytes] | None = None
