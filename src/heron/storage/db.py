@@ -347,6 +347,10 @@ class Database:
         labels again (at the labels path's cost), so callers may keep refs as long as they
         like and refresh them when `series_refs` is cheap for them. -1 marks a label set the
         database refuses (invalid, or over the series limit); appending it reports why.
+
+        A series made here exists in the head before it has samples (its labels show in
+        label-name and label-value lists); one that never gets any is gone after the next
+        head cut, as in Prometheus' head.
         """
         with self._write_lock:
             if self._closed:

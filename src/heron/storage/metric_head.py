@@ -42,9 +42,10 @@ samples cost 8-20 B each, packed ones ~3 B, and a bigger fold packs a little tig
 _FOLD_MIN = 1 << 16
 _RUN_ROWS = 8  # rows a new run has room for before it doubles
 _DECODE_CACHE = 64  # decoded group chunks kept for readers that walk many series of a group
-SERIES_OVERHEAD = 160
-"""Bytes an active series costs beside its samples (label tuple, dict entry, postings slots,
-columns), for the head's size accounting."""
+SERIES_OVERHEAD = 256
+"""Bytes an active series costs beside its samples (dict entry and list slot for its labels,
+postings slots, columns, fingerprint index; measured by bench/headmem.py with tracemalloc),
+for the head's size accounting."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,10 +648,6 @@ class MetricSeries:
         ts = np.asarray(ts, dtype=np.int64)
         slots = np.full(len(ts), self.slot, dtype=np.int64)
         return self.store.append_loose(slots, ts, np.asarray(vals, dtype=np.float64))
-
-    def cut(self) -> None:
-        """Nothing to do per series: the store folds its staging as a whole."""
-        return None
 
 
 def merge_sorted_parts(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
