@@ -28,6 +28,7 @@ from heron.collect.metrics.metadata import MetadataStore, MetricMetadata
 from heron.collect.metrics.scrapecache import LabelError, SampleLimitError, ScrapeCache
 from heron.logsetup import log_fields
 from heron.model import STALE_NAN, Labels, labels_from
+from heron.selfmetrics import Registry
 from heron.storage import SampleColumns
 
 __all__ = [
@@ -103,12 +104,9 @@ class ScrapeTarget:
 
 
 class ScrapeMetrics:
-    """The `heron_scrape_*` counters one manager shares among its loops."""
+    """The `heron_scrape_*` counters the managers of one registry share among their loops."""
 
-    def __init__(self, registry: object) -> None:
-        from heron.selfmetrics import Registry
-
-        assert isinstance(registry, Registry)
+    def __init__(self, registry: Registry) -> None:
         self.samples = registry.counter(
             "heron_scrape_samples_scraped_total",
             "Samples read from scrape bodies, by scrape pool.",
