@@ -136,6 +136,16 @@ def test_prometheus_remote_writes_every_sample(tmp_path: Path, target: str) -> N
         while _highest_sent(prom_url) < at + 1 and time.monotonic() < deadline:
             time.sleep(0.2)
         assert _highest_sent(prom_url) >= at + 1, "prometheus did not send in time:\n" + prom_log.read_text()
+        # Metadata rides along every second (metadata_config.send_interval): the same as Prometheus'.
+        prom_meta = httpx.get(prom_url + "/api/v1/metadata", timeout=10).json()["data"]
+        want_meta = {k: v for k, v in prom_meta.items() if k.startswith("shop_")}
+        assert set(want_meta) == {"shop_orders_total", "shop_temperature", "shop_latency_seconds"}
+        while time.monotonic() < deadline:
+            got_meta = httpx.get(heron.url + "/api/v1/metadata", timeout=10).json()["data"]
+            if all(k in got_meta for k in want_meta):
+                break
+            time.sleep(0.2)
+        assert {k: got_meta.get(k) for k in want_meta} == want_meta
     finally:
         prom.terminate()
         try:
