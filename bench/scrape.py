@@ -15,7 +15,7 @@ Figures:
      busy machine's other work does not count; the wall figure is in the note. The first scrape
      (every series new) is reported apart from the steady state (values change each scrape,
      series do not). prometheus_client's `text_string_to_metric_families` parses the same
-     body for the ratio (parse only: it has no storage).
+     body for the ratio (parse only: it has no storage). P5 parses a real node-exporter's body.
   M1-M3. `bench/headmem.py`'s `measure(n)` (the storage helper's), when that file exists.
   X1-X9. `--peer`: a real `heron server --config` and a real Prometheus (Debian's 2.42) scrape
      the same targets every 15 s for `--minutes`: a real node-exporter plus synthetic targets
@@ -278,6 +278,38 @@ def bench_parse(n: int, scrapes: int, workdir: str, rep: Report) -> None:
     )
 
 
+def bench_node_exporter(workdir: str, rep: Report) -> None:
+    """A real node-exporter's body (comment-heavy, info series with spaces in label values):
+    steady parse rate, and prometheus_client's on the same body."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    exe = "/usr/bin/prometheus-node-exporter"
+    if not shutil.which(exe):
+        print(f"  {exe} not installed: real node-exporter body not measured", flush=True)
+        return
+    port = _free_port()
+    with open(os.path.join(workdir, "node-exporter.log"), "wb") as log:
+        proc = subprocess.Popen([exe, f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=log)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/metrics", 30)
+        body = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).content
+    finally:
+        _stop(proc)
+    first = parse_exposition(body, TEXT)
+    n, runs = len(first), 200
+    _, cpu, _w = _timed(lambda: [parse_exposition(body, TEXT, first.series) for _ in range(runs)])
+    text = body.decode()
+    _, pc_cpu, _w = _timed(
+        lambda: [sum(len(f.samples) for f in text_string_to_metric_families(text)) for _ in range(5)]
+    )
+    rate, pc_rate = n * runs / cpu, n * 5 / pc_cpu
+    comments = body.count(b"\n#")
+    note = f"{n:,} samples, {comments:,} comment lines; prometheus_client {pc_rate:,.0f}/s"
+    note += f" ({rate / pc_rate:,.0f}x)"
+    rep.add(Figure("P5", "parse alone, a real node-exporter body, steady", rate, "samples/s", note=note))
+
+
 def bench_headmem(n: int, rep: Report) -> None:
     if not (HERE / "headmem.py").exists():
         print("  bench/headmem.py not found: head memory not measured", flush=True)
@@ -538,6 +570,7 @@ def main() -> None:
             bench_peer(args.series, args.minutes, workdir, rep)
         else:
             bench_parse(args.series, args.scrapes, workdir, rep)
+            bench_node_exporter(workdir, rep)
             if not args.no_headmem:
                 bench_headmem(args.series, rep)
     finally:
