@@ -329,3 +329,39 @@ def test_a_hidden_tab_does_not_refresh_and_catches_up_when_shown(page: Page) -> 
         page.evaluate(
             "() => { window.__heronVis = 'visible'; document.dispatchEvent(new Event('visibilitychange')) }"
         )
+
+
+def test_a_long_pool_shows_its_failing_targets_first_and_the_rest_on_request(page: Page) -> None:
+    def target(i: int, health: str) -> dict[str, Any]:
+        address = f"10.1.0.{i}:8080"
+        return {
+            "discoveredLabels": {"__address__": address},
+            "labels": {"job": "big", "instance": address},
+            "scrapePool": "big",
+            "scrapeUrl": f"http://{address}/metrics",
+            "globalUrl": f"http://{address}/metrics",
+            "lastError": "connection refused" if health == "down" else "",
+            "lastScrape": "2026-12-03T14:00:00Z",
+            "lastScrapeDuration": 0.002,
+            "health": health,
+            "scrapeInterval": "15s",
+            "scrapeTimeout": "10s",
+        }
+
+    # 130 targets; the three failing ones sort last by URL, so only health puts them first
+    active = [target(i, "down" if i >= 127 else "up") for i in range(130)]
+    body = json.dumps({"status": "success", "data": {"activeTargets": active, "droppedTargets": []}})
+    page.route(
+        "**/api/v1/targets*", lambda r: r.fulfill(status=200, content_type="application/json", body=body)
+    )
+    page.goto("/targets")
+    rows = page.get_by_test_id("target-row")
+    expect(rows).to_have_count(100)
+    expect(page.get_by_text("Showing 100 of 130, failing ones first.")).to_be_visible()
+    for i in range(3):
+        expect(rows.nth(i)).to_contain_text("DOWN")
+    expect(rows.nth(3)).to_contain_text("UP")
+    page.get_by_role("button", name="Show all 130 targets of big").click()
+    expect(rows).to_have_count(130)
+    expect(page.get_by_text("Showing 100 of 130")).to_have_count(0)
+    page.unroute("**/api/v1/targets*")

@@ -73,13 +73,20 @@ describe("search", () => {
 });
 
 describe("groupPools", () => {
-  it("groups by pool in name order with up/total over all targets, rows sorted by URL", () => {
+  it("groups by pool in name order with up/total over all targets, failing rows first, then by URL", () => {
     const pools = groupPools(TARGETS, "all", []);
     expect(pools.map((p) => [p.name, p.up, p.total])).toEqual([
       ["node", 1, 2],
       ["pods", 1, 3],
     ]);
     expect(pools[0].shown.map((t) => t.scrapeUrl)).toEqual(["http://10.0.0.1:9100/metrics", "http://10.0.0.2:9100/metrics"]);
+    expect(pools[1].shown.map((t) => [t.health, t.scrapeUrl])).toEqual([
+      ["down", "http://10.1.0.9:8080/metrics"],
+      ["unknown", "http://10.1.0.7:8080/metrics"],
+      ["up", "http://10.1.0.8:8080/metrics"],
+    ]);
+    const ups = [target("a", "http://10.0.0.9:1/m", "up"), target("a", "http://10.0.0.1:1/m", "up")];
+    expect(groupPools(ups, "all", [])[0].shown.map((t) => t.scrapeUrl)).toEqual(["http://10.0.0.1:1/m", "http://10.0.0.9:1/m"]);
   });
   it("filters by health and search, keeps the pool's counts, and leaves out emptied pools", () => {
     const down = groupPools(TARGETS, "down", []);

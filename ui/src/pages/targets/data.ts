@@ -85,13 +85,16 @@ export interface Pool {
   shown: ActiveTarget[]; // the targets the filter and search let through, in a stable order
 }
 
+const HEALTH_ORDER: Record<Health, number> = { down: 0, unknown: 1, up: 2 };
+
 function targetKey(t: ActiveTarget): string {
-  return `${t.scrapeUrl}\u0000${t.labels.instance ?? ""}`;
+  return `${HEALTH_ORDER[t.health] ?? 1}\u0000${t.scrapeUrl}\u0000${t.labels.instance ?? ""}`;
 }
 
 /** Scrape pools by name, each with its up/total counts and the targets the filter lets
- *  through (sorted by URL, so a refresh does not shuffle rows). A pool with none left out
- *  is kept out only while a filter or search is set: with neither, every pool shows. */
+ *  through: failing ones first (a long pool shows its first rows only), then by URL, so a
+ *  refresh does not shuffle rows. A pool with none left out is kept out only while a filter
+ *  or search is set: with neither, every pool shows. */
 export function groupPools(targets: ActiveTarget[], health: HealthFilter, words: string[]): Pool[] {
   const byName = new Map<string, Pool>();
   for (const t of targets) {

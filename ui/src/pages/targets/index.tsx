@@ -27,6 +27,9 @@ import "./targets.css";
 const REFRESH_MS = 10_000;
 // A cluster can drop thousands of discovered targets; the page draws this many and says so.
 const DROPPED_SHOWN = 200;
+// A pool with more targets shows this many (failing ones first) until asked for all: a
+// thousand-pod pool would otherwise redraw thousands of rows at every refresh and keystroke.
+const ROWS_SHOWN = 100;
 
 interface Snapshot {
   data?: TargetsData;
@@ -168,6 +171,8 @@ function TargetRows({ t, now }: { t: ActiveTarget; now: number }) {
 function PoolSection({ pool, open, onToggle, now }: { pool: Pool; open: boolean; onToggle: () => void; now: number }) {
   const id = `targets-pool-${encodeURIComponent(pool.name).replace(/[^A-Za-z0-9_-]/g, "_")}`;
   const allUp = pool.up === pool.total;
+  const [everything, setEverything] = useState(false);
+  const rows = everything ? pool.shown : pool.shown.slice(0, ROWS_SHOWN);
   return (
     <section class="targets-pool" aria-labelledby={`${id}-head`}>
       <h2 class="targets-pool-head" id={`${id}-head`}>
@@ -197,11 +202,21 @@ function PoolSection({ pool, open, onToggle, now }: { pool: Pool; open: boolean;
               </tr>
             </thead>
             <tbody>
-              {pool.shown.map((t) => (
+              {rows.map((t) => (
                 <TargetRows key={`${t.scrapeUrl}|${t.labels.instance ?? ""}`} t={t} now={now} />
               ))}
             </tbody>
           </table>
+          {rows.length < pool.shown.length && (
+            <p class="targets-more">
+              <span class="muted">
+                Showing {rows.length} of {pool.shown.length}, failing ones first.
+              </span>{" "}
+              <button type="button" onClick={() => setEverything(true)}>
+                Show all {pool.shown.length} targets of {pool.name}
+              </button>
+            </p>
+          )}
         </div>
       )}
     </section>
