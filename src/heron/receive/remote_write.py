@@ -329,7 +329,22 @@ def _decode_v1(buf: bytes) -> DecodedWrite:
             s, e = v  # type: ignore[misc]
             pairs: list[tuple[str, str]] = []
             start = len(cols.ts)
-            for n2, w2, v2 in iter_fields(buf, s, e):
+            # Labels and samples with one-byte lengths, the layout senders write, are walked
+            # here; anything else from there on goes through the general reader below.
+            pos = s
+            while pos + 2 <= e:
+                key, n = buf[pos], buf[pos + 1]
+                if n >= 0x80 or (key != 0x0A and key != 0x12):
+                    break
+                a = pos + 2
+                pos = a + n
+                if pos > e:
+                    raise RemoteWriteError("length-delimited field runs past the end of its message")
+                if key == 0x0A:
+                    pairs.append(_label(buf, a, pos))
+                else:
+                    cols.sample(_sample(buf, a, pos))
+            for n2, w2, v2 in iter_fields(buf, pos, e):
                 if n2 == 1:
                     _want("TimeSeries", n2, w2, WIRE_LEN)
                     pairs.append(_label(buf, v2[0], v2[1]))  # type: ignore[index]
