@@ -1,4 +1,5 @@
-"""OTLP/HTTP logs receiver: `POST /otlp/v1/logs`, the path Loki 3 serves it on.
+"""OTLP/HTTP receivers: logs at `POST /otlp/v1/logs` (the path Loki 3 serves it on) and
+metrics at `POST /otlp/v1/metrics` (mapped by `heron.receive.otlp_metrics`).
 
 Answers follow the OTLP/HTTP spec: 200 with an ExportLogsServiceResponse in the request's
 encoding (partial_success when storage refused some records), 400 for a body that does not
