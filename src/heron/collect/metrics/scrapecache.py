@@ -119,6 +119,8 @@ class ScrapeCache:
     Per slot: the final labels (`()` when dropped), whether it is dropped, its storage ref
     (-1 when unknown) and whether the last successful scrape had it (for staleness)."""
 
+    evict_slack = 1024  # the cache is cut back to one scrape's series past 2 x that + this
+
     def __init__(
         self,
         settings: CacheSettings,
@@ -292,7 +294,7 @@ class ScrapeCache:
             if refs is not None:
                 refs = np.concatenate([refs, self._refs[stale]])
         self._prev = current
-        if len(self._index) > 2 * total + 1024:
+        if len(self._index) > 2 * total + self.evict_slack:
             self._evict(series)
         return ProcessedScrape(labels, ts, vals, total, added, series_added, refs)
 
