@@ -299,3 +299,15 @@ def test_bulk_reads_equal_one_series_at_a_time(tmp_path):
             one[ref.labels] = (ts.tolist(), vals.tolist())
         assert bulk == one and len(bulk) == 1500
         assert bulk[names[150]][0] == [NOW_MS + k * 1000 for k in range(5, 41)]
+
+
+def test_in_order_batches_around_a_scrape_reach_the_block_sorted(tmp_path):
+    """Every sample newer than the last, but a batch, a scrape and a batch again: one fold
+    packs the batches' samples apart from the scrape's, and the block must still be sorted."""
+    lab = L(__name__="order")
+    with Database.open(str(tmp_path / "d"), StorageOptions(), background=False) as db:
+        db.append(samples=[SampleBatch(lab, [NOW_MS + 1, NOW_MS + 2], [1.0, 2.0])])
+        db.append(columns=SampleColumns([lab], [NOW_MS + 3], [3.0]))
+        db.append(samples=[SampleBatch(lab, [NOW_MS + 4], [4.0])])
+        db.flush()
+        assert everything(db)[lab] == ([NOW_MS + k for k in range(1, 5)], bits([1.0, 2.0, 3.0, 4.0]))

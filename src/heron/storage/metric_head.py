@@ -314,7 +314,6 @@ class MetricStore:
         self._loose: _Loose | None = None
         self.staged = 0
         self.staged_bytes = 0  # allocated by the staging (runs' matrices, loose parts)
-        self.unordered = False  # some series got a sample not newer than its newest
         self.chunk_bytes = 0
         self.samples = 0
         self._next_cid = 0
@@ -426,8 +425,6 @@ class MetricStore:
         if n == 0:
             return 0
         cols = self.cols
-        if bool((ts <= cols.max_t[slots]).any()) or (n > 1 and not _grouped_in_order(slots, ts)):
-            self.unordered = True
         np.maximum.at(cols.newest, slots, ts)
         np.maximum.at(cols.max_t, slots, ts)
         np.minimum.at(cols.min_t, slots, ts)
@@ -586,14 +583,9 @@ class MetricStore:
                         (ts[offs[i] : offs[i + 1]], vs[offs[i] : offs[i + 1]])
                     )
             for slot in sorted(per_slot):
-                parts = per_slot[slot]
-                if len(parts) == 1:
-                    t, v = parts[0]
-                elif not self.unordered:
-                    t = np.concatenate([p[0] for p in parts])
-                    v = np.concatenate([p[1] for p in parts])
-                else:
-                    t, v = merge_sorted_parts(parts)
+                # Parts are sorted each, but not always in order of one another: a fold packs
+                # its loose samples apart from its scrape rows.
+                t, v = merge_sorted_parts(per_slot[slot])
                 yield int(fps[slot]), self.labels[slot], t, v
 
     def nbytes(self) -> int:
@@ -683,14 +675,6 @@ def _unique(scratch: np.ndarray, slots: np.ndarray) -> bool:
     idx = np.arange(len(slots), dtype=np.int32)
     scratch[slots] = idx
     return bool((scratch[slots] == idx).all())
-
-
-def _grouped_in_order(slots: np.ndarray, ts: np.ndarray) -> bool:
-    """Whether, within each slot, timestamps strictly increase in the given order."""
-    order = np.argsort(slots, kind="stable")
-    s, t = slots[order], ts[order]
-    same = s[1:] == s[:-1]
-    return not bool((same & (t[1:] <= t[:-1])).any())
 
 
 def _matrix_series_major(
