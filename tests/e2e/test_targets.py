@@ -152,6 +152,18 @@ def test_a_healthy_and_a_failing_target_with_its_error(page: Page, scraping: Scr
     expect(labels.get_by_role("listitem")).to_have_text(
         ['job="shop"', f'instance="{scraping.healthy.address}"', f'namespace="{NAMESPACE}"', f'pod="{POD}"']
     )
+    toggle = row.get_by_role("button", name="Discovered labels")
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    toggle.click()
+    discovered = row.get_by_role("list", name=re.compile("^Discovered labels of")).get_by_role("listitem")
+    expect(discovered.filter(has_text="__address__")).to_have_text(
+        f'__address__="{scraping.healthy.address}"'
+    )
+    expect(discovered.filter(has_text="__metrics_path__")).to_have_text('__metrics_path__="/metrics"')
+    hide = row.get_by_role("button", name="Hide discovered labels")
+    expect(hide).to_have_attribute("aria-expanded", "true")
+    hide.press("Escape")
+    expect(row.get_by_role("list", name=re.compile("^Discovered labels of"))).to_have_count(0)
     last = row.locator("time")
     expect(last).to_have_text(re.compile(r"^(just now|\d+s ago)$"))
     assert last.get_attribute("title")  # the absolute time, on hover

@@ -122,6 +122,8 @@ function LastScrape({ t, now }: { t: ActiveTarget; now: number }) {
 
 function TargetRows({ t, now }: { t: ActiveTarget; now: number }) {
   const logs = podLogsLink(t.labels);
+  // What discovery gave the target before relabel_configs: how its labels came to be.
+  const [discovered, setDiscovered] = useState(false);
   return (
     <>
       <tr class={`targets-row targets-row-${t.health}`} data-testid="target-row">
@@ -143,7 +145,28 @@ function TargetRows({ t, now }: { t: ActiveTarget; now: number }) {
           <HealthBadge health={t.health} />
         </td>
         <td data-label="Labels">
-          <Chips labels={t.labels} label={`Labels of ${t.scrapeUrl}`} />
+          <div>
+            <Chips labels={t.labels} label={`Labels of ${t.scrapeUrl}`} />
+            <button
+              type="button"
+              class="targets-discovered-toggle"
+              aria-expanded={discovered}
+              onClick={() => setDiscovered(!discovered)}
+              onKeyDown={(e) => {
+                if (e.key === "Escape" && discovered) {
+                  e.preventDefault();
+                  setDiscovered(false);
+                }
+              }}
+            >
+              {discovered ? "Hide discovered labels" : "Discovered labels"}
+            </button>
+            {discovered && (
+              <div class="targets-discovered">
+                <Chips labels={t.discoveredLabels} label={`Discovered labels of ${t.scrapeUrl}`} />
+              </div>
+            )}
+          </div>
         </td>
         <td data-label="Last scrape" class="targets-nowrap">
           <div>
