@@ -424,10 +424,14 @@ class Database:
         fts, fvals = (ts, vals) if len(fs) == n else (ts[fast], vals[fast])
         need = c.wal_epoch[fs] != self._wal.epoch
         if bool(need.any()):
+            records = store.records
             for slot in fs[need].tolist():
                 fp = int(c.fps[slot])
                 if fp not in txn.wal_series:
-                    txn.blobs.append(walmod.encode_series(fp, SeriesKind.METRIC, store.labels[slot]))
+                    blob = records.pop(slot, None)
+                    if blob is None:
+                        blob = walmod.encode_series(fp, SeriesKind.METRIC, store.labels[slot])
+                    txn.blobs.append(blob)
                     txn.wal_series.add(fp)
                     txn.wal_metric_slots.append(slot)
         txn.blobs.append(walmod.encode_sample_columns(c.fps[fs], fts, fvals))
@@ -475,6 +479,7 @@ class Database:
         store = self._head.metrics
         new: dict[Labels, list[int]] = {}  # normalised labels -> positions asking for them
         fps: list[int] = []
+        encoded: list[list[bytes]] = []
         for i in miss:
             lab = labels[i]
             key, norm, slot = self._find_metric(lab)
@@ -488,7 +493,9 @@ class Database:
             if self._check_labels(norm, SeriesKind.METRIC) is not None:
                 continue
             new[norm] = [i]
-            fps.append(metric_fingerprint(norm))
+            enc = [s.encode() for pair in norm for s in pair]
+            encoded.append(enc)
+            fps.append(_fingerprint_encoded(enc))
         if not new:
             return
         norms = list(new)
@@ -513,6 +520,8 @@ class Database:
         )
         self._head.bytes += SERIES_OVERHEAD * len(take)
         for j, slot in zip(take.tolist(), made.tolist()):
+            # The WAL series record, from the bytes just hashed; the append that follows uses it.
+            store.records[slot] = walmod.encode_series(fps[j], SeriesKind.METRIC, norms[j], encoded[j])
             for i in new[norms[j]]:
                 slots[i] = slot
                 lab = labels[i]
@@ -1209,9 +1218,14 @@ _METRIC_KIND_BYTE = bytes((int(SeriesKind.METRIC),))
 def metric_fingerprint(labels: Labels) -> int:
     """`heron.model.fingerprint(labels, SeriesKind.METRIC)`, with one hash update in place of
     four per label: series creation is per-series Python, and this is a third of it."""
+    return _fingerprint_encoded([s.encode() for pair in labels for s in pair])
+
+
+def _fingerprint_encoded(enc: list[bytes]) -> int:
+    """`metric_fingerprint` of labels whose names and values are already encoded, in order."""
     h = hashlib.blake2b(_METRIC_KIND_BYTE, digest_size=8)
-    h.update(b"\xff".join([s.encode() for pair in labels for s in pair]))
-    if labels:
+    h.update(b"\xff".join(enc))
+    if enc:
         h.update(b"\xff")
     return int.from_bytes(h.digest(), "little")
 

@@ -321,6 +321,9 @@ class MetricStore:
         # (length, id of first, id of last) -> (ids of a label list, its slots): see remember_identity
         self._by_identity: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._identity_size = 0
+        # WAL series records made with new series, for the append that made them; dropped at
+        # the next fold so ones never used do not pile up.
+        self.records: dict[int, bytes] = {}
         self._cache_lock = threading.Lock()
 
     # -- series ----------------------------------------------------------------------------
@@ -493,6 +496,7 @@ class MetricStore:
         self._loose = None
         self.staged = 0
         self.staged_bytes = 0
+        self.records = {}
         return self.chunk_bytes - before - staged_bytes
 
     # -- readers ---------------------------------------------------------------------------

@@ -96,8 +96,9 @@ def _frame(rtype: int, payload: bytes) -> bytes:
     return _HEADER.pack(len(payload), crc, rtype) + payload
 
 
-def encode_series(fp: int, kind: SeriesKind, labels: Labels) -> bytes:
-    enc = [s.encode() for pair in labels for s in pair]
+def encode_series(fp: int, kind: SeriesKind, labels: Labels, encoded: list[bytes] | None = None) -> bytes:
+    """`encoded`: the names and values already UTF-8 encoded, in order, when the caller has them."""
+    enc = encoded if encoded is not None else [s.encode() for pair in labels for s in pair]
     lens = struct.pack("<" + "HI" * len(labels), *map(len, enc))
     parts = [struct.pack("<QBH", fp, int(kind), len(labels))]
     for i in range(0, len(enc), 2):
