@@ -33,10 +33,11 @@ class Case:
     error: str | None
     line: int | None
     peer_checked: bool
+    content_type_override: str | None = None
 
     @property
     def content_type(self) -> str:
-        return CONTENT_TYPES[self.format]
+        return self.content_type_override or CONTENT_TYPES[self.format]
 
 
 def _value(v: Any) -> float | str:
@@ -67,6 +68,7 @@ def load_cases() -> list[Case]:
                 error=c.get("error"),
                 line=c.get("line"),
                 peer_checked=c.get("peer") == "checked",
+                content_type_override=c.get("content_type"),
             )
         )
     return out

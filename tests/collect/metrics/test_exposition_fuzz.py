@@ -96,6 +96,8 @@ def families(draw: st.DrawFn, om: bool, pclient: bool = False) -> list[Family]:
         samples = []
         for _ in range(draw(st.integers(0, 4))):
             lnames = draw(st.lists(label_name_st, max_size=3, unique=True))
+            if pclient:  # prometheus_client refuses reserved `__` label names; Prometheus does not
+                lnames = [n for n in lnames if not n.startswith("__")]
             labels = [(n, draw(text_st)) for n in lnames]
             ts = None
             if draw(st.booleans()):
@@ -275,9 +277,14 @@ def edited(draw: st.DrawFn) -> tuple[bytes, bool]:
     body = draw(rendered(om))[0]
     for _ in range(draw(st.integers(1, 4))):
         pos = draw(st.integers(0, len(body)))
-        op = draw(st.sampled_from(["insert", "replace", "delete"]))
+        op = draw(st.sampled_from(["insert", "replace", "delete", "copy line"]))
         ins = draw(st.sampled_from(EDIT_BYTES))
-        if op == "insert":
+        if op == "copy line":  # repeated HELP/TYPE lines and series, edited or not
+            lines = body.split(b"\n")
+            line = lines[draw(st.integers(0, len(lines) - 1))]
+            lines.insert(draw(st.integers(0, len(lines))), line)
+            body = b"\n".join(lines)
+        elif op == "insert":
             body = body[:pos] + ins + body[pos:]
         elif op == "replace":
             body = body[:pos] + ins + body[pos + 1 :]
@@ -359,3 +366,22 @@ def test_odd_lines_take_the_fast_path() -> None:
     assert fast is not None
     assert fast.series[7] == b'info{version="#1 SMP PREEMPT_DYNAMIC",name="Debian GNU/Linux"}'
     assert fast.series == parse_text(body)[0]
+
+
+meta_line_st = st.tuples(
+    st.sampled_from([b"HELP", b"TYPE", b"UNIT"]),
+    st.sampled_from([b"a", b"b", b"a_seconds"]),
+    st.one_of(
+        st.sampled_from([b"counter", b"gauge", b"untyped", b"info", b"unknown", b"cter", b"seconds", b""]),
+        st.binary(max_size=6),
+    ),
+)
+
+
+@SETTINGS
+@given(st.lists(meta_line_st, max_size=8), st.booleans())
+def test_repeated_metadata_lines(lines: list[tuple[bytes, bytes, bytes]], om: bool) -> None:
+    """HELP/TYPE/UNIT lines for a few names, repeated, some invalid: every line counts, not only
+    each name's last (Prometheus fails on any bad one)."""
+    body = b"".join(b"# %s %s %s\n" % line for line in lines) + b"a 1\n" + (b"# EOF\n" if om else b"")
+    _check_body(body, om)

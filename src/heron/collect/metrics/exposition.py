@@ -47,25 +47,28 @@ ACCEPT_HEADER = (
     "*/*;q=0.1"
 )
 
-_PARAM = re.compile(
-    r'\s*[!#$%&\'*+.^_`|~0-9A-Za-z-]+\s*=\s*(?:[!#$%&\'*+.^_`|~0-9A-Za-z-]+|"(?:[^"\\]|\\.)*")\s*'
-)
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_ONE_PARAM = rf'\s*;\s*({_TOKEN})\s*=\s*(?:{_TOKEN}|"(?:[^"\\]|\\.)*")'
+_PARAMS = re.compile(rf"(?:{_ONE_PARAM})*(?:\s*;)?\s*")
+_PARAM = re.compile(_ONE_PARAM)
 
 
 def is_openmetrics(content_type: str | None) -> bool:
     """Whether Prometheus would pick its OpenMetrics parser for this Content-Type.
 
-    Like Go's mime.ParseMediaType the media type is case-insensitive and a malformed parameter
-    list is an error; Prometheus then falls back to the text parser, and so does this."""
+    As with Go's mime.ParseMediaType, the media type is case-insensitive, one trailing `;` is
+    allowed, and a malformed or repeated parameter is an error; Prometheus then falls back to
+    the text parser, and so does this."""
     if not content_type:
         return False
-    media, _, params = content_type.partition(";")
+    media, sep, params = content_type.partition(";")
     if media.strip().lower() != "application/openmetrics-text":
         return False
-    for p in params.split(";") if params else ():
-        if p.strip() and not _PARAM.fullmatch(p):
-            return False
-    return True
+    m = _PARAMS.fullmatch(sep + params)
+    if m is None:
+        return False
+    names = [p.group(1).lower() for p in _PARAM.finditer(sep + params)]
+    return len(names) == len(set(names))
 
 
 def parse_exposition(

@@ -423,6 +423,13 @@ def _text_metadata(comments: list[bytes]) -> dict[str, MetricMetadata] | None:
         return None  # HELP/TYPE written some other way: the exact parser reads it
     types = {n: t for w, n, t in found if w == b"TYPE"}
     helps = {n: t for w, n, t in found if w == b"HELP"}
+    # Every line is checked, not only each name's last: Prometheus fails on any bad one.
+    if not {t for w, _, t in found if w == b"TYPE"} <= TEXT_TYPES.keys():
+        return None
+    try:
+        b"\n".join([t for w, _, t in found if w == b"HELP"]).decode()
+    except UnicodeDecodeError:
+        return None
     out: dict[str, MetricMetadata] = {}
     for name in dict.fromkeys(n for _, n, _ in found):
         raw_type = types.get(name)
