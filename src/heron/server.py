@@ -33,6 +33,7 @@ from heron.storage import Database, LogBatch, SampleColumns, StorageWriteError
 if TYPE_CHECKING:
     from heron.collect.metrics.scrape import ScrapeManager
     from heron.promconfig import ScrapeConfig
+    from heron.ship.remote_write import RemoteWriteFanout
     from heron.workers import QueryPool
 
 __all__ = ["run_server", "build_state", "engine_options"]
@@ -165,6 +166,8 @@ def _scrape_manager(
 
     def sink(columns: SampleColumns) -> None:
         result = db.append(columns=columns)
+        if state.forward is not None:
+            state.forward.submit(columns)
         if result.rejected:
             log.debug(
                 "scraped samples refused by storage",
@@ -181,6 +184,22 @@ def _scrape_manager(
         base_dir=base_dir,
         series_refs=db.series_refs,
     )
+
+
+def _forwarder(state: AppState, settings: Settings, prom: PromConfig) -> RemoteWriteFanout:
+    """The `remote_write:` senders, each with its durable queue under the data dir, so a
+    restart resends what the remote end had not acknowledged."""
+    from heron.ship.remote_write import RemoteWriteFanout
+
+    fan = RemoteWriteFanout(
+        prom.remote_write,
+        str(settings.data_dir / "remote-write"),
+        registry=state.registry,
+        external_labels=prom.global_.external_labels,
+    )
+    fan.start()
+    log.info("forwarding samples", extra=log_fields(remote_write=[c.url for c in prom.remote_write]))
+    return fan
 
 
 def run_server(
@@ -246,6 +265,14 @@ def run_server(
         state.ready = True
         log.info("storage open", extra=log_fields(data_dir=str(settings.data_dir)))
         prom = prom_config if prom_config is not None else PromConfig()
+        if prom.remote_write:
+            try:
+                state.forward = _forwarder(state, settings, prom)
+            except (OSError, ValueError) as exc:
+                sys.stderr.write(f"heron: cannot start remote_write: {exc}\n")
+                exit_code[0] = 1
+                server_box[0].should_exit = True
+                return
         try:
             from heron.agent import AgentConfigError, kube_connection
 
@@ -315,6 +342,8 @@ def run_server(
                 await asyncio.to_thread(t.join)
             if state.scrapes is not None:  # its staleness markers go to storage before it closes
                 await asyncio.to_thread(state.scrapes.stop)
+            if state.forward is not None:  # what is not sent in the grace stays queued on disk
+                await asyncio.to_thread(state.forward.stop)
             if state.query_pool is not None:
                 await asyncio.to_thread(state.query_pool.close)
             if state.db is not None:

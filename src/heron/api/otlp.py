@@ -114,6 +114,8 @@ async def _metrics(request: Request, state: AppState) -> Response:
     rejected, messages = decoded.rejected, list(decoded.messages)
     if decoded.columns.labels:
         result = await run_in_threadpool(state.db.append, (), (), decoded.columns)
+        if state.forward is not None:
+            state.forward.submit(decoded.columns)
         rejected += result.rejected_count
         messages += [r.message for r in result.rejected[:10]]
     payload, media = metrics_response(ctype, rejected, "\n".join(messages[:10]))

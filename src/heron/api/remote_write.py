@@ -74,6 +74,8 @@ async def _write(request: Request, state: AppState) -> Response:
         return Response(status_code=204, headers=_written(decoded, 0))
     batches, columns = storage_batches(decoded)
     result = await run_in_threadpool(state.db.append, (), batches, columns)
+    if state.forward is not None:
+        state.forward.submit(decoded.columns)
     written = nsamples - result.rejected_count
     headers = _written(decoded, written)
     if not result.rejected:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from heron.collect.metrics.scrape import ScrapeManager
     from heron.config import Settings
     from heron.logql.engine import Engine
+    from heron.ship.remote_write import RemoteWriteFanout
     from heron.storage import Counters, Database, LogBatch
     from heron.workers import QueryPool
 
@@ -201,6 +202,9 @@ class AppState:
     agents: AgentTracker = field(default_factory=AgentTracker)
     metadata: MetadataStore = field(default_factory=MetadataStore)  # HELP/TYPE/UNIT by metric
     scrapes: "ScrapeManager | None" = None  # the server's own scraping, for /api/v1/targets
+    # `remote_write:` entries: every sample the server ingests (scraped, remote-written, OTLP)
+    # is also handed to these senders, which forward it to Mimir, VictoriaMetrics or Prometheus.
+    forward: "RemoteWriteFanout | None" = None
 
     def __post_init__(self) -> None:
         r = self.registry
