@@ -131,7 +131,7 @@ def _values(n: int, r: int, rng: np.random.Generator) -> np.ndarray:
     return np.where(k % 3 == 0, counters, np.where(k % 3 == 1, gauges, const))
 
 
-def _child(mode: str, n_series: int, workdir: str) -> dict[str, float]:
+def _child(mode: str, n_series: int, workdir: str, per_target: bool) -> dict[str, float]:
     import tracemalloc
 
     from heron.storage import Database, SampleColumns, StorageOptions
@@ -153,22 +153,27 @@ def _child(mode: str, n_series: int, workdir: str) -> dict[str, float]:
     accepted = 0
     refs = None
     has_refs = hasattr(db, "series_refs")  # so the same script measures the storage before refs
+    step = SERIES_PER_TARGET if per_target else n_series
+    calls = [(i, min(i + step, n_series)) for i in range(0, n_series, step)]
     for r in range(SCRAPES):
-        ts = np.full(n_series, t0 + r * INTERVAL_MS, dtype=np.int64)
         use_refs = r % 2 == 1  # odd scrapes pass series refs, as a scrape cache would
-        cols = SampleColumns(labels, ts, values[r])
-        if use_refs and refs is not None:
-            cols.refs = refs
-        a = time.thread_time()
-        res = db.append(columns=cols)
-        b = time.thread_time()
-        accepted += res.accepted
+        spent = 0.0
+        for a_i, b_i in calls:
+            part = labels[a_i:b_i]  # a new list each scrape, of the same tuples, as a scraper's
+            ts = np.full(b_i - a_i, t0 + r * INTERVAL_MS, dtype=np.int64)
+            cols = SampleColumns(part, ts, values[r][a_i:b_i])
+            if use_refs and refs is not None:
+                cols.refs = refs[a_i:b_i]
+            a = time.thread_time()
+            res = db.append(columns=cols)
+            spent += time.thread_time() - a
+            accepted += res.accepted
         if r == 0:
-            create_s = b - a
-            if has_refs:
-                refs = db.series_refs(labels)  # known series: the scraper's one-off lookup
+            create_s = spent
+            if has_refs:  # known series: the scraper's one-off lookup
+                refs = np.concatenate([db.series_refs(labels[a_i:b_i]) for a_i, b_i in calls])
         else:
-            steady[use_refs] += b - a
+            steady[use_refs] += spent
     gc.collect()
     after = tracemalloc.get_traced_memory()[0] if trace else _rss()
     out = {
@@ -193,14 +198,21 @@ def _rss() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def measure(n_series: int, workdir: str | None = None) -> dict[str, float]:
+def measure(n_series: int, workdir: str | None = None, per_target: bool = False) -> dict[str, float]:
     """Bytes per series (tracemalloc and RSS) with ~120 samples each in the head, and samples/s
-    for the first scrape (series creation) and the steady-state scrapes after it."""
+    for the first scrape (series creation) and the steady-state scrapes after it, with and
+    without series refs. Each scrape is one append of all series, or with `per_target` one
+    append per target of SERIES_PER_TARGET series (the scraper's shape).
+
+    Keys: series, samples_per_series, bytes_per_series_tracemalloc, bytes_per_series_rss,
+    steady_samples_per_s, steady_refs_samples_per_s, create_samples_per_s."""
     got: dict[str, dict[str, float]] = {}
     for mode in ("rss", "trace"):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", mode, "--series", str(n_series)]
         if workdir:
             cmd += ["--workdir", workdir]
+        if per_target:
+            cmd += ["--per-target"]
         p = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if p.returncode != 0:
             raise RuntimeError(f"headmem child ({mode}) failed:\n{p.stderr}")
@@ -224,27 +236,42 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--series", type=int, default=100_000)
     ap.add_argument("--workdir", default=None)
     ap.add_argument("--child", choices=("rss", "trace"), help=argparse.SUPPRESS)
+    ap.add_argument("--per-target", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(_child(args.child, args.series, args.workdir or tempfile.gettempdir())))
+        workdir = args.workdir or tempfile.gettempdir()
+        print(json.dumps(_child(args.child, args.series, workdir, args.per_target)))
         return
     info = machine_info()
     print(
         f"headmem: {args.series:,} series x {SCRAPES} samples; {info['cpu']}, "
         f"load {info['load_avg_at_start']}"
     )
-    m = measure(args.series, args.workdir)
     rep = Report()
-    n = f"{int(m['series']):,} series x {int(m['samples_per_series'])} samples"
-    b_t, b_r = m["bytes_per_series_tracemalloc"], m["bytes_per_series_rss"]
-    rep.add(Figure("M1", "head memory per series, tracemalloc", b_t, "B", "<= 1 KiB", b_t <= 1024, n))
-    rep.add(Figure("M1r", "head memory per series, RSS growth", b_r, "B", "<= 1 KiB", b_r <= 1024, n))
-    s = m["steady_samples_per_s"]
-    rep.add(Figure("M2", "scrape-shaped append, known series, labels", s, "samples/s", ">= 2.5M", s >= 2.5e6))
-    s = m["steady_refs_samples_per_s"]
-    rep.add(Figure("M2r", "scrape-shaped append, known series, refs", s, "samples/s", ">= 2.5M", s >= 2.5e6))
-    c = m["create_samples_per_s"]
-    rep.add(Figure("M3", "scrape-shaped append, first scrape (new series)", c, "samples/s", "", None))
+    for per_target, tag, shape in (
+        (False, "", "one append per scrape"),
+        (True, "t", "one append per target"),
+    ):
+        m = measure(args.series, args.workdir, per_target)
+        n = f"{int(m['series']):,} series x {int(m['samples_per_series'])} samples, {shape}"
+        b_t, b_r = m["bytes_per_series_tracemalloc"], m["bytes_per_series_rss"]
+        rep.add(
+            Figure(f"M1{tag}", "head memory per series, tracemalloc", b_t, "B", "<= 1 KiB", b_t <= 1024, n)
+        )
+        rep.add(
+            Figure(f"M1r{tag}", "head memory per series, RSS growth", b_r, "B", "<= 1 KiB", b_r <= 1024, n)
+        )
+        s = m["steady_samples_per_s"]
+        name = "scrape-shaped append, known series"
+        rep.add(Figure(f"M2{tag}", f"{name}, labels", s, "samples/s", ">= 2.5M", s >= 2.5e6, shape))
+        s = m["steady_refs_samples_per_s"]
+        rep.add(Figure(f"M2r{tag}", f"{name}, refs", s, "samples/s", ">= 2.5M", s >= 2.5e6, shape))
+        c = m["create_samples_per_s"]
+        rep.add(
+            Figure(
+                f"M3{tag}", "scrape-shaped append, first scrape (new series)", c, "samples/s", "", None, shape
+            )
+        )
     print()
     print(rep.table())
 
