@@ -40,6 +40,7 @@ from heron.collect.metrics.kubesd_labels import (
     endpointslice_group,
     node_group,
     pod_group,
+    pod_labels,
     service_group,
 )
 from heron.logsetup import log_fields
@@ -381,7 +382,9 @@ class KubernetesSD:
         self._version = 0
         self._changed = False
         self._published = False
-        self._snapshot: list[TargetGroup] = []
+        self._snapshot: list[TargetGroup] | None = []
+        self._dirty: set[tuple[str, str]] = set()  # groups to rebuild before the next publish
+        self._pod_meta: dict[tuple[str, str], tuple[str | None, dict[str, str]]] = {}
         self._started = False
 
     def _namespaces_for(self, cfg: KubernetesSDConfig, own_file: str) -> list[str]:
@@ -410,6 +413,8 @@ class KubernetesSD:
 
     def groups(self) -> list[TargetGroup]:
         with self._lock:
+            if self._snapshot is None:
+                self._snapshot = [self._groups[s] for s in sorted(self._groups)]
             return list(self._snapshot)
 
     @property
@@ -506,27 +511,48 @@ class KubernetesSD:
             self._publish()
 
     def _changed_object(self, kind: str, key: tuple[str, str], obj: Any) -> None:
-        """Rebuild the groups that depend on one object; the caller holds `_lock`."""
+        """Mark the groups that depend on one object for a rebuild; the caller holds `_lock`.
+
+        Marked, not rebuilt at once: a list of every pod would otherwise rebuild a slice once
+        per pod it points at (quadratic in the slice's size); `_flush` rebuilds each once.
+        """
         role = self.role
+        dirty = self._dirty
         if kind == role:
-            self._rebuild(key)
+            dirty.add(key)
         elif kind == "service" and role == "endpointslice":
             for skey, eps in self._store["endpointslice"].items():
                 if skey[0] == key[0] and (eps.metadata.labels or {}).get(SERVICE_NAME_LABEL) == key[1]:
-                    self._rebuild(skey)
+                    dirty.add(skey)
         elif kind == "pod" and role == "endpointslice":
-            for skey in list(self._pod_slices.get(key, ())):
-                self._rebuild(skey)
+            self._pod_meta.pop(key, None)
+            dirty.update(self._pod_slices.get(key, ()))
         elif kind == "node":
             name = key[1]
             if role == "pod":
                 for pkey, pod in self._store["pod"].items():
                     if pod.spec is not None and pod.spec.nodeName == name:
-                        self._rebuild(pkey)
+                        dirty.add(pkey)
             elif role == "endpointslice":
                 for skey, eps in self._store["endpointslice"].items():
                     if any(ep.nodeName == name for ep in eps.endpoints or ()):
-                        self._rebuild(skey)
+                        dirty.add(skey)
+
+    def _flush(self) -> None:
+        """Rebuild every marked group once; the caller holds `_lock`."""
+        dirty, self._dirty = self._dirty, set()
+        for key in dirty:
+            self._rebuild(key)
+
+    def _pod_labels(self, pod: Any) -> dict[str, str]:
+        """A pod's labels, built once per pod version however many slice targets carry them."""
+        key = _key(pod)
+        rv = pod.metadata.resourceVersion
+        cached = self._pod_meta.get(key)
+        if cached is None or cached[0] != rv:
+            cached = (rv, pod_labels(pod))
+            self._pod_meta[key] = cached
+        return cached[1]
 
     def _node(self, name: str) -> Any:
         return self._store["node"].get(("", name))
@@ -546,7 +572,11 @@ class KubernetesSD:
         else:
             services, pods = self._store["service"], self._store["pod"]
             group = endpointslice_group(
-                obj, lambda ns, n: services.get((ns, n)), lambda ns, n: pods.get((ns, n)), nodes
+                obj,
+                lambda ns, n: services.get((ns, n)),
+                lambda ns, n: pods.get((ns, n)),
+                nodes,
+                pod_meta=self._pod_labels,
             )
         if self.role == "endpointslice":
             self._index_pod_refs(key, _pod_refs(obj) if obj is not None else set())
@@ -572,11 +602,13 @@ class KubernetesSD:
                 self._pod_slices.setdefault(pod, set()).add(slice_key)
 
     def _publish(self) -> None:
-        """Make the changes visible as one new snapshot; the caller holds `_lock`."""
+        """Make the changes visible as one new snapshot (built when first asked for, so a burst
+        of events costs no sorting); the caller holds `_lock`."""
+        self._flush()
         if not all(i.synced for i in self._informers):
             return
         if self._changed or not self._published:
-            self._snapshot = [self._groups[s] for s in sorted(self._groups)]
+            self._snapshot = None
             self._changed = False
             self._published = True
             self._version += 1

@@ -248,12 +248,15 @@ def endpointslice_group(
     services: Callable[[str, str], Any],
     pods: PodLookup,
     nodes: NodeLookup | None = None,
+    *,
+    pod_meta: Callable[[Any], Labels] | None = None,
 ) -> TargetGroup:
     """One target per endpoint address and port, joined with its Service's and Pod's labels.
 
     Container ports of the endpoints' pods that no slice port covers get a target of their own,
-    as Prometheus does.
+    as Prometheus does. `pod_meta` gives a pod's `pod_labels` (a caller may cache them).
     """
+    labels_of = pod_meta or pod_labels
     meta = eps.metadata
     namespace = _s(meta.namespace)
     labels: Labels = {
@@ -273,7 +276,7 @@ def endpointslice_group(
     for ep in eps.endpoints or ():
         for port in ports:
             for addr in ep.addresses or ():
-                targets.append(_endpoint_target(addr, ep, port, pods, nodes, seen))
+                targets.append(_endpoint_target(addr, ep, port, pods, nodes, seen, labels_of))
 
     for pod, covered in seen.values():
         for c in (pod.spec.containers if pod.spec else None) or ():
@@ -290,7 +293,7 @@ def endpointslice_group(
                     META + "pod_container_port_number": number,
                     META + "pod_container_port_protocol": _s(cport.protocol),
                 }
-                target.update(pod_labels(pod))
+                target.update(labels_of(pod))
                 targets.append(target)
     return TargetGroup(f"endpointslice/{namespace}/{meta.name}", tuple(targets), labels)
 
@@ -302,6 +305,7 @@ def _endpoint_target(
     pods: PodLookup,
     nodes: NodeLookup | None,
     seen: dict[tuple[str, str], tuple[Any, list[int | None]]],
+    labels_of: Callable[[Any], Labels],
 ) -> Labels:
     target: Labels = {"__address__": join_host_port(addr, port.port) if port.port is not None else addr}
     if port.name is not None:
@@ -334,7 +338,7 @@ def _endpoint_target(
         return target
     key = (_s(pod.metadata.namespace), _s(pod.metadata.name))
     entry = seen.setdefault(key, (pod, []))
-    target.update(pod_labels(pod))
+    target.update(labels_of(pod))
     if port.port is not None:
         for c in (pod.spec.containers if pod.spec else None) or ():
             for cport in c.ports or ():
