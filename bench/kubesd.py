@@ -1,7 +1,8 @@
 """Kubernetes discovery: time to the first snapshot, change rate, and memory per pod.
 
 A fake API server (`heron.kubefake`) holds `--pods` pods (two declared ports each, labels,
-annotations, a controller), spread over 20 namespaces, with 100 services and one endpointslice
+annotations, a controller, and the env, mounts, resources and probes a real pod carries, which
+discovery does not keep), spread over 20 namespaces, with 100 services and one endpointslice
 each. For the pod and endpointslice roles it measures, through the real lightkube client over
 HTTP: seconds until the first published snapshot (list + build), seconds to apply 200 pod
 changes (watch events to published versions), and the memory the discoverer holds (tracemalloc,
@@ -25,6 +26,16 @@ from heron.promconfig import KubernetesSDConfig
 CHANGES = 200
 
 
+def fatten(pod: dict) -> None:
+    """What a real pod carries beside what discovery reads: env, mounts, resources, probes."""
+    main = pod["spec"]["containers"][0]
+    main["env"] = [{"name": f"SETTING_{k}", "value": f"value-{k:04d}-" + "x" * 24} for k in range(20)]
+    main["volumeMounts"] = [{"name": f"vol{k}", "mountPath": f"/mnt/vol{k}"} for k in range(4)]
+    main["resources"] = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}}
+    main["readinessProbe"] = {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 5}
+    pod["spec"]["volumes"] = [{"name": f"vol{k}", "emptyDir": {}} for k in range(4)]
+
+
 def cluster(api: FakeKubeAPI, n: int) -> None:
     by_app: dict[tuple[str, str], list[dict]] = {}
     for i in range(n):
@@ -40,6 +51,7 @@ def cluster(api: FakeKubeAPI, n: int) -> None:
             ready=True,
             controller=("ReplicaSet", f"rs-{app}"),
         )
+        fatten(pod)
         by_app.setdefault((ns, app), []).append(api.add(pod))
     for (ns, app), members in by_app.items():
         api.add(make_service(ns, app, ports=[("http", 8080)]))

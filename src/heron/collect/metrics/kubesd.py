@@ -42,6 +42,8 @@ from heron.collect.metrics.kubesd_labels import (
     pod_group,
     pod_labels,
     service_group,
+    slim_node,
+    slim_pod,
 )
 from heron.logsetup import log_fields
 from heron.promconfig.types import KubernetesSDConfig, ScrapeConfig
@@ -329,6 +331,15 @@ class _Informer:
 # ---- the discoverer ---------------------------------------------------------------------------
 
 
+_SLIM: dict[str, Callable[[Any], Any]] = {"pod": slim_pod, "node": slim_node}
+
+
+def _slim(kind: str, obj: Any) -> Any:
+    """What the store keeps of an object: pods and nodes trimmed to what labels need."""
+    fn = _SLIM.get(kind)
+    return fn(obj) if fn is not None else obj
+
+
 def _key(obj: Any) -> tuple[str, str]:
     meta = obj.metadata
     return (meta.namespace or "", meta.name or "")
@@ -485,7 +496,7 @@ class KubernetesSD:
         """A fresh list: what the informer held but the list lacks was deleted meanwhile."""
         with self._lock:
             store = self._store[inf.kind]
-            fresh = {_key(o): o for o in objects}
+            fresh = {_key(o): _slim(inf.kind, o) for o in objects}
             for key in inf.keys - fresh.keys():
                 old = store.pop(key, None)
                 if old is not None:
@@ -505,6 +516,7 @@ class KubernetesSD:
                 store.pop(key, None)
                 inf.keys.discard(key)
             else:
+                obj = _slim(inf.kind, obj)
                 store[key] = obj
                 inf.keys.add(key)
             self._changed_object(inf.kind, key, obj)

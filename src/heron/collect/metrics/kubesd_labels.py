@@ -12,6 +12,7 @@ still yields one target, at the bare pod IP.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -28,6 +29,8 @@ __all__ = [
     "sanitize",
     "service_group",
     "service_labels",
+    "slim_node",
+    "slim_pod",
 ]
 
 META = "__meta_kubernetes_"
@@ -38,6 +41,12 @@ _INVALID = re.compile(r"[^a-zA-Z0-9_]")
 Labels = dict[str, str]
 PodLookup = Callable[[str, str], Any]  # (namespace, name) -> Pod | None
 NodeLookup = Callable[[str], Any]  # name -> Node | None
+
+
+def _intern(name: str) -> str:
+    """One string object per label name across every target: names repeat on every pod, and
+    a group snapshot holds thousands of dicts."""
+    return sys.intern(name)
 
 
 def sanitize(name: str) -> str:
@@ -57,8 +66,8 @@ def _s(value: object) -> str:
 def _map_labels(out: Labels, prefix: str, present: str, items: Mapping[str, str] | None) -> None:
     for key, value in (items or {}).items():
         name = sanitize(key)
-        out[prefix + name] = value
-        out[present + name] = "true"
+        out[_intern(prefix + name)] = value
+        out[_intern(present + name)] = "true"
 
 
 def _object_labels(kind: str, meta: Any) -> Labels:
@@ -76,9 +85,9 @@ def _object_labels(kind: str, meta: Any) -> Labels:
 
 def node_meta_labels(name: str, node: Any) -> Labels:
     """What `attach_metadata: {node: true}` adds: the node's name and labels (not annotations)."""
-    out: Labels = {META + "node_name": name}
+    out: Labels = {"__meta_kubernetes_node_name": name}
     labels = node.metadata.labels if node is not None and node.metadata is not None else None
-    _map_labels(out, META + "node_label_", META + "node_labelpresent_", labels)
+    _map_labels(out, "__meta_kubernetes_node_label_", "__meta_kubernetes_node_labelpresent_", labels)
     return out
 
 
@@ -104,20 +113,20 @@ def pod_labels(pod: Any) -> Labels:
     """Prometheus' `podLabels`: the labels every target of a pod carries."""
     meta, spec, status = pod.metadata, pod.spec, pod.status
     out: Labels = {
-        META + "pod_name": _s(meta.name),
-        META + "pod_ip": _s(status.podIP if status else None),
-        META + "pod_ready": _pod_ready(pod),
-        META + "pod_phase": _s(status.phase if status else None),
-        META + "pod_node_name": _s(spec.nodeName if spec else None),
-        META + "pod_host_ip": _s(status.hostIP if status else None),
-        META + "pod_uid": _s(meta.uid),
+        "__meta_kubernetes_pod_name": _s(meta.name),
+        "__meta_kubernetes_pod_ip": _s(status.podIP if status else None),
+        "__meta_kubernetes_pod_ready": _pod_ready(pod),
+        "__meta_kubernetes_pod_phase": _s(status.phase if status else None),
+        "__meta_kubernetes_pod_node_name": _s(spec.nodeName if spec else None),
+        "__meta_kubernetes_pod_host_ip": _s(status.hostIP if status else None),
+        "__meta_kubernetes_pod_uid": _s(meta.uid),
     }
     for ref in meta.ownerReferences or ():
         if ref.controller:
             if ref.kind:
-                out[META + "pod_controller_kind"] = ref.kind
+                out["__meta_kubernetes_pod_controller_kind"] = ref.kind
             if ref.name:
-                out[META + "pod_controller_name"] = ref.name
+                out["__meta_kubernetes_pod_controller_name"] = ref.name
             break
     out.update(_object_labels("pod", meta))
     return out
@@ -151,10 +160,10 @@ def pod_group(pod: Any, nodes: NodeLookup | None = None) -> TargetGroup:
         is_init = i >= len(containers)
         statuses = (status.initContainerStatuses if is_init else status.containerStatuses) if status else None
         base = {
-            META + "pod_container_name": _s(c.name),
-            META + "pod_container_id": _container_id(statuses, c.name),
-            META + "pod_container_image": _s(c.image),
-            META + "pod_container_init": "true" if is_init else "false",
+            "__meta_kubernetes_pod_container_name": _s(c.name),
+            "__meta_kubernetes_pod_container_id": _container_id(statuses, c.name),
+            "__meta_kubernetes_pod_container_image": _s(c.image),
+            "__meta_kubernetes_pod_container_init": "true" if is_init else "false",
         }
         if not c.ports:
             targets.append({"__address__": ip, **base})
@@ -165,9 +174,9 @@ def pod_group(pod: Any, nodes: NodeLookup | None = None) -> TargetGroup:
                 {
                     "__address__": join_host_port(ip, number),
                     **base,
-                    META + "pod_container_port_number": number,
-                    META + "pod_container_port_name": _s(port.name),
-                    META + "pod_container_port_protocol": _s(port.protocol),
+                    "__meta_kubernetes_pod_container_port_number": number,
+                    "__meta_kubernetes_pod_container_port_name": _s(port.name),
+                    "__meta_kubernetes_pod_container_port_protocol": _s(port.protocol),
                 }
             )
     return TargetGroup(source, tuple(targets), labels)
@@ -191,8 +200,8 @@ def node_group(node: Any) -> TargetGroup | None:
     if address is None:
         return None
     labels: Labels = {
-        META + "node_name": _s(meta.name),
-        META + "node_provider_id": _s(spec.providerID if spec else None),
+        "__meta_kubernetes_node_name": _s(meta.name),
+        "__meta_kubernetes_node_provider_id": _s(spec.providerID if spec else None),
     }
     labels.update(_object_labels("node", meta))
     endpoints = status.daemonEndpoints if status else None
@@ -200,7 +209,7 @@ def node_group(node: Any) -> TargetGroup | None:
     port = kubelet.Port if kubelet else 0
     target: Labels = {"__address__": join_host_port(address, port), "instance": _s(meta.name)}
     for kind, addresses in by_type.items():
-        target[sanitize(META + "node_address_" + kind)] = addresses[0]
+        target[_intern(sanitize(META + "node_address_" + kind))] = addresses[0]
     return TargetGroup(f"node/{meta.name}", (target,), labels)
 
 
@@ -210,7 +219,7 @@ def node_group(node: Any) -> TargetGroup | None:
 def service_labels(svc: Any) -> Labels:
     """Prometheus' `serviceLabels`: name, namespace, labels and annotations."""
     meta = svc.metadata
-    out: Labels = {META + "service_name": _s(meta.name), NAMESPACE: _s(meta.namespace)}
+    out: Labels = {"__meta_kubernetes_service_name": _s(meta.name), NAMESPACE: _s(meta.namespace)}
     out.update(_object_labels("service", meta))
     return out
 
@@ -223,24 +232,24 @@ def service_group(svc: Any) -> TargetGroup:
     for port in (spec.ports if spec else None) or ():
         target: Labels = {
             "__address__": join_host_port(f"{meta.name}.{meta.namespace}.svc", port.port),
-            META + "service_port_name": _s(port.name),
-            META + "service_port_number": str(port.port),
-            META + "service_port_protocol": _s(port.protocol),
-            META + "service_type": kind,
+            "__meta_kubernetes_service_port_name": _s(port.name),
+            "__meta_kubernetes_service_port_number": str(port.port),
+            "__meta_kubernetes_service_port_protocol": _s(port.protocol),
+            "__meta_kubernetes_service_type": kind,
         }
         if kind == "ExternalName":
-            target[META + "service_external_name"] = _s(spec.externalName)
+            target["__meta_kubernetes_service_external_name"] = _s(spec.externalName)
         else:
-            target[META + "service_cluster_ip"] = _s(spec.clusterIP)
+            target["__meta_kubernetes_service_cluster_ip"] = _s(spec.clusterIP)
         if kind == "LoadBalancer":
-            target[META + "service_loadbalancer_ip"] = _s(spec.loadBalancerIP)
+            target["__meta_kubernetes_service_loadbalancer_ip"] = _s(spec.loadBalancerIP)
         targets.append(target)
     return TargetGroup(f"svc/{meta.namespace}/{meta.name}", tuple(targets), service_labels(svc))
 
 
 # ---- endpointslice ----------------------------------------------------------------------------
 
-_EPS = META + "endpointslice_"
+_EPS = "__meta_kubernetes_endpointslice_"
 
 
 def endpointslice_group(
@@ -261,8 +270,8 @@ def endpointslice_group(
     namespace = _s(meta.namespace)
     labels: Labels = {
         NAMESPACE: namespace,
-        _EPS + "name": _s(meta.name),
-        _EPS + "address_type": _s(eps.addressType),
+        "__meta_kubernetes_endpointslice_name": _s(meta.name),
+        "__meta_kubernetes_endpointslice_address_type": _s(eps.addressType),
     }
     service_name = (meta.labels or {}).get(SERVICE_NAME_LABEL)
     if service_name is not None:
@@ -287,11 +296,11 @@ def endpointslice_group(
                 ip = _s(pod.status.podIP if pod.status else None)
                 target = {
                     "__address__": join_host_port(ip, number),
-                    META + "pod_container_name": _s(c.name),
-                    META + "pod_container_image": _s(c.image),
-                    META + "pod_container_port_name": _s(cport.name),
-                    META + "pod_container_port_number": number,
-                    META + "pod_container_port_protocol": _s(cport.protocol),
+                    "__meta_kubernetes_pod_container_name": _s(c.name),
+                    "__meta_kubernetes_pod_container_image": _s(c.image),
+                    "__meta_kubernetes_pod_container_port_name": _s(cport.name),
+                    "__meta_kubernetes_pod_container_port_number": number,
+                    "__meta_kubernetes_pod_container_port_protocol": _s(cport.protocol),
                 }
                 target.update(labels_of(pod))
                 targets.append(target)
@@ -309,28 +318,28 @@ def _endpoint_target(
 ) -> Labels:
     target: Labels = {"__address__": join_host_port(addr, port.port) if port.port is not None else addr}
     if port.name is not None:
-        target[_EPS + "port_name"] = port.name
+        target["__meta_kubernetes_endpointslice_port_name"] = port.name
     if port.protocol is not None:
-        target[_EPS + "port_protocol"] = port.protocol
+        target["__meta_kubernetes_endpointslice_port_protocol"] = port.protocol
     if port.port is not None:
-        target[_EPS + "port"] = str(port.port)
+        target["__meta_kubernetes_endpointslice_port"] = str(port.port)
     if port.appProtocol is not None:
-        target[_EPS + "port_app_protocol"] = port.appProtocol
+        target["__meta_kubernetes_endpointslice_port_app_protocol"] = port.appProtocol
     cond = ep.conditions
     for field in ("ready", "serving", "terminating"):
         value = getattr(cond, field) if cond is not None else None
         if value is not None:
-            target[_EPS + "endpoint_conditions_" + field] = "true" if value else "false"
+            target[_intern(_EPS + "endpoint_conditions_" + field)] = "true" if value else "false"
     if ep.hostname is not None:
-        target[_EPS + "endpoint_hostname"] = ep.hostname
+        target["__meta_kubernetes_endpointslice_endpoint_hostname"] = ep.hostname
     ref = ep.targetRef
     if ref is not None:
-        target[_EPS + "address_target_kind"] = _s(ref.kind)
-        target[_EPS + "address_target_name"] = _s(ref.name)
+        target["__meta_kubernetes_endpointslice_address_target_kind"] = _s(ref.kind)
+        target["__meta_kubernetes_endpointslice_address_target_name"] = _s(ref.name)
     for key, value in (ep.deprecatedTopology or {}).items():
         name = sanitize(key)
-        target[_EPS + "endpoint_topology_" + name] = value
-        target[_EPS + "endpoint_topology_present_" + name] = "true"
+        target[_intern(_EPS + "endpoint_topology_" + name)] = value
+        target[_intern(_EPS + "endpoint_topology_present_" + name)] = "true"
     _attach_node(target, ep.nodeName, nodes)
 
     pod = pods(_s(ref.namespace), _s(ref.name)) if ref is not None and ref.kind == "Pod" else None
@@ -344,11 +353,98 @@ def _endpoint_target(
             for cport in c.ports or ():
                 if cport.containerPort == port.port:
                     number = str(port.port)
-                    target[META + "pod_container_name"] = _s(c.name)
-                    target[META + "pod_container_image"] = _s(c.image)
-                    target[META + "pod_container_port_name"] = _s(cport.name)
-                    target[META + "pod_container_port_number"] = number
-                    target[META + "pod_container_port_protocol"] = _s(cport.protocol)
+                    target["__meta_kubernetes_pod_container_name"] = _s(c.name)
+                    target["__meta_kubernetes_pod_container_image"] = _s(c.image)
+                    target["__meta_kubernetes_pod_container_port_name"] = _s(cport.name)
+                    target["__meta_kubernetes_pod_container_port_number"] = number
+                    target["__meta_kubernetes_pod_container_port_protocol"] = _s(cport.protocol)
                     break
     entry[1].append(port.port)
     return target
+
+
+# ---- slim copies ------------------------------------------------------------------------------
+
+
+def _slim_meta(meta: Any, *, owners: bool = False) -> Any:
+    from lightkube.models.meta_v1 import ObjectMeta
+
+    refs = [r for r in meta.ownerReferences or () if r.controller][:1] if owners else None
+    return ObjectMeta(
+        name=meta.name,
+        namespace=meta.namespace,
+        uid=meta.uid,
+        resourceVersion=meta.resourceVersion,
+        labels=meta.labels,
+        annotations=meta.annotations,
+        ownerReferences=refs or None,
+    )
+
+
+def slim_pod(pod: Any) -> Any:
+    """A copy of a Pod with only what the labels above read.
+
+    Why: the server's endpointslice discovery keeps every pod of the cluster, and a real pod
+    (env, volumes, probes, managed fields, resources...) is several times the size of what
+    discovery needs; the agent keeps the pods of its node.
+    """
+    from lightkube.models.core_v1 import Container, ContainerStatus, PodCondition, PodSpec, PodStatus
+    from lightkube.resources.core_v1 import Pod
+
+    def containers(items: Any) -> list[Any] | None:
+        if items is None:
+            return None
+        return [Container(name=c.name, image=c.image, ports=c.ports) for c in items]
+
+    def statuses(items: Any) -> list[Any] | None:
+        if items is None:
+            return None
+        return [
+            ContainerStatus(
+                image="", imageID="", name=s.name, ready=s.ready, restartCount=0, containerID=s.containerID
+            )
+            for s in items
+        ]
+
+    spec, status = pod.spec, pod.status
+    return Pod(
+        metadata=_slim_meta(pod.metadata, owners=True),
+        spec=PodSpec(
+            containers=containers(spec.containers) or [],
+            initContainers=containers(spec.initContainers),
+            nodeName=spec.nodeName,
+        )
+        if spec is not None
+        else None,
+        status=PodStatus(
+            podIP=status.podIP,
+            hostIP=status.hostIP,
+            phase=status.phase,
+            conditions=[
+                PodCondition(status=c.status, type=c.type)
+                for c in status.conditions or ()
+                if c.type == "Ready"
+            ]
+            or None,
+            containerStatuses=statuses(status.containerStatuses),
+            initContainerStatuses=statuses(status.initContainerStatuses),
+        )
+        if status is not None
+        else None,
+    )
+
+
+def slim_node(node: Any) -> Any:
+    """A copy of a Node with only what the labels above read (a node's status lists every image
+    it holds, often tens of kilobytes)."""
+    from lightkube.models.core_v1 import NodeSpec, NodeStatus
+    from lightkube.resources.core_v1 import Node
+
+    spec, status = node.spec, node.status
+    return Node(
+        metadata=_slim_meta(node.metadata),
+        spec=NodeSpec(providerID=spec.providerID) if spec is not None else None,
+        status=NodeStatus(addresses=status.addresses, daemonEndpoints=status.daemonEndpoints)
+        if status is not None
+        else None,
+    )
