@@ -451,3 +451,23 @@ def test_no_connection_is_a_clear_error_not_a_crash() -> None:
         assert sd.groups() == []
     finally:
         sd.stop()
+
+
+def test_slim_copies_keep_every_label() -> None:
+    from lightkube.resources.core_v1 import Node, Pod
+
+    from heron.collect.metrics.kubesd_labels import node_group, pod_group, slim_node, slim_pod
+
+    objects = [o for case in CASES for o in case["objects"]]
+    pods = [Pod.from_dict(o) for o in objects if o["kind"] == "Pod"]
+    nodes = [Node.from_dict(o) for o in objects if o["kind"] == "Node"]
+    fat = make_pod("ns", "fat", "n1", pod_ip="10.0.0.1", ports={"main": [9100]}, controller=("Job", "j"))
+    fat["spec"]["containers"][0]["env"] = [{"name": "A", "value": "b"}]
+    fat["metadata"]["ownerReferences"].insert(0, {"apiVersion": "v1", "kind": "X", "name": "x", "uid": "u"})
+    pods.append(Pod.from_dict(fat))
+    assert pods and nodes
+    for pod in pods:
+        assert pod_group(slim_pod(pod)) == pod_group(pod)
+    for node in nodes:
+        assert node_group(slim_node(node)) == node_group(node)
+    assert slim_pod(pods[-1]).spec.containers[0].env is None
