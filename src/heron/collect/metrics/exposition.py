@@ -23,7 +23,6 @@ from heron.collect.metrics.exposition_base import (
     NO_TIMESTAMP,
     Exposition,
     ExpositionError,
-    unescape_label_value,
 )
 from heron.collect.metrics.exposition_text import parse_text
 from heron.collect.metrics.openmetrics import parse_openmetrics
@@ -95,20 +94,30 @@ def parse_exposition(
     )
 
 
-_SERIES_NAME = re.compile(rb"[ \t]*([a-zA-Z_:][a-zA-Z0-9_:]*)")
-_SERIES_LABEL = re.compile(rb'([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:\\.|[^\\"])*)"', re.S)
+_SERIES_NAME = re.compile(r"[ \t]*([a-zA-Z_:][a-zA-Z0-9_:]*)")
+_SERIES_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)[ \t]*=[ \t]*"((?:\\.|[^\\"])*)"', re.S)
+_UNESCAPE = re.compile(r'\\([\\"n])')
+
+
+def _unescape_char(m: re.Match[str]) -> str:
+    c = m.group(1)
+    return "\n" if c == "n" else c
 
 
 def series_labels(series: bytes) -> Labels:
     """The sorted Labels (with `__name__`) of one `Exposition.series` entry, values unescaped and
     empty-valued labels left out, as Prometheus stores them. Called on scrape-cache misses only.
-    The entry must come from `parse_exposition` (which has already validated it)."""
-    m = _SERIES_NAME.match(series)
+    The entry must come from `parse_exposition`, which has validated it (its label values are
+    UTF-8, so the whole entry decodes once and is read as text)."""
+    text = series.decode()
+    m = _SERIES_NAME.match(text)
     if m is None:
-        raise ValueError(f"not a series from parse_exposition: {series[:80]!r}")
-    out = [("__name__", m.group(1).decode())]
-    for name, raw in _SERIES_LABEL.findall(series, m.end()):
-        if raw:
-            out.append((name.decode(), unescape_label_value(raw).decode()))
-    out.sort()
-    return tuple(out)
+        raise ValueError(f"not a series from parse_exposition: {text[:80]!r}")
+    found = _SERIES_LABEL.findall(text, m.end())
+    if "\\" in text:
+        pairs = [(n, _UNESCAPE.sub(_unescape_char, v)) for n, v in found if v]
+    else:
+        pairs = [(n, v) for n, v in found if v]
+    pairs.append(("__name__", m.group(1)))
+    pairs.sort()
+    return tuple(pairs)
