@@ -19,6 +19,10 @@ Roles and what each watches (as Prometheus 2.42 does):
 so a node-local agent (`spec.nodeName=<node>`) only ever receives its own pods. Labels are built
 by `kubesd_labels`. The snapshot is published only once every watched resource has been listed
 once (or has failed once), so an endpointslice is not first published without its service's labels.
+
+Cost: each change marks the groups that depend on it and each is rebuilt once per list or event;
+pods and nodes are stored as slim copies of the fields labels read (a real pod carries env,
+volumes and managed fields; a node lists its images). `bench/kubesd.py` measures it.
 """
 
 from __future__ import annotations
@@ -750,6 +754,8 @@ class _SharedSD:
 
     def stop(self) -> None:
         with self._lock:
+            if self._users == 0:
+                return  # a pool that never started it
             self._users -= 1
             last = self._users == 0
         if last:
