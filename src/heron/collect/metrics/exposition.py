@@ -6,9 +6,9 @@ cache miss needs `series_labels`, so label decoding stays off the per-sample pat
 
 Which samples come out, and which bodies fail, is what Prometheus 2.42 stores and refuses for the
 same body and Content-Type (see `exposition_text` and `openmetrics` for the quirks). Speed comes
-from `exposition_fast`, which handles bodies in the usual layout with whole-buffer regexes and
-numpy; anything it does not recognise goes to the exact token-by-token parsers, which also
-produce every error message.
+from `exposition_fast`, which handles bodies in the usual layout with whole-buffer bytes
+operations and numpy; anything it does not recognise goes to the exact token-by-token parsers,
+which also produce every error message.
 """
 
 from __future__ import annotations
@@ -78,8 +78,9 @@ def parse_exposition(
     line, for anything Prometheus would refuse; then nothing of the body should be stored.
 
     `known` (optional) holds series entries from earlier results of this function for the same
-    target, e.g. the scrape cache's keys: they were validated then, so they are not again. This is
-    what makes a steady-state scrape cheap; leaving it out is always correct."""
+    target, e.g. the scrape cache's keys, or the previous result's `series` list (cheapest when
+    unchanged): they were validated then, so they are not again. This is what makes a
+    steady-state scrape cheap; leaving it out is always correct."""
     om = is_openmetrics(content_type)
     fast = exposition_fast.parse_fast(body, om, known)
     if fast is not None:
