@@ -152,3 +152,8 @@ def test_cluster_scoped_objects_have_no_namespace_and_unknown_kinds_are_refused(
         fake.objects("ingresses")
     fake.delete("nodes", None, "n1")
     assert fake.objects("nodes") == []
+
+
+def test_version_endpoint(fake: FakeKubeAPI) -> None:
+    r = httpx.get(fake.url + "/version")
+    assert r.status_code == 200 and r.json()["gitVersion"].startswith("v1.")

@@ -36,6 +36,8 @@ Implemented (GET only, JSON only), for these resources, all kept in one store:
   version (plus the fields Go serialises without `omitempty`, as the real server's are).
 * The resourceVersion is one counter for every resource, like etcd's revision behind the real
   server: a pod's change moves the version a service watch resumes from, too.
+* `GET /version` answers Kubernetes v1.26, which client-go (e.g. a real Prometheus's discovery)
+  asks before it picks the endpointslice API version.
 * Switches: `set_forbidden(True)` answers every request (or those for some resources) with a 403
   `Status` (RBAC missing); `set_down(True)` closes the listening socket and cuts every open
   connection (connection refused until `set_down(False)` binds the same port again).
@@ -79,6 +81,19 @@ __all__ = [
 
 Obj = dict[str, Any]
 Pod = Obj
+
+# What `GET /version` answers: a Kubernetes that serves discovery.k8s.io/v1 endpointslices.
+SERVER_VERSION = {
+    "major": "1",
+    "minor": "26",
+    "gitVersion": "v1.26.0",
+    "gitCommit": "",
+    "gitTreeState": "clean",
+    "buildDate": "2022-12-08T00:00:00Z",
+    "goVersion": "go1.19.4",
+    "compiler": "gc",
+    "platform": "linux/amd64",
+}
 
 # How often a streaming watch wakes to notice a stop, a cut or its timeout when nothing happens.
 _POLL_SECONDS = 0.05
@@ -651,6 +666,10 @@ class FakeKubeAPI:
     def _handle_get(self, handler: _Handler) -> None:
         url = urlsplit(handler.path)
         params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        if url.path.rstrip("/") == "/version":  # client-go asks it before choosing API versions
+            self._record(handler, params, 200)
+            self._reply_json(handler, 200, SERVER_VERSION)
+            return
         route = _route([p for p in url.path.split("/") if p])
         if route is None:
             self._record(handler, params, 404)
