@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 REMOTE_WRITE_PATH = "/api/v1/write"
+AGENT_REMOTE_TIMEOUT_SECONDS = 10.0
 
 SHUTDOWN_GRACE_SECONDS = 10.0
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -176,7 +177,9 @@ def start_scraping(
         )
         url = settings.server.rstrip("/") + REMOTE_WRITE_PATH
         sender = RemoteWriteSender(
-            RemoteWriteConfig(url=url, authorization=auth),
+            # A request in flight may outlive stop()'s grace by this much: keep the agent's
+            # shutdown inside a pod's default 30 s termination grace period.
+            RemoteWriteConfig(url=url, authorization=auth, remote_timeout=AGENT_REMOTE_TIMEOUT_SECONDS),
             os.path.join(str(settings.state_dir), "remote-write"),
             registry=registry,
             # The server applies its own external labels; the agent's go on here.
