@@ -4,6 +4,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -239,3 +243,52 @@ def test_no_kubernetes_and_no_scrape_configs_means_no_scraping(tmp_path: Path, t
     time.sleep(1.0)  # two scrape intervals: nothing may be scraped in them
     release()
     assert got == [] and targets.hits == {}
+
+
+def test_heron_agent_command_scrapes_the_files_scrape_configs(tmp_path: Path, targets: _Targets) -> None:
+    """`heron agent --config heron.yaml` with a `scrape_configs` section (no Kubernetes): the
+    file's jobs replace the zero-configuration ones and reach the server by remote write."""
+    (tmp_path / "pods").mkdir()
+    port = targets.server_address[1]
+    config = tmp_path / "heron.yaml"
+    config.write_text(
+        "global: {scrape_interval: 500ms, scrape_timeout: 400ms, external_labels: {cluster: c1}}\n"
+        "scrape_configs:\n"
+        "  - job_name: static\n"
+        "    metrics_path: /pod-metrics\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{port}'], labels: {{team: a}}}}]\n"
+    )
+    server = start_server(tmp_path / "data")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HERON_")}
+    log = tmp_path / "agent.log"
+    with open(log, "wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "heron", "agent", "--config", str(config)]
+            + ["--pods-dir", str(tmp_path / "pods"), "--state-dir", str(tmp_path / "state")]
+            + ["--server", server.url, "--kube", "none", "--agent-listen", ""],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+        )
+    try:
+        wait_for(lambda: targets.hits.get("/pod-metrics", 0) >= 3 or proc.poll() is not None)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+        assert server.stop() == 0, server.log()
+    assert code == 0, log.read_text()
+    db = Database.open(str(tmp_path / "data"), StorageOptions(), background=False)
+    try:
+        now = int(time.time() * 1000)
+        rows = db.query_samples([Matcher("job", MatchOp.EQ, "static")], now - 600_000, now + 60_000)
+    finally:
+        db.close()
+    series = {dict(labels)["__name__"]: dict(labels) for labels, ts, _ in rows if len(ts)}
+    assert series["shop_requests_total"] == {
+        "__name__": "shop_requests_total",
+        "job": "static",
+        "instance": f"127.0.0.1:{port}",
+        "team": "a",
+        "cluster": "c1",  # the agent's external labels go on before remote write
+    }
+    assert "up" in series
