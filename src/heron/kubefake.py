@@ -741,12 +741,16 @@ class FakeKubeAPI:
         self._reply_json(handler, 200, obj)
 
     def _watch(self, handler: _Handler, params: dict[str, str], res: _Resource, matches: Matcher) -> None:
+        events = self._watch_events(params, res, matches)
+        # Run the stream up to its starting point before answering: a client that changes the
+        # store (or asks for a bookmark) once it has the response headers must see that change.
+        first = next(events, None)
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
         try:
-            for event in self._watch_events(params, res, matches):
+            for event in itertools.chain([first] if first is not None else [], events):
                 line = json.dumps(event).encode() + b"\n"
                 handler.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
                 handler.wfile.flush()
@@ -759,12 +763,19 @@ class FakeKubeAPI:
 
     def _watch_events(
         self, params: dict[str, str], res: _Resource, matches: Matcher
-    ) -> Iterator[dict[str, Any]]:
-        """Yield watch events until timeout, close_watches(), stop, or a cut (raises `_Cut`)."""
+    ) -> Iterator[dict[str, Any] | None]:
+        """Yield watch events until timeout, close_watches(), stop, or a cut (raises `_Cut`);
+        first a None once the stream's starting point (version, bookmark count) is fixed."""
         bookmarks = params.get("allowWatchBookmarks") in ("true", "1")
         timeout = params.get("timeoutSeconds")
         deadline = time.monotonic() + float(timeout) if timeout else None
         requested = params.get("resourceVersion", "")
+        if requested not in ("", "0") and not requested.isdigit():
+            yield {
+                "type": "ERROR",
+                "object": _status(400, "BadRequest", f"invalid resourceVersion {requested!r}"),
+            }
+            return
         with self._lock:
             cut_seq, bookmark_seq = self._cut_seq, self._bookmark_seq
             if requested in ("", "0"):
@@ -775,15 +786,9 @@ class FakeKubeAPI:
                     if r == res.plural and matches(o)
                 ]
             else:
-                try:
-                    cursor = int(requested)
-                except ValueError:
-                    yield {
-                        "type": "ERROR",
-                        "object": _status(400, "BadRequest", f"invalid resourceVersion {requested!r}"),
-                    }
-                    return
+                cursor = int(requested)
                 initial = []
+        yield None  # the starting point is fixed: `_watch` may answer now
         for obj in initial:
             yield {"type": "ADDED", "object": obj}
         while True:
