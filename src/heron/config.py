@@ -497,7 +497,7 @@ SETTINGS: tuple[Setting, ...] = (
         "kube",
         _choice(KUBE_MODES),
         "auto",
-        "agent: pod metadata from auto|in-cluster|kubeconfig|none",
+        "agent and server: Kubernetes API for pod metadata and discovery: auto|in-cluster|kubeconfig|none",
         "MODE",
     ),
     Setting(
