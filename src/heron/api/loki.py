@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -26,10 +26,11 @@ from heron.logql.syntax import ParseError, parse_log_selector
 from heron.model import SeriesKind
 from heron.receive.discovery import discover, discovery_of
 from heron.receive.loki_push import PushError, PushTooLarge, decode_push
-from heron.storage import Database, DiskFullError, LogBatch, RejectReason, StorageWriteError
+from heron.storage import AppendResult, Database, DiskFullError, LogBatch, RejectReason, StorageWriteError
 
 __all__ = ["routes", "HOUR_NS"]
 _MAX_LISTED_REJECTIONS = 10
+_T = TypeVar("_T")
 
 
 def _state(request: Request) -> AppState:
@@ -77,6 +78,54 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+async def decoded_push(
+    request: Request,
+    state: AppState,
+    decode: Callable[[bytes, str, str, int], _T],
+    refusals: Sequence[tuple[type[Exception], int]],
+) -> _T | Response:
+    """Read a push body within max_push_size (413 past it) and run `decode(body, content_type,
+    content_encoding, limit)` in a worker thread. An exception of a type in `refusals` becomes
+    that status with its message (the first type that matches wins, so list subclasses
+    first); the push APIs answer bad bodies alike this way and store nothing."""
+    limit = state.limits.max_push_body_bytes
+    body = await _read_body(request, limit)
+    if body is None:
+        return error(413, f"request body too large: limit is {limit} bytes (max_push_size)")
+    try:
+        return await run_in_threadpool(
+            decode,
+            body,
+            request.headers.get("content-type", ""),
+            request.headers.get("content-encoding", ""),
+            limit,
+        )
+    except Exception as exc:
+        for kind, status in refusals:
+            if isinstance(exc, kind):
+                return error(status, str(exc))
+        raise
+
+
+async def store_logs(
+    request: Request, state: AppState, batches: list[LogBatch], *, append_empty: bool = True
+) -> Response | tuple[AppendResult | None, int]:
+    """What every log push does with decoded batches: discovery labels, Loki's rate limit
+    (a 429 with nothing stored), the append, and the status page's agent record. Returns the
+    append's result (None when `append_empty` is off and there was nothing to append) and
+    the number of lines. Loki's push appends even an empty push, so a failing disk answers
+    it as it answers any push; OTLP skips it."""
+    batches = await run_in_threadpool(discover, batches, discovery_of(request.app))
+    nlines = sum(len(b.lines) for b in batches)
+    refused = over_rate_limit(state, batches)
+    if refused is not None:
+        return refused
+    assert state.db is not None
+    result = await run_in_threadpool(state.db.append, batches) if batches or append_empty else None
+    record_push(state, request, batches)  # the status page's agents
+    return result, nlines
+
+
 async def counted_push(
     request: Request, api: str, handle: Callable[[Request, AppState], Awaitable[Response]]
 ) -> Response:
@@ -114,29 +163,14 @@ def over_rate_limit(state: AppState, batches: list[LogBatch]) -> Response | None
 
 async def _push(request: Request, state: AppState) -> Response:
     assert state.db is not None
-    limit = state.limits.max_push_body_bytes
-    body = await _read_body(request, limit)
-    if body is None:
-        return error(413, f"request body too large: limit is {limit} bytes (max_push_size)")
-    try:
-        batches = await run_in_threadpool(
-            decode_push,
-            body,
-            request.headers.get("content-type", ""),
-            request.headers.get("content-encoding", ""),
-            limit,
-        )
-    except PushTooLarge as exc:
-        return error(413, str(exc))
-    except PushError as exc:
-        return error(400, str(exc))
-    batches = await run_in_threadpool(discover, batches, discovery_of(request.app))
-    nlines = sum(len(b.lines) for b in batches)
-    refused = over_rate_limit(state, batches)
-    if refused is not None:
-        return refused
-    result = await run_in_threadpool(state.db.append, batches)
-    record_push(state, request, batches)  # the status page's agents
+    batches = await decoded_push(request, state, decode_push, ((PushTooLarge, 413), (PushError, 400)))
+    if isinstance(batches, Response):
+        return batches
+    stored = await store_logs(request, state, batches)
+    if isinstance(stored, Response):
+        return stored
+    result, nlines = stored
+    assert result is not None
     if not result.rejected:
         return Response(status_code=204)
     status = 429 if any(r.reason is RejectReason.SERIES_LIMIT for r in result.rejected) else 400

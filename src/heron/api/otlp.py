@@ -14,25 +14,44 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from heron.api.loki import _read_body, counted_push, error, over_rate_limit
+from heron.api.loki import counted_push, decoded_push, error, store_logs
 from heron.api.state import AppState
-from heron.api.status import record_push
 from heron.receive.decompress import DecompressError, TooLarge, inflate
-from heron.receive.discovery import discover, discovery_of
-from heron.receive.otlp_logs import OtlpError, decode_otlp_logs, export_response
+from heron.receive.otlp_common import OtlpError, media_kind
+from heron.receive.otlp_logs import decode_otlp_logs, export_response
 from heron.receive.otlp_metrics import OtlpMetrics, decode_otlp_metrics, metrics_response
 from heron.storage import LogBatch, RejectReason
 
 __all__ = ["routes"]
 
+# A body that does not inflate or decode: 413 past the size limit (after gzip too), else 400.
+_REFUSALS = ((TooLarge, 413), (OtlpError, 400), (DecompressError, 400))
 
-def _decode(body: bytes, content_type: str, content_encoding: str, limit: int) -> list[LogBatch]:
+
+def _inflated(body: bytes, content_encoding: str, limit: int) -> bytes:
     enc = content_encoding.strip().lower()
     if enc == "gzip":
-        body = inflate(body, "gzip", limit)
-    elif enc not in ("", "identity"):
+        return inflate(body, "gzip", limit)
+    if enc not in ("", "identity"):
         raise OtlpError(f"unsupported Content-Encoding {content_encoding!r}: use gzip or none")
-    return decode_otlp_logs(body, content_type)
+    return body
+
+
+def _decode_logs(body: bytes, content_type: str, content_encoding: str, limit: int) -> list[LogBatch]:
+    return decode_otlp_logs(_inflated(body, content_encoding, limit), content_type)
+
+
+def _decode_metrics(body: bytes, content_type: str, content_encoding: str, limit: int) -> OtlpMetrics:
+    return decode_otlp_metrics(_inflated(body, content_encoding, limit), content_type)
+
+
+def _unsupported(request: Request) -> Response | None:
+    """OTLP/HTTP's two encodings, checked before the body is read: 415 for any other."""
+    try:
+        media_kind(request.headers.get("content-type", ""))
+    except LookupError as exc:
+        return error(415, str(exc))
+    return None
 
 
 async def logs(request: Request) -> Response:
@@ -40,31 +59,17 @@ async def logs(request: Request) -> Response:
 
 
 async def _logs(request: Request, state: AppState) -> Response:
-    assert state.db is not None
-    ctype = request.headers.get("content-type", "")
-    if ctype.split(";")[0].strip().lower() not in ("application/x-protobuf", "application/json"):
-        return error(
-            415, f"unsupported Content-Type {ctype!r}: use application/x-protobuf or application/json"
-        )
-    limit = state.limits.max_push_body_bytes
-    body = await _read_body(request, limit)
-    if body is None:
-        return error(413, f"request body too large: limit is {limit} bytes (max_push_size)")
-    try:
-        batches = await run_in_threadpool(
-            _decode, body, ctype, request.headers.get("content-encoding", ""), limit
-        )
-    except TooLarge as exc:
-        return error(413, str(exc))
-    except (OtlpError, DecompressError) as exc:
-        return error(400, str(exc))
-    batches = await run_in_threadpool(discover, batches, discovery_of(request.app))
-    nlines = sum(len(b.lines) for b in batches)
-    refused = over_rate_limit(state, batches)
+    refused = _unsupported(request)
     if refused is not None:
         return refused
-    result = await run_in_threadpool(state.db.append, batches) if batches else None
-    record_push(state, request, batches)  # the status page's agents
+    batches = await decoded_push(request, state, _decode_logs, _REFUSALS)
+    if isinstance(batches, Response):
+        return batches
+    stored = await store_logs(request, state, batches, append_empty=False)
+    if isinstance(stored, Response):
+        return stored
+    result, nlines = stored
+    ctype = request.headers.get("content-type", "")
     rejected = result.rejected_count if result is not None else 0
     if rejected and rejected >= nlines:
         limited = any(r.reason is RejectReason.SERIES_LIMIT for r in result.rejected)  # type: ignore[union-attr]
@@ -78,37 +83,17 @@ async def metrics(request: Request) -> Response:
     return await counted_push(request, "otlp_metrics", _metrics)
 
 
-def _decode_metrics(body: bytes, content_type: str, content_encoding: str, limit: int) -> OtlpMetrics:
-    enc = content_encoding.strip().lower()
-    if enc == "gzip":
-        body = inflate(body, "gzip", limit)
-    elif enc not in ("", "identity"):
-        raise OtlpError(f"unsupported Content-Encoding {content_encoding!r}: use gzip or none")
-    return decode_otlp_metrics(body, content_type)
-
-
 async def _metrics(request: Request, state: AppState) -> Response:
     """OTLP/HTTP metrics: 200 with an ExportMetricsServiceResponse, its partial_success naming
     the points not stored (refused by storage, or of a kind Heron does not store); 400 for a
     body that does not decode (nothing stored), 413, 415 as for logs."""
     assert state.db is not None
-    ctype = request.headers.get("content-type", "")
-    if ctype.split(";")[0].strip().lower() not in ("application/x-protobuf", "application/json"):
-        return error(
-            415, f"unsupported Content-Type {ctype!r}: use application/x-protobuf or application/json"
-        )
-    limit = state.limits.max_push_body_bytes
-    body = await _read_body(request, limit)
-    if body is None:
-        return error(413, f"request body too large: limit is {limit} bytes (max_push_size)")
-    try:
-        decoded = await run_in_threadpool(
-            _decode_metrics, body, ctype, request.headers.get("content-encoding", ""), limit
-        )
-    except TooLarge as exc:
-        return error(413, str(exc))
-    except (OtlpError, DecompressError) as exc:
-        return error(400, str(exc))
+    refused = _unsupported(request)
+    if refused is not None:
+        return refused
+    decoded = await decoded_push(request, state, _decode_metrics, _REFUSALS)
+    if isinstance(decoded, Response):
+        return decoded
     if decoded.metadata:
         state.metadata.update(decoded.metadata)
     rejected, messages = decoded.rejected, list(decoded.messages)
@@ -118,7 +103,9 @@ async def _metrics(request: Request, state: AppState) -> Response:
             state.forward.submit(decoded.columns)
         rejected += result.rejected_count
         messages += [r.message for r in result.rejected[:10]]
-    payload, media = metrics_response(ctype, rejected, "\n".join(messages[:10]))
+    payload, media = metrics_response(
+        request.headers.get("content-type", ""), rejected, "\n".join(messages[:10])
+    )
     return Response(payload, status_code=200, media_type=media)
 
 

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from heron.api.loki import _read_body, counted_push, error
+from heron.api.loki import counted_push, decoded_push
 from heron.api.state import AppState
 from heron.receive.remote_write import (
     V2_PROTO,
@@ -31,6 +31,7 @@ from heron.storage import RejectReason
 
 __all__ = ["routes"]
 _MAX_LISTED_REJECTIONS = 10
+_REFUSALS = ((UnsupportedMediaType, 415), (RemoteWriteTooLarge, 413), (RemoteWriteError, 400))
 
 
 def _written(decoded: DecodedWrite | None, samples: int) -> dict[str, str]:
@@ -49,24 +50,9 @@ async def write(request: Request) -> Response:
 
 async def _write(request: Request, state: AppState) -> Response:
     assert state.db is not None
-    limit = state.limits.max_push_body_bytes
-    body = await _read_body(request, limit)
-    if body is None:
-        return error(413, f"request body too large: limit is {limit} bytes (max_push_size)")
-    try:
-        decoded = await run_in_threadpool(
-            decode_write_request,
-            body,
-            request.headers.get("content-type", ""),
-            request.headers.get("content-encoding", ""),
-            limit,
-        )
-    except UnsupportedMediaType as exc:
-        return error(415, str(exc))
-    except RemoteWriteTooLarge as exc:
-        return error(413, str(exc))
-    except RemoteWriteError as exc:
-        return error(400, str(exc))
+    decoded = await decoded_push(request, state, decode_write_request, _REFUSALS)
+    if isinstance(decoded, Response):
+        return decoded
     if decoded.metadata:
         state.metadata.update(decoded.metadata)
     nsamples = len(decoded.columns.labels)

@@ -14,23 +14,43 @@ the mapping is written once. Decoding is all-or-nothing: OtlpError and nothing s
 
 from __future__ import annotations
 
-import base64
-import json
-import math
-import re
 import struct
 import time
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from heron.model import Labels, labels_from
-from heron.protowire import WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, ProtoError, iter_fields
+from heron.protowire import WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT, iter_fields
 from heron.receive.loki_push import encode_metadata
+from heron.receive.otlp_common import (
+    PROTOBUF,
+    AnyValue,
+    KeyValues,
+    OtlpError,
+    as_array,
+    as_int,
+    as_object,
+    as_str,
+    as_string,
+    js_any,
+    js_kvs,
+    json_field,
+    json_resources,
+    media_kind,
+    normalize_label,
+    partial_success,
+    pb_any,
+    pb_kv,
+    pb_resource,
+    pb_resources,
+    text_at,
+    want,
+)
 from heron.storage import LogBatch
 
 __all__ = [
     "OtlpError",
+    "normalize_label",
     "INDEX_RESOURCE_ATTRIBUTES",
     "decode_otlp_logs",
     "decode_otlp_logs_json",
@@ -61,14 +81,6 @@ INDEX_RESOURCE_ATTRIBUTES = frozenset(
         "k8s.job.name",
     }
 )
-_MAX_DEPTH = 64  # nested AnyValues deeper than this are refused rather than recursed into
-
-AnyValue = tuple[str, Any]  # ("s"|"b"|"i"|"d"|"y"|"a"|"m"|"e", value)
-KeyValues = list[tuple[str, AnyValue]]
-
-
-class OtlpError(ValueError):
-    """The body is not a valid ExportLogsServiceRequest; the message says where."""
 
 
 @dataclass
@@ -101,63 +113,6 @@ class _Resource:
 
 
 # -- rendering, as pdata does -------------------------------------------------------------
-_INVALID_LABEL_CHARS = re.compile(r"[^a-zA-Z0-9_]")
-
-
-def normalize_label(name: str) -> str:
-    """Prometheus' OTLP label normalisation: invalid characters become `_`, a leading digit
-    gets a `key_` prefix and a single leading `_` a `key` one (otlptranslator.NormalizeLabel)."""
-    if not name:
-        return name
-    name = _INVALID_LABEL_CHARS.sub("_", name)
-    if name[0].isdigit():
-        name = "key_" + name
-    elif name.startswith("_") and not name.startswith("__"):
-        name = "key" + name
-    return name
-
-
-def _format_double(v: float) -> str:
-    """Go's strconv.FormatFloat(v, 'f', -1, 64): shortest round-trip digits, never an exponent."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    text = format(Decimal(repr(v)), "f")
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _raw(value: AnyValue) -> Any:
-    kind, v = value
-    if kind == "y":
-        return base64.b64encode(v).decode()
-    if kind == "a":
-        return [_raw(x) for x in v]
-    if kind == "m":
-        return {k: _raw(x) for k, x in v}
-    if kind == "d" and (math.isnan(v) or math.isinf(v)):
-        return _format_double(v)
-    return v
-
-
-def as_string(value: AnyValue) -> str:
-    """pdata's Value.AsString: strings as they are, JSON for maps and arrays, base64 bytes."""
-    kind, v = value
-    if kind == "s":
-        return v
-    if kind == "e":
-        return ""
-    if kind == "b":
-        return "true" if v else "false"
-    if kind == "i":
-        return str(v)
-    if kind == "d":
-        return _format_double(v)
-    if kind == "y":
-        return base64.b64encode(v).decode()
-    return json.dumps(_raw(value), separators=(",", ":"), ensure_ascii=False, sort_keys=kind == "m")
 
 
 def _flatten(key: str, value: AnyValue, prefix: str, out: dict[str, str]) -> None:
@@ -224,15 +179,10 @@ def decode_otlp_logs(body: bytes, content_type: str, now_ns: int | None = None) 
 
     Raises LookupError for a content type OTLP/HTTP does not define (answered with 415).
     """
-    ctype = content_type.split(";")[0].strip().lower()
-    if ctype == "application/x-protobuf":
+    if media_kind(content_type) == PROTOBUF:
         resources = decode_otlp_logs_protobuf(body)
-    elif ctype == "application/json":
-        resources = decode_otlp_logs_json(body)
     else:
-        raise LookupError(
-            f"unsupported Content-Type {content_type!r}: use application/x-protobuf or application/json"
-        )
+        resources = decode_otlp_logs_json(body)
     try:
         return _to_batches(resources, time.time_ns() if now_ns is None else now_ns)
     except UnicodeEncodeError:  # a lone surrogate from a JSON \u escape
@@ -241,94 +191,17 @@ def decode_otlp_logs(body: bytes, content_type: str, now_ns: int | None = None) 
 
 def export_response(content_type: str, rejected: int = 0, message: str = "") -> tuple[bytes, str]:
     """An ExportLogsServiceResponse in the request's encoding, with partial_success if any."""
-    json_wanted = content_type.split(";")[0].strip().lower() == "application/json"
-    if json_wanted:
-        obj: dict[str, Any] = {}
-        if rejected or message:
-            obj["partialSuccess"] = {"rejectedLogRecords": str(rejected), "errorMessage": message}
-        return json.dumps(obj).encode(), "application/json"
-    from heron.protowire import field_bytes, field_varint
-
-    if not (rejected or message):
-        return b"", "application/x-protobuf"
-    inner = (field_varint(1, rejected) if rejected else b"") + (
-        field_bytes(2, message.encode()) if message else b""
-    )
-    return field_bytes(1, inner), "application/x-protobuf"
+    return partial_success(content_type, "rejectedLogRecords", rejected, message)
 
 
 # -- protobuf -----------------------------------------------------------------------------
-def _want(what: str, num: int, wt: int, want: int) -> None:
-    if wt != want:
-        raise OtlpError(f"{what} field {num} has wire type {wt}, want {want}")
-
-
-def _text(buf: bytes, span: tuple[int, int], what: str) -> str:
-    try:
-        return buf[span[0] : span[1]].decode("utf-8")
-    except UnicodeDecodeError:
-        raise OtlpError(f"{what} is not valid UTF-8") from None
-
-
-def _pb_any(buf: bytes, start: int, end: int, depth: int) -> AnyValue:
-    if depth > _MAX_DEPTH:
-        raise OtlpError(f"AnyValue nested deeper than {_MAX_DEPTH}")
-    value: AnyValue = ("e", None)
-    for num, wt, v in iter_fields(buf, start, end):
-        if num == 1:
-            _want("AnyValue", num, wt, WIRE_LEN)
-            value = ("s", _text(buf, v, "string_value"))  # type: ignore[arg-type]
-        elif num == 2:
-            _want("AnyValue", num, wt, WIRE_VARINT)
-            value = ("b", bool(v))
-        elif num == 3:
-            _want("AnyValue", num, wt, WIRE_VARINT)
-            n = int(v)  # type: ignore[call-overload]
-            value = ("i", n - (1 << 64) if n >= 1 << 63 else n)
-        elif num == 4:
-            _want("AnyValue", num, wt, WIRE_I64)
-            value = ("d", struct.unpack("<d", v)[0])  # type: ignore[arg-type]
-        elif num == 5:
-            _want("AnyValue", num, wt, WIRE_LEN)
-            s, e = v  # type: ignore[misc]
-            items = []
-            for n2, w2, v2 in iter_fields(buf, s, e):
-                if n2 == 1:
-                    _want("ArrayValue", n2, w2, WIRE_LEN)
-                    items.append(_pb_any(buf, v2[0], v2[1], depth + 1))  # type: ignore[index]
-            value = ("a", items)
-        elif num == 6:
-            _want("AnyValue", num, wt, WIRE_LEN)
-            s, e = v  # type: ignore[misc]
-            kvs: KeyValues = []
-            for n2, w2, v2 in iter_fields(buf, s, e):
-                if n2 == 1:
-                    _want("KeyValueList", n2, w2, WIRE_LEN)
-                    kvs.append(_pb_kv(buf, v2[0], v2[1], depth + 1))  # type: ignore[index]
-            value = ("m", kvs)
-        elif num == 7:
-            _want("AnyValue", num, wt, WIRE_LEN)
-            value = ("y", bytes(buf[v[0] : v[1]]))  # type: ignore[index]
-    return value
-
-
-def _pb_kv(buf: bytes, start: int, end: int, depth: int) -> tuple[str, AnyValue]:
-    key, value = "", ("e", None)
-    for num, wt, v in iter_fields(buf, start, end):
-        if num == 1:
-            _want("KeyValue", num, wt, WIRE_LEN)
-            key = _text(buf, v, "attribute key")  # type: ignore[arg-type]
-        elif num == 2:
-            _want("KeyValue", num, wt, WIRE_LEN)
-            value = _pb_any(buf, v[0], v[1], depth)  # type: ignore[index]
-    return key, value
 
 
 def _pb_record(buf: bytes, start: int, end: int) -> _Record:
     r = _Record()
     for num, wt, v in iter_fields(buf, start, end):
         if num in (1, 11):
-            _want("LogRecord", num, wt, WIRE_I64)
+            want("LogRecord", num, wt, WIRE_I64)
             t = struct.unpack("<Q", v)[0]  # type: ignore[arg-type]
             if t >= 1 << 63:
                 raise OtlpError("LogRecord timestamp overflows int64 nanoseconds")
@@ -337,25 +210,25 @@ def _pb_record(buf: bytes, start: int, end: int) -> _Record:
             else:
                 r.observed_ns = t
         elif num == 2:
-            _want("LogRecord", num, wt, WIRE_VARINT)
+            want("LogRecord", num, wt, WIRE_VARINT)
             r.severity_number = int(v)  # type: ignore[call-overload]
         elif num == 3:
-            _want("LogRecord", num, wt, WIRE_LEN)
-            r.severity_text = _text(buf, v, "severity_text")  # type: ignore[arg-type]
+            want("LogRecord", num, wt, WIRE_LEN)
+            r.severity_text = text_at(buf, v, "severity_text")  # type: ignore[arg-type]
         elif num == 5:
-            _want("LogRecord", num, wt, WIRE_LEN)
-            r.body = _pb_any(buf, v[0], v[1], 0)  # type: ignore[index]
+            want("LogRecord", num, wt, WIRE_LEN)
+            r.body = pb_any(buf, v[0], v[1], 0)  # type: ignore[index]
         elif num == 6:
-            _want("LogRecord", num, wt, WIRE_LEN)
-            r.attributes.append(_pb_kv(buf, v[0], v[1], 0))  # type: ignore[index]
+            want("LogRecord", num, wt, WIRE_LEN)
+            r.attributes.append(pb_kv(buf, v[0], v[1], 0))  # type: ignore[index]
         elif num == 7:
-            _want("LogRecord", num, wt, WIRE_VARINT)
+            want("LogRecord", num, wt, WIRE_VARINT)
             r.dropped = int(v) & 0xFFFFFFFF  # type: ignore[call-overload]
         elif num == 8:
-            _want("LogRecord", num, wt, WIRE_I32)
+            want("LogRecord", num, wt, WIRE_I32)
             r.flags = struct.unpack("<I", v)[0]  # type: ignore[arg-type]
         elif num in (9, 10):
-            _want("LogRecord", num, wt, WIRE_LEN)
+            want("LogRecord", num, wt, WIRE_LEN)
             raw = bytes(buf[v[0] : v[1]])  # type: ignore[index]
             if raw and len(raw) != (16 if num == 9 else 8):
                 raise OtlpError(f"{'trace_id' if num == 9 else 'span_id'} has {len(raw)} bytes")
@@ -370,100 +243,47 @@ def _pb_scope_logs(buf: bytes, start: int, end: int) -> _Scope:
     sc = _Scope()
     for num, wt, v in iter_fields(buf, start, end):
         if num == 1:
-            _want("ScopeLogs", num, wt, WIRE_LEN)
+            want("ScopeLogs", num, wt, WIRE_LEN)
             for n2, w2, v2 in iter_fields(buf, v[0], v[1]):  # type: ignore[index]
                 if n2 == 1:
-                    _want("InstrumentationScope", n2, w2, WIRE_LEN)
-                    sc.name = _text(buf, v2, "scope name")  # type: ignore[arg-type]
+                    want("InstrumentationScope", n2, w2, WIRE_LEN)
+                    sc.name = text_at(buf, v2, "scope name")  # type: ignore[arg-type]
                 elif n2 == 2:
-                    _want("InstrumentationScope", n2, w2, WIRE_LEN)
-                    sc.version = _text(buf, v2, "scope version")  # type: ignore[arg-type]
+                    want("InstrumentationScope", n2, w2, WIRE_LEN)
+                    sc.version = text_at(buf, v2, "scope version")  # type: ignore[arg-type]
                 elif n2 == 3:
-                    _want("InstrumentationScope", n2, w2, WIRE_LEN)
-                    sc.attributes.append(_pb_kv(buf, v2[0], v2[1], 0))  # type: ignore[index]
+                    want("InstrumentationScope", n2, w2, WIRE_LEN)
+                    sc.attributes.append(pb_kv(buf, v2[0], v2[1], 0))  # type: ignore[index]
                 elif n2 == 4:
-                    _want("InstrumentationScope", n2, w2, WIRE_VARINT)
+                    want("InstrumentationScope", n2, w2, WIRE_VARINT)
                     sc.dropped = int(v2) & 0xFFFFFFFF  # type: ignore[call-overload]
         elif num == 2:
-            _want("ScopeLogs", num, wt, WIRE_LEN)
+            want("ScopeLogs", num, wt, WIRE_LEN)
             sc.records.append(_pb_record(buf, v[0], v[1]))  # type: ignore[index]
     return sc
 
 
+def _pb_resource_logs(buf: bytes, start: int, end: int) -> _Resource:
+    res = _Resource()
+    for n2, w2, v2 in iter_fields(buf, start, end):
+        if n2 == 1:
+            want("ResourceLogs", n2, w2, WIRE_LEN)
+            pb_resource(buf, v2[0], v2[1], res.attributes)  # type: ignore[index]
+        elif n2 == 2:
+            want("ResourceLogs", n2, w2, WIRE_LEN)
+            res.scopes.append(_pb_scope_logs(buf, v2[0], v2[1]))  # type: ignore[index]
+    return res
+
+
 def decode_otlp_logs_protobuf(buf: bytes) -> list[_Resource]:
-    resources: list[_Resource] = []
-    try:
-        for num, wt, v in iter_fields(buf):
-            if num != 1:
-                continue
-            _want("ExportLogsServiceRequest", num, wt, WIRE_LEN)
-            res = _Resource()
-            for n2, w2, v2 in iter_fields(buf, v[0], v[1]):  # type: ignore[index]
-                if n2 == 1:
-                    _want("ResourceLogs", n2, w2, WIRE_LEN)
-                    for n3, w3, v3 in iter_fields(buf, v2[0], v2[1]):  # type: ignore[index]
-                        if n3 == 1:
-                            _want("Resource", n3, w3, WIRE_LEN)
-                            res.attributes.append(_pb_kv(buf, v3[0], v3[1], 0))  # type: ignore[index]
-                elif n2 == 2:
-                    _want("ResourceLogs", n2, w2, WIRE_LEN)
-                    res.scopes.append(_pb_scope_logs(buf, v2[0], v2[1]))  # type: ignore[index]
-            resources.append(res)
-    except ProtoError as exc:
-        raise OtlpError(f"invalid protobuf ExportLogsServiceRequest: {exc}") from None
-    return resources
+    return pb_resources(buf, "ExportLogsServiceRequest", _pb_resource_logs)
 
 
 # -- JSON (OTLP's protobuf JSON mapping) ---------------------------------------------------
-def _get(obj: dict[str, Any], camel: str, snake: str) -> Any:
-    return obj[camel] if camel in obj else obj.get(snake)
-
-
-def _obj(value: Any, where: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise OtlpError(f"{where}: want an object, got {type(value).__name__}")
-    return value
-
-
-def _arr(value: Any, where: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise OtlpError(f"{where}: want an array, got {type(value).__name__}")
-    return value
-
-
-def _str(value: Any, where: str) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise OtlpError(f"{where}: want a string, got {type(value).__name__}")
-    return value
-
-
-def _int(value: Any, where: str, lo: int, hi: int) -> int:
-    """int64/uint64 in JSON: a number or a decimal string, as protobuf's JSON mapping allows."""
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        raise OtlpError(f"{where}: want an integer, got a boolean")
-    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value):
-        n = int(value)
-    elif isinstance(value, int):
-        n = value
-    elif isinstance(value, float) and value.is_integer():
-        n = int(value)
-    else:
-        raise OtlpError(f"{where}: want an integer, got {value!r:.40}")
-    if not lo <= n <= hi:
-        raise OtlpError(f"{where}: {n} is out of range")
-    return n
 
 
 def _hex_id(value: Any, where: str, size: int) -> bytes:
-    text = _str(value, where)
+    text = as_str(value, where)
     if not text:
         return b""
     try:
@@ -483,124 +303,65 @@ _SEVERITY_NAMES = {
 }  # fmt: skip
 
 
-def _js_any(value: Any, where: str, depth: int) -> AnyValue:
-    if depth > _MAX_DEPTH:
-        raise OtlpError(f"{where}: AnyValue nested deeper than {_MAX_DEPTH}")
-    obj = _obj(value, where)
-    if "stringValue" in obj or "string_value" in obj:
-        return ("s", _str(_get(obj, "stringValue", "string_value"), where))
-    if "boolValue" in obj or "bool_value" in obj:
-        b = _get(obj, "boolValue", "bool_value")
-        if not isinstance(b, bool):
-            raise OtlpError(f"{where}: boolValue must be true or false")
-        return ("b", b)
-    if "intValue" in obj or "int_value" in obj:
-        return ("i", _int(_get(obj, "intValue", "int_value"), where, -(1 << 63), (1 << 63) - 1))
-    if "doubleValue" in obj or "double_value" in obj:
-        d = _get(obj, "doubleValue", "double_value")
-        if isinstance(d, str) and d in ("NaN", "Infinity", "-Infinity"):
-            return ("d", float(d.replace("Infinity", "inf")))
-        if isinstance(d, str) and re.fullmatch(r"-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?", d):
-            return ("d", float(d))  # protobuf's JSON mapping accepts a double as a string
-        if isinstance(d, bool) or not isinstance(d, (int, float)):
-            raise OtlpError(f"{where}: doubleValue must be a number")
-        return ("d", float(d))
-    if "arrayValue" in obj or "array_value" in obj:
-        inner = _obj(_get(obj, "arrayValue", "array_value"), where)
-        return ("a", [_js_any(x, where, depth + 1) for x in _arr(inner.get("values"), where)])
-    if "kvlistValue" in obj or "kvlist_value" in obj:
-        inner = _obj(_get(obj, "kvlistValue", "kvlist_value"), where)
-        return ("m", _js_kvs(inner.get("values"), where, depth + 1))
-    if "bytesValue" in obj or "bytes_value" in obj:
-        text = _str(_get(obj, "bytesValue", "bytes_value"), where)
-        try:
-            return (
-                "y",
-                base64.b64decode(
-                    text + "=" * (-len(text) % 4),
-                    altchars=b"-_" if "-" in text or "_" in text else None,
-                    validate=True,
-                ),
-            )
-        except ValueError:
-            raise OtlpError(f"{where}: bytesValue is not base64") from None
-    return ("e", None)
-
-
-def _js_kvs(value: Any, where: str, depth: int) -> KeyValues:
-    out: KeyValues = []
-    for i, kv in enumerate(_arr(value, where)):
-        kv = _obj(kv, f"{where}[{i}]")
-        out.append(
-            (_str(kv.get("key"), f"{where}[{i}].key"), _js_any(kv.get("value"), f"{where}[{i}].value", depth))
-        )
-    return out
-
-
 def _js_record(obj: dict[str, Any], where: str) -> _Record:
     r = _Record()
-    r.time_ns = _int(_get(obj, "timeUnixNano", "time_unix_nano"), f"{where}.timeUnixNano", 0, (1 << 63) - 1)
-    r.observed_ns = _int(
-        _get(obj, "observedTimeUnixNano", "observed_time_unix_nano"),
+    r.time_ns = as_int(
+        json_field(obj, "timeUnixNano", "time_unix_nano"), f"{where}.timeUnixNano", 0, (1 << 63) - 1
+    )
+    r.observed_ns = as_int(
+        json_field(obj, "observedTimeUnixNano", "observed_time_unix_nano"),
         f"{where}.observedTimeUnixNano",
         0,
         (1 << 63) - 1,
     )
-    sev = _get(obj, "severityNumber", "severity_number")
+    sev = json_field(obj, "severityNumber", "severity_number")
     if isinstance(sev, str) and sev in _SEVERITY_NAMES:
         r.severity_number = _SEVERITY_NAMES[sev]
     else:
-        r.severity_number = _int(sev, f"{where}.severityNumber", -(1 << 31), (1 << 31) - 1)
-    r.severity_text = _str(_get(obj, "severityText", "severity_text"), f"{where}.severityText")
+        r.severity_number = as_int(sev, f"{where}.severityNumber", -(1 << 31), (1 << 31) - 1)
+    r.severity_text = as_str(json_field(obj, "severityText", "severity_text"), f"{where}.severityText")
     if "body" in obj:
-        r.body = _js_any(obj["body"], f"{where}.body", 0)
-    r.attributes = _js_kvs(obj.get("attributes"), f"{where}.attributes", 0)
-    r.dropped = _int(
-        _get(obj, "droppedAttributesCount", "dropped_attributes_count"),
+        r.body = js_any(obj["body"], f"{where}.body", 0)
+    r.attributes = js_kvs(obj.get("attributes"), f"{where}.attributes", 0)
+    r.dropped = as_int(
+        json_field(obj, "droppedAttributesCount", "dropped_attributes_count"),
         f"{where}.droppedAttributesCount",
         0,
         0xFFFFFFFF,
     )
-    r.flags = _int(obj.get("flags"), f"{where}.flags", 0, 0xFFFFFFFF)
-    r.trace_id = _hex_id(_get(obj, "traceId", "trace_id"), f"{where}.traceId", 16)
-    r.span_id = _hex_id(_get(obj, "spanId", "span_id"), f"{where}.spanId", 8)
+    r.flags = as_int(obj.get("flags"), f"{where}.flags", 0, 0xFFFFFFFF)
+    r.trace_id = _hex_id(json_field(obj, "traceId", "trace_id"), f"{where}.traceId", 16)
+    r.span_id = _hex_id(json_field(obj, "spanId", "span_id"), f"{where}.spanId", 8)
     return r
 
 
 def decode_otlp_logs_json(body: bytes) -> list[_Resource]:
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise OtlpError(f"invalid JSON ExportLogsServiceRequest: {str(exc)[:200]}") from None
-    top = _obj(doc, "request")
     resources: list[_Resource] = []
-    for i, rl in enumerate(_arr(_get(top, "resourceLogs", "resource_logs"), "resourceLogs")):
-        where = f"resourceLogs[{i}]"
-        rl = _obj(rl, where)
-        res = _Resource(
-            _js_kvs(
-                _obj(rl.get("resource"), f"{where}.resource").get("attributes"),
-                f"{where}.resource.attributes",
-                0,
-            )
-        )
-        for j, sl in enumerate(_arr(_get(rl, "scopeLogs", "scope_logs"), f"{where}.scopeLogs")):
+    for where, rl, attributes in json_resources(
+        body, "ExportLogsServiceRequest", "resourceLogs", "resource_logs"
+    ):
+        res = _Resource(attributes)
+        for j, sl in enumerate(as_array(json_field(rl, "scopeLogs", "scope_logs"), f"{where}.scopeLogs")):
             w2 = f"{where}.scopeLogs[{j}]"
-            sl = _obj(sl, w2)
-            scope = _obj(sl.get("scope"), f"{w2}.scope")
+            sl = as_object(sl, w2)
+            scope = as_object(sl.get("scope"), f"{w2}.scope")
             sc = _Scope(
-                name=_str(scope.get("name"), f"{w2}.scope.name"),
-                version=_str(scope.get("version"), f"{w2}.scope.version"),
-                attributes=_js_kvs(scope.get("attributes"), f"{w2}.scope.attributes", 0),
-                dropped=_int(
-                    _get(scope, "droppedAttributesCount", "dropped_attributes_count"),
+                name=as_str(scope.get("name"), f"{w2}.scope.name"),
+                version=as_str(scope.get("version"), f"{w2}.scope.version"),
+                attributes=js_kvs(scope.get("attributes"), f"{w2}.scope.attributes", 0),
+                dropped=as_int(
+                    json_field(scope, "droppedAttributesCount", "dropped_attributes_count"),
                     f"{w2}.scope.droppedAttributesCount",
                     0,
                     0xFFFFFFFF,
                 ),
             )
-            for k, rec in enumerate(_arr(_get(sl, "logRecords", "log_records"), f"{w2}.logRecords")):
-                sc.records.append(_js_record(_obj(rec, f"{w2}.logRecords[{k}]"), f"{w2}.logRecords[{k}]"))
+            for k, rec in enumerate(
+                as_array(json_field(sl, "logRecords", "log_records"), f"{w2}.logRecords")
+            ):
+                sc.records.append(
+                    _js_record(as_object(rec, f"{w2}.logRecords[{k}]"), f"{w2}.logRecords[{k}]")
+                )
             res.scopes.append(sc)
         resources.append(res)
     return resources

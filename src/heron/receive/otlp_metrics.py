@@ -22,7 +22,6 @@ Decoding is all-or-nothing: a body that does not decode raises OtlpError (HTTP 4
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import struct
@@ -34,31 +33,28 @@ import numpy as np
 
 from heron.collect.metrics.metadata import MetricMetadata
 from heron.model import STALE_NAN, Labels
-from heron.protowire import (
-    WIRE_I64,
-    WIRE_LEN,
-    WIRE_VARINT,
-    ProtoError,
-    field_bytes,
-    field_varint,
-    iter_fields,
-    read_varint,
-)
+from heron.protowire import WIRE_I64, WIRE_LEN, WIRE_VARINT, ProtoError, iter_fields, read_varint
 from heron.receive import otlp_naming as naming
-from heron.receive.otlp_logs import (
+from heron.receive.otlp_common import (
+    PROTOBUF,
     KeyValues,
     OtlpError,
-    _arr,
-    _get,
-    _int,
-    _js_kvs,
-    _obj,
-    _pb_kv,
-    _str,
-    _text,
-    _want,
+    as_array,
+    as_int,
+    as_object,
+    as_str,
     as_string,
+    js_kvs,
+    json_field,
+    json_resources,
+    media_kind,
     normalize_label,
+    partial_success,
+    pb_kv,
+    pb_resource,
+    pb_resources,
+    text_at,
+    want,
 )
 from heron.storage import SampleColumns
 
@@ -339,15 +335,10 @@ def decode_otlp_metrics(body: bytes, content_type: str) -> OtlpMetrics:
 
     Raises LookupError for a content type OTLP/HTTP does not define (answered with 415).
     """
-    ctype = content_type.split(";")[0].strip().lower()
-    if ctype == "application/x-protobuf":
+    if media_kind(content_type) == PROTOBUF:
         resources = _decode_protobuf(body)
-    elif ctype == "application/json":
-        resources = _decode_json(body)
     else:
-        raise LookupError(
-            f"unsupported Content-Type {content_type!r}: use application/x-protobuf or application/json"
-        )
+        resources = _decode_json(body)
     try:
         return _to_samples(resources)  # protobuf points are read here
     except ProtoError as exc:
@@ -356,17 +347,7 @@ def decode_otlp_metrics(body: bytes, content_type: str) -> OtlpMetrics:
 
 def metrics_response(content_type: str, rejected: int = 0, message: str = "") -> tuple[bytes, str]:
     """An ExportMetricsServiceResponse in the request's encoding, with partial_success if any."""
-    if content_type.split(";")[0].strip().lower() == "application/json":
-        obj: dict[str, Any] = {}
-        if rejected or message:
-            obj["partialSuccess"] = {"rejectedDataPoints": str(rejected), "errorMessage": message}
-        return json.dumps(obj).encode(), "application/json"
-    if not (rejected or message):
-        return b"", "application/x-protobuf"
-    inner = (field_varint(1, rejected) if rejected else b"") + (
-        field_bytes(2, message.encode()) if message else b""
-    )
-    return field_bytes(1, inner), "application/x-protobuf"
+    return partial_success(content_type, "rejectedDataPoints", rejected, message)
 
 
 # -- protobuf -----------------------------------------------------------------------------
@@ -391,9 +372,9 @@ def _check(buf: bytes, s: int, e: int, message: str) -> None:
         if kind is None or wt != WIRE_LEN:
             continue
         if kind == "str":
-            _text(buf, v, f"{message} field {num}")  # type: ignore[arg-type]
+            text_at(buf, v, f"{message} field {num}")  # type: ignore[arg-type]
         elif kind == "kv":
-            _pb_kv(buf, v[0], v[1], 0)  # type: ignore[index]
+            pb_kv(buf, v[0], v[1], 0)  # type: ignore[index]
         elif kind == "varints":
             pos, end = v  # type: ignore[misc]
             while pos < end:
@@ -436,7 +417,7 @@ def _kv(buf: bytes, s: int, e: int) -> tuple[str, Any]:
                     return buf[s + 2 : mid].decode(), ("s", buf[mid + 4 : e].decode())
                 except UnicodeDecodeError:
                     raise OtlpError("an attribute key or value is not valid UTF-8") from None
-    return _pb_kv(buf, s, e, 0)
+    return pb_kv(buf, s, e, 0)
 
 
 def _pb_number_point(buf: bytes, s: int, e: int) -> _Point:
@@ -457,19 +438,19 @@ def _pb_number_point(buf: bytes, s: int, e: int) -> _Point:
         pos += 9
     for num, wt, v in iter_fields(buf, pos, e):
         if num == 7:
-            _want("NumberDataPoint", num, wt, WIRE_LEN)
+            want("NumberDataPoint", num, wt, WIRE_LEN)
             p.attributes.append(_kv(buf, v[0], v[1]))  # type: ignore[index]
         elif num == 3:
-            _want("NumberDataPoint", num, wt, WIRE_I64)
+            want("NumberDataPoint", num, wt, WIRE_I64)
             p.time_ns = _fixed64(v, "time_unix_nano")
         elif num == 4:
-            _want("NumberDataPoint", num, wt, WIRE_I64)
+            want("NumberDataPoint", num, wt, WIRE_I64)
             p.value = _F64.unpack(v)[0]  # type: ignore[arg-type]
         elif num == 6:
-            _want("NumberDataPoint", num, wt, WIRE_I64)
+            want("NumberDataPoint", num, wt, WIRE_I64)
             p.value = float(_I64.unpack(v)[0])  # type: ignore[arg-type]
         elif num == 8:
-            _want("NumberDataPoint", num, wt, WIRE_VARINT)
+            want("NumberDataPoint", num, wt, WIRE_VARINT)
             p.flags = int(v) & 0xFFFFFFFF  # type: ignore[call-overload]
         elif num == 5 and wt == WIRE_LEN:
             _check(buf, v[0], v[1], "Exemplar")  # type: ignore[index]
@@ -480,23 +461,23 @@ def _pb_histogram_point(buf: bytes, s: int, e: int) -> _Point:
     p = _Point()
     for num, wt, v in iter_fields(buf, s, e):
         if num == 9:
-            _want("HistogramDataPoint", num, wt, WIRE_LEN)
+            want("HistogramDataPoint", num, wt, WIRE_LEN)
             p.attributes.append(_kv(buf, v[0], v[1]))  # type: ignore[index]
         elif num == 3:
-            _want("HistogramDataPoint", num, wt, WIRE_I64)
+            want("HistogramDataPoint", num, wt, WIRE_I64)
             p.time_ns = _fixed64(v, "time_unix_nano")
         elif num == 4:
-            _want("HistogramDataPoint", num, wt, WIRE_I64)
+            want("HistogramDataPoint", num, wt, WIRE_I64)
             p.count = _U64.unpack(v)[0]  # type: ignore[arg-type]
         elif num == 5:
-            _want("HistogramDataPoint", num, wt, WIRE_I64)
+            want("HistogramDataPoint", num, wt, WIRE_I64)
             p.sum = _F64.unpack(v)[0]  # type: ignore[arg-type]
         elif num == 6:
             p.bucket_counts += _packed(buf, wt, v, "HistogramDataPoint.bucket_counts", "<u8")
         elif num == 7:
             p.bounds += _packed(buf, wt, v, "HistogramDataPoint.explicit_bounds", "<f8")
         elif num == 10:
-            _want("HistogramDataPoint", num, wt, WIRE_VARINT)
+            want("HistogramDataPoint", num, wt, WIRE_VARINT)
             p.flags = int(v) & 0xFFFFFFFF  # type: ignore[call-overload]
         elif num == 8 and wt == WIRE_LEN:
             _check(buf, v[0], v[1], "Exemplar")  # type: ignore[index]
@@ -507,30 +488,30 @@ def _pb_summary_point(buf: bytes, s: int, e: int) -> _Point:
     p = _Point(sum=0.0)
     for num, wt, v in iter_fields(buf, s, e):
         if num == 7:
-            _want("SummaryDataPoint", num, wt, WIRE_LEN)
+            want("SummaryDataPoint", num, wt, WIRE_LEN)
             p.attributes.append(_kv(buf, v[0], v[1]))  # type: ignore[index]
         elif num == 3:
-            _want("SummaryDataPoint", num, wt, WIRE_I64)
+            want("SummaryDataPoint", num, wt, WIRE_I64)
             p.time_ns = _fixed64(v, "time_unix_nano")
         elif num == 4:
-            _want("SummaryDataPoint", num, wt, WIRE_I64)
+            want("SummaryDataPoint", num, wt, WIRE_I64)
             p.count = _U64.unpack(v)[0]  # type: ignore[arg-type]
         elif num == 5:
-            _want("SummaryDataPoint", num, wt, WIRE_I64)
+            want("SummaryDataPoint", num, wt, WIRE_I64)
             p.sum = _F64.unpack(v)[0]  # type: ignore[arg-type]
         elif num == 6:
-            _want("SummaryDataPoint", num, wt, WIRE_LEN)
+            want("SummaryDataPoint", num, wt, WIRE_LEN)
             q, val = 0.0, 0.0
             for n2, w2, v2 in iter_fields(buf, v[0], v[1]):  # type: ignore[index]
                 if n2 in (1, 2):
-                    _want("ValueAtQuantile", n2, w2, WIRE_I64)
+                    want("ValueAtQuantile", n2, w2, WIRE_I64)
                     if n2 == 1:
                         q = _F64.unpack(v2)[0]  # type: ignore[arg-type]
                     else:
                         val = _F64.unpack(v2)[0]  # type: ignore[arg-type]
             p.quantiles.append((q, val))
         elif num == 8:
-            _want("SummaryDataPoint", num, wt, WIRE_VARINT)
+            want("SummaryDataPoint", num, wt, WIRE_VARINT)
             p.flags = int(v) & 0xFFFFFFFF  # type: ignore[call-overload]
     return p
 
@@ -542,17 +523,17 @@ _PB_POINT = {"gauge": _pb_number_point, "sum": _pb_number_point, "histogram": _p
 def _pb_data(buf: bytes, s: int, e: int, m: _Metric) -> None:
     for num, wt, v in iter_fields(buf, s, e):
         if num == 1:
-            _want(m.kind, num, wt, WIRE_LEN)
+            want(m.kind, num, wt, WIRE_LEN)
             if m.kind == "exponential_histogram":
                 _check(buf, v[0], v[1], "ExponentialHistogramDataPoint")  # type: ignore[index]
                 m.ignored_points += 1
             else:
                 m.spans.extend(v)  # type: ignore[arg-type]
         elif num == 2 and m.kind != "gauge" and m.kind != "summary":
-            _want(m.kind, num, wt, WIRE_VARINT)
+            want(m.kind, num, wt, WIRE_VARINT)
             m.temporality = int(v) & 0xFFFFFFFF  # type: ignore[call-overload]  # an enum is int32
         elif num == 3 and m.kind == "sum":
-            _want(m.kind, num, wt, WIRE_VARINT)
+            want(m.kind, num, wt, WIRE_VARINT)
             m.monotonic = bool(v)
 
 
@@ -560,16 +541,16 @@ def _pb_metric(buf: bytes, s: int, e: int) -> _Metric:
     m = _Metric()
     for num, wt, v in iter_fields(buf, s, e):
         if num == 1:
-            _want("Metric", num, wt, WIRE_LEN)
-            m.name = _text(buf, v, "metric name")  # type: ignore[arg-type]
+            want("Metric", num, wt, WIRE_LEN)
+            m.name = text_at(buf, v, "metric name")  # type: ignore[arg-type]
         elif num == 2:
-            _want("Metric", num, wt, WIRE_LEN)
-            m.description = _text(buf, v, "metric description")  # type: ignore[arg-type]
+            want("Metric", num, wt, WIRE_LEN)
+            m.description = text_at(buf, v, "metric description")  # type: ignore[arg-type]
         elif num == 3:
-            _want("Metric", num, wt, WIRE_LEN)
-            m.unit = _text(buf, v, "metric unit")  # type: ignore[arg-type]
+            want("Metric", num, wt, WIRE_LEN)
+            m.unit = text_at(buf, v, "metric unit")  # type: ignore[arg-type]
         elif num in _PB_KINDS:
-            _want("Metric", num, wt, WIRE_LEN)
+            want("Metric", num, wt, WIRE_LEN)
             if m.spans:  # a second data field replaces the first, whose points must still be valid
                 _validate_points(m)
             m.kind = _PB_KINDS[num]
@@ -577,43 +558,38 @@ def _pb_metric(buf: bytes, s: int, e: int) -> _Metric:
             m.buf = buf
             _pb_data(buf, v[0], v[1], m)  # type: ignore[index]
         elif num == 12 and wt == WIRE_LEN:
-            _pb_kv(buf, v[0], v[1], 0)  # type: ignore[index]
+            pb_kv(buf, v[0], v[1], 0)  # type: ignore[index]
     return m
 
 
+def _entity_refs(buf: bytes, num: int, wt: int, v: Any) -> None:
+    if num == 3 and wt == WIRE_LEN:  # Resource.entity_refs, checked though unused
+        _check(buf, v[0], v[1], "EntityRef")
+
+
+def _pb_resource_metrics(buf: bytes, start: int, end: int) -> _Resource:
+    res = _Resource()
+    for n2, w2, v2 in iter_fields(buf, start, end):
+        if n2 == 1:
+            want("ResourceMetrics", n2, w2, WIRE_LEN)
+            pb_resource(buf, v2[0], v2[1], res.attributes, _entity_refs)  # type: ignore[index]
+        elif n2 == 2:
+            want("ResourceMetrics", n2, w2, WIRE_LEN)
+            for n3, w3, v3 in iter_fields(buf, v2[0], v2[1]):  # type: ignore[index]
+                if n3 == 2:
+                    want("ScopeMetrics", n3, w3, WIRE_LEN)
+                    res.metrics.append(_pb_metric(buf, v3[0], v3[1]))  # type: ignore[index]
+                elif n3 == 1 and w3 == WIRE_LEN:
+                    _check(buf, v3[0], v3[1], "InstrumentationScope")  # type: ignore[index]
+                elif n3 == 3 and w3 == WIRE_LEN:
+                    text_at(buf, v3, "schema_url")  # type: ignore[arg-type]
+        elif n2 == 3 and w2 == WIRE_LEN:
+            text_at(buf, v2, "schema_url")  # type: ignore[arg-type]
+    return res
+
+
 def _decode_protobuf(buf: bytes) -> list[_Resource]:
-    resources: list[_Resource] = []
-    try:
-        for num, wt, v in iter_fields(buf):
-            if num != 1:
-                continue
-            _want("ExportMetricsServiceRequest", num, wt, WIRE_LEN)
-            res = _Resource()
-            for n2, w2, v2 in iter_fields(buf, v[0], v[1]):  # type: ignore[index]
-                if n2 == 1:
-                    _want("ResourceMetrics", n2, w2, WIRE_LEN)
-                    for n3, w3, v3 in iter_fields(buf, v2[0], v2[1]):  # type: ignore[index]
-                        if n3 == 1:
-                            _want("Resource", n3, w3, WIRE_LEN)
-                            res.attributes.append(_pb_kv(buf, v3[0], v3[1], 0))  # type: ignore[index]
-                        elif n3 == 3 and w3 == WIRE_LEN:
-                            _check(buf, v3[0], v3[1], "EntityRef")  # type: ignore[index]
-                elif n2 == 2:
-                    _want("ResourceMetrics", n2, w2, WIRE_LEN)
-                    for n3, w3, v3 in iter_fields(buf, v2[0], v2[1]):  # type: ignore[index]
-                        if n3 == 2:
-                            _want("ScopeMetrics", n3, w3, WIRE_LEN)
-                            res.metrics.append(_pb_metric(buf, v3[0], v3[1]))  # type: ignore[index]
-                        elif n3 == 1 and w3 == WIRE_LEN:
-                            _check(buf, v3[0], v3[1], "InstrumentationScope")  # type: ignore[index]
-                        elif n3 == 3 and w3 == WIRE_LEN:
-                            _text(buf, v3, "schema_url")  # type: ignore[arg-type]
-                elif n2 == 3 and w2 == WIRE_LEN:
-                    _text(buf, v2, "schema_url")  # type: ignore[arg-type]
-            resources.append(res)
-    except ProtoError as exc:
-        raise OtlpError(f"invalid protobuf ExportMetricsServiceRequest: {exc}") from None
-    return resources
+    return pb_resources(buf, "ExportMetricsServiceRequest", _pb_resource_metrics)
 
 
 # -- JSON (OTLP's protobuf JSON mapping) ---------------------------------------------------
@@ -652,9 +628,11 @@ def _js_double(value: Any, where: str) -> float:
 
 
 def _js_common(obj: dict[str, Any], where: str, p: _Point) -> None:
-    p.attributes = _js_kvs(obj.get("attributes"), f"{where}.attributes", 0)
-    p.time_ns = _int(_get(obj, "timeUnixNano", "time_unix_nano"), f"{where}.timeUnixNano", 0, _MAX_I64)
-    p.flags = _int(obj.get("flags"), f"{where}.flags", 0, 0xFFFFFFFF)
+    p.attributes = js_kvs(obj.get("attributes"), f"{where}.attributes", 0)
+    p.time_ns = as_int(
+        json_field(obj, "timeUnixNano", "time_unix_nano"), f"{where}.timeUnixNano", 0, _MAX_I64
+    )
+    p.flags = as_int(obj.get("flags"), f"{where}.flags", 0, 0xFFFFFFFF)
 
 
 def _js_point(obj: dict[str, Any], where: str, kind: str) -> _Point:
@@ -662,26 +640,30 @@ def _js_point(obj: dict[str, Any], where: str, kind: str) -> _Point:
     _js_common(obj, where, p)
     if kind in ("gauge", "sum"):
         if "asInt" in obj or "as_int" in obj:
-            p.value = float(_int(_get(obj, "asInt", "as_int"), f"{where}.asInt", -(1 << 63), _MAX_I64))
+            p.value = float(
+                as_int(json_field(obj, "asInt", "as_int"), f"{where}.asInt", -(1 << 63), _MAX_I64)
+            )
         else:
-            p.value = _js_double(_get(obj, "asDouble", "as_double"), f"{where}.asDouble")
+            p.value = _js_double(json_field(obj, "asDouble", "as_double"), f"{where}.asDouble")
         return p
-    p.count = _int(obj.get("count"), f"{where}.count", 0, (1 << 64) - 1)
+    p.count = as_int(obj.get("count"), f"{where}.count", 0, (1 << 64) - 1)
     if kind == "histogram":
         if obj.get("sum") is not None:
             p.sum = _js_double(obj.get("sum"), f"{where}.sum")
         p.bucket_counts = [
-            _int(c, f"{where}.bucketCounts", 0, (1 << 64) - 1)
-            for c in _arr(_get(obj, "bucketCounts", "bucket_counts"), f"{where}.bucketCounts")
+            as_int(c, f"{where}.bucketCounts", 0, (1 << 64) - 1)
+            for c in as_array(json_field(obj, "bucketCounts", "bucket_counts"), f"{where}.bucketCounts")
         ]
         p.bounds = [
             _js_double(b, f"{where}.explicitBounds")
-            for b in _arr(_get(obj, "explicitBounds", "explicit_bounds"), f"{where}.explicitBounds")
+            for b in as_array(json_field(obj, "explicitBounds", "explicit_bounds"), f"{where}.explicitBounds")
         ]
         return p
     p.sum = _js_double(obj.get("sum"), f"{where}.sum")
-    for i, qv in enumerate(_arr(_get(obj, "quantileValues", "quantile_values"), f"{where}.quantileValues")):
-        qv = _obj(qv, f"{where}.quantileValues[{i}]")
+    for i, qv in enumerate(
+        as_array(json_field(obj, "quantileValues", "quantile_values"), f"{where}.quantileValues")
+    ):
+        qv = as_object(qv, f"{where}.quantileValues[{i}]")
         p.quantiles.append(
             (
                 _js_double(qv.get("quantile"), f"{where}.quantileValues[{i}].quantile"),
@@ -693,31 +675,31 @@ def _js_point(obj: dict[str, Any], where: str, kind: str) -> _Point:
 
 def _js_metric(obj: dict[str, Any], where: str) -> _Metric:
     m = _Metric(
-        name=_str(obj.get("name"), f"{where}.name"),
-        description=_str(obj.get("description"), f"{where}.description"),
-        unit=_str(obj.get("unit"), f"{where}.unit"),
+        name=as_str(obj.get("name"), f"{where}.name"),
+        description=as_str(obj.get("description"), f"{where}.description"),
+        unit=as_str(obj.get("unit"), f"{where}.unit"),
     )
     for camel, snake, kind in _JSON_KINDS:
         if camel not in obj and snake not in obj:
             continue
-        data = _obj(_get(obj, camel, snake), f"{where}.{camel}")
+        data = as_object(json_field(obj, camel, snake), f"{where}.{camel}")
         m.kind = kind
-        points = _arr(_get(data, "dataPoints", "data_points"), f"{where}.{camel}.dataPoints")
+        points = as_array(json_field(data, "dataPoints", "data_points"), f"{where}.{camel}.dataPoints")
         if kind == "exponential_histogram":
             m.ignored_points = len(points)
         else:
             m.points = [
                 _js_point(
-                    _obj(p, f"{where}.{camel}.dataPoints[{i}]"), f"{where}.{camel}.dataPoints[{i}]", kind
+                    as_object(p, f"{where}.{camel}.dataPoints[{i}]"), f"{where}.{camel}.dataPoints[{i}]", kind
                 )
                 for i, p in enumerate(points)
             ]
-        temp = _get(data, "aggregationTemporality", "aggregation_temporality")
+        temp = json_field(data, "aggregationTemporality", "aggregation_temporality")
         if isinstance(temp, str) and temp in _TEMPORALITY_NAMES:
             m.temporality = _TEMPORALITY_NAMES[temp]
         else:
-            m.temporality = _int(temp, f"{where}.{camel}.aggregationTemporality", -(1 << 31), (1 << 31) - 1)
-        mono = _get(data, "isMonotonic", "is_monotonic")
+            m.temporality = as_int(temp, f"{where}.{camel}.aggregationTemporality", -(1 << 31), (1 << 31) - 1)
+        mono = json_field(data, "isMonotonic", "is_monotonic")
         if mono is not None and not isinstance(mono, bool):
             raise OtlpError(f"{where}.{camel}.isMonotonic: want true or false")
         m.monotonic = bool(mono)
@@ -725,26 +707,16 @@ def _js_metric(obj: dict[str, Any], where: str) -> _Metric:
 
 
 def _decode_json(body: bytes) -> list[_Resource]:
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise OtlpError(f"invalid JSON ExportMetricsServiceRequest: {str(exc)[:200]}") from None
-    top = _obj(doc, "request")
     resources: list[_Resource] = []
-    for i, rm in enumerate(_arr(_get(top, "resourceMetrics", "resource_metrics"), "resourceMetrics")):
-        where = f"resourceMetrics[{i}]"
-        rm = _obj(rm, where)
-        res = _Resource(
-            _js_kvs(
-                _obj(rm.get("resource"), f"{where}.resource").get("attributes"),
-                f"{where}.resource.attributes",
-                0,
-            )
-        )
-        for j, sm in enumerate(_arr(_get(rm, "scopeMetrics", "scope_metrics"), f"{where}.scopeMetrics")):
+    requests = json_resources(body, "ExportMetricsServiceRequest", "resourceMetrics", "resource_metrics")
+    for where, rm, attributes in requests:
+        res = _Resource(attributes)
+        for j, sm in enumerate(
+            as_array(json_field(rm, "scopeMetrics", "scope_metrics"), f"{where}.scopeMetrics")
+        ):
             w2 = f"{where}.scopeMetrics[{j}]"
-            sm = _obj(sm, w2)
-            for k, metric in enumerate(_arr(sm.get("metrics"), f"{w2}.metrics")):
-                res.metrics.append(_js_metric(_obj(metric, f"{w2}.metrics[{k}]"), f"{w2}.metrics[{k}]"))
+            sm = as_object(sm, w2)
+            for k, metric in enumerate(as_array(sm.get("metrics"), f"{w2}.metrics")):
+                res.metrics.append(_js_metric(as_object(metric, f"{w2}.metrics[{k}]"), f"{w2}.metrics[{k}]"))
         resources.append(res)
     return resources
