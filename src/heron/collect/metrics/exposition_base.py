@@ -29,6 +29,9 @@ __all__ = [
     "parse_float",
     "check_label_names",
     "unescape_label_value",
+    "METRIC_NAME_RE",
+    "LABEL_NAME_RE",
+    "Scanner",
 ]
 
 NO_TIMESTAMP: int = int(np.iinfo(np.int64).min)
@@ -93,6 +96,9 @@ def om_timestamp_ms(seconds: float) -> int | None:
     return int(ms)
 
 
+METRIC_NAME_RE = re.compile(rb"[a-zA-Z_:][a-zA-Z0-9_:]*")
+LABEL_NAME_RE = re.compile(rb"[a-zA-Z_][a-zA-Z0-9_]*")
+
 _UNESCAPE_LVAL = re.compile(rb'\\([\\"n])')
 _UNESCAPE_HELP_TEXT = re.compile(rb"\\([\\n])")
 
@@ -140,3 +146,69 @@ def check_label_names(names: list[bytes], values: list[bytes]) -> str | None:
 def labels_of(names: list[bytes], values: list[bytes]) -> Labels:
     """Sorted Labels from already-validated raw names and unescaped values, empties dropped."""
     return tuple(sorted((n.decode(), v.decode()) for n, v in zip(names, values, strict=True) if v))
+
+
+class Scanner:
+    """A body and a position, with the token steps both grammars take alike; each parser
+    keeps its own grammar (where spaces may go, how lines end) around these steps."""
+
+    def __init__(self, body: bytes) -> None:
+        self.b = body
+        self.pos = 0
+        self.n = len(body)
+
+    def fail(self, message: str, at: int | None = None) -> ExpositionError:
+        """The line-numbered error for the position (or `at`)."""
+        pos = self.pos if at is None else at
+        return ExpositionError(self.b.count(b"\n", 0, pos) + 1, message)
+
+    def got(self) -> str:
+        """The text at the position, for error messages (Prometheus quotes the bad token)."""
+        if self.pos >= self.n:
+            return "end of input"
+        tok = self.b[self.pos : self.pos + 16].split(b"\n", 1)[0]
+        return repr(tok.decode("utf-8", "replace")) if tok else "end of line"
+
+    def label_value(
+        self, pattern: re.Pattern[bytes], name: bytes, names: list[bytes], vals: list[bytes]
+    ) -> None:
+        """The quoted value at the position (`pattern`'s group 1 is what is inside the quotes),
+        appended unescaped to `vals` with `name` to `names`; the value must be UTF-8."""
+        lv = pattern.match(self.b, self.pos)
+        if lv is None:
+            if self.pos < self.n and self.b[self.pos] == 0x22:
+                raise self.fail("unterminated quoted label value")
+            raise self.fail(f"expected label value, got {self.got()}")
+        try:
+            lv.group(1).decode()
+        except UnicodeDecodeError:
+            raise self.fail("invalid UTF-8 label value") from None
+        names.append(name)
+        vals.append(unescape_label_value(lv.group(1)))
+        self.pos = lv.end()
+
+    def value(self, tok: bytes) -> float:
+        """A sample's (or exemplar's) value token as a float, as Prometheus reads it."""
+        v = parse_float(tok)
+        if v is None:
+            raise self.fail(f"bad float value {tok.decode('utf-8', 'replace')!r}")
+        return v
+
+    def set_type(
+        self, metadata: dict[str, MetricMetadata], mname: str, text: bytes, types: dict[bytes, str]
+    ) -> None:
+        """A TYPE line's text, one of `types` (the grammar's names -> the stored ones)."""
+        mtype = types.get(text)
+        if mtype is None:
+            raise self.fail(f"invalid metric type {text.decode('utf-8', 'replace')!r}")
+        old = metadata.get(mname, MetricMetadata())
+        metadata[mname] = MetricMetadata(type=mtype, help=old.help, unit=old.unit)
+
+    def set_help(self, metadata: dict[str, MetricMetadata], mname: str, unescaped: bytes) -> None:
+        """A HELP line's text, already unescaped by the grammar's rules; it must be UTF-8."""
+        try:
+            help_text = unescaped.decode()
+        except UnicodeDecodeError:
+            raise self.fail("help text is not a valid utf8 string") from None
+        old = metadata.get(mname, MetricMetadata())
+        metadata[mname] = MetricMetadata(type=old.type, help=help_text, unit=old.unit)

@@ -22,11 +22,11 @@ from __future__ import annotations
 import re
 
 from heron.collect.metrics.exposition_base import (
-    ExpositionError,
+    LABEL_NAME_RE,
+    METRIC_NAME_RE,
+    Scanner,
     check_label_names,
-    parse_float,
     parse_text_timestamp,
-    unescape_label_value,
     unescape_text_help,
 )
 from heron.collect.metrics.metadata import MetricMetadata
@@ -44,32 +44,19 @@ TEXT_TYPES = {
 _WS = re.compile(rb"[ \t]*")
 _COMMENT_START = re.compile(rb"#[ \t]+")
 _META_KW = re.compile(rb"(HELP|TYPE)[ \t]+")
-_MNAME = re.compile(rb"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_LNAME = re.compile(rb"[a-zA-Z_][a-zA-Z0-9_]*")
+_MNAME = METRIC_NAME_RE
+_LNAME = LABEL_NAME_RE
 _LVALUE = re.compile(rb'"((?:\\.|[^\\"])*)"', re.S)
 _VALUE = re.compile(rb"[^{ \t\n\0]+")
 _TIMESTAMP = re.compile(rb"[0-9]+")
 _REST = re.compile(rb"[^\n]*")
 
 
-class _Scanner:
-    """Holds the body and position; `fail` turns a position into the line-numbered error."""
-
-    def __init__(self, body: bytes) -> None:
-        self.b = body
-        self.pos = 0
-
-    def fail(self, message: str, at: int | None = None) -> ExpositionError:
-        pos = self.pos if at is None else at
-        return ExpositionError(self.b.count(b"\n", 0, pos) + 1, message)
+class _Scanner(Scanner):
+    """The text format may put spaces and tabs between any two tokens."""
 
     def ws(self) -> None:
         self.pos = _WS.match(self.b, self.pos).end()  # type: ignore[union-attr]
-
-    def got(self) -> str:
-        """The text at the position, for error messages (Prometheus quotes the bad token)."""
-        tok = self.b[self.pos : self.pos + 16].split(b"\n", 1)[0]
-        return repr(tok.decode("utf-8", "replace")) if tok else "end of line"
 
 
 def parse_text(
@@ -123,18 +110,10 @@ def _comment_line(s: _Scanner, metadata: dict[str, MetricMetadata]) -> None:
     rest = _REST.match(b, s.pos).group()  # type: ignore[union-attr]
     text = rest[1:]  # the lexer's text token starts at the separator and drops one character
     mname = name.group().decode()
-    old = metadata.get(mname, MetricMetadata())
     if word == b"TYPE":
-        mtype = TEXT_TYPES.get(text)
-        if mtype is None:
-            raise s.fail(f"invalid metric type {text.decode('utf-8', 'replace')!r}")
-        metadata[mname] = MetricMetadata(type=mtype, help=old.help, unit=old.unit)
+        s.set_type(metadata, mname, text, TEXT_TYPES)
     else:
-        try:
-            help_text = unescape_text_help(text).decode()
-        except UnicodeDecodeError:
-            raise s.fail("help text is not a valid utf8 string") from None
-        metadata[mname] = MetricMetadata(type=old.type, help=help_text, unit=old.unit)
+        s.set_help(metadata, mname, unescape_text_help(text))
     s.pos += len(rest) + 1
 
 
@@ -164,18 +143,7 @@ def _sample_line(s: _Scanner) -> tuple[bytes, float, int | None]:
                 raise s.fail(f"expected equal after label name, got {s.got()}")
             s.pos += 1
             s.ws()
-            lv = _LVALUE.match(b, s.pos)
-            if lv is None:
-                if b[s.pos] == 0x22:
-                    raise s.fail("unterminated quoted label value")
-                raise s.fail(f"expected label value, got {s.got()}")
-            try:
-                lv.group(1).decode()
-            except UnicodeDecodeError:
-                raise s.fail("invalid UTF-8 label value") from None
-            names.append(ln.group())
-            vals.append(unescape_label_value(lv.group(1)))
-            s.pos = lv.end()
+            s.label_value(_LVALUE, ln.group(), names, vals)
             s.ws()
             if b[s.pos] == 0x2C:  # ','
                 s.pos += 1
@@ -184,9 +152,7 @@ def _sample_line(s: _Scanner) -> tuple[bytes, float, int | None]:
     vt = _VALUE.match(b, s.pos)
     if vt is None:
         raise s.fail(f"expected a value after the metric, got {s.got()}")
-    val = parse_float(vt.group())
-    if val is None:
-        raise s.fail(f"bad float value {vt.group().decode('utf-8', 'replace')!r}")
+    val = s.value(vt.group())
     s.pos = vt.end()
     s.ws()
     ts: int | None = None

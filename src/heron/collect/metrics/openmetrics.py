@@ -20,7 +20,9 @@ from __future__ import annotations
 import re
 
 from heron.collect.metrics.exposition_base import (
-    ExpositionError,
+    LABEL_NAME_RE,
+    METRIC_NAME_RE,
+    Scanner,
     check_label_names,
     om_timestamp_ms,
     parse_float,
@@ -46,29 +48,16 @@ OM_TYPES = {
 
 _META = re.compile(rb"# (HELP|TYPE|UNIT) ")
 _EOF = re.compile(rb"# EOF\n?")
-_MNAME = re.compile(rb"[a-zA-Z_:][a-zA-Z0-9_:]*")
-_LNAME = re.compile(rb"[a-zA-Z_][a-zA-Z0-9_]*")
+_MNAME = METRIC_NAME_RE
+_LNAME = LABEL_NAME_RE
 _LVALUE = re.compile(rb'"((?:\\.|[^\\"\n])*)"')
 _FIELD = re.compile(rb" ([^ \n]+)")
 _EXEMPLAR = re.compile(rb" # \{")
 _EXEMPLAR_SUFFIXES = (b"_total", b"_bucket")
 
 
-class _Scanner:
-    def __init__(self, body: bytes) -> None:
-        self.b = body
-        self.pos = 0
-        self.n = len(body)
-
-    def fail(self, message: str, at: int | None = None) -> ExpositionError:
-        pos = self.pos if at is None else at
-        return ExpositionError(self.b.count(b"\n", 0, pos) + 1, message)
-
-    def got(self) -> str:
-        tok = self.b[self.pos : self.pos + 16].split(b"\n", 1)[0]
-        if self.pos >= self.n:
-            return "end of input"
-        return repr(tok.decode("utf-8", "replace")) if tok else "end of line"
+class _Scanner(Scanner):
+    """OpenMetrics reads a byte ahead where the text format skips spaces."""
 
     def peek(self) -> int:
         return self.b[self.pos] if self.pos < self.n else -1
@@ -123,19 +112,12 @@ def _meta_line(s: _Scanner, metadata: dict[str, MetricMetadata]) -> None:
         raise s.fail(f"expected a space and text ending in a newline after the {word.decode()} metric name")
     text = b[s.pos + 1 : nl]
     mname = name.group().decode()
-    old = metadata.get(mname, MetricMetadata())
     if word == b"TYPE":
-        mtype = OM_TYPES.get(text)
-        if mtype is None:
-            raise s.fail(f"invalid metric type {text.decode('utf-8', 'replace')!r}")
-        metadata[mname] = MetricMetadata(type=mtype, help=old.help, unit=old.unit)
+        s.set_type(metadata, mname, text, OM_TYPES)
     elif word == b"HELP":
-        try:
-            help_text = unescape_label_value(text).decode()
-        except UnicodeDecodeError:
-            raise s.fail("help text is not a valid utf8 string") from None
-        metadata[mname] = MetricMetadata(type=old.type, help=help_text, unit=old.unit)
+        s.set_help(metadata, mname, unescape_label_value(text))
     else:
+        old = metadata.get(mname, MetricMetadata())
         raw = name.group()
         if text and not (raw.endswith(text) and len(raw) > len(text) and raw[-len(text) - 1] == 0x5F):
             raise s.fail(f"unit not a suffix of metric {mname!r}")
@@ -168,27 +150,14 @@ def _label_block(s: _Scanner, names: list[bytes], vals: list[bytes]) -> None:
         if s.peek() != 0x3D:
             raise s.fail(f"expected equal after label name, got {s.got()}")
         s.pos += 1
-        lv = _LVALUE.match(b, s.pos)
-        if lv is None:
-            if s.peek() == 0x22:
-                raise s.fail("unterminated quoted label value")
-            raise s.fail(f"expected label value, got {s.got()}")
-        try:
-            lv.group(1).decode()
-        except UnicodeDecodeError:
-            raise s.fail("invalid UTF-8 label value") from None
-        names.append(ln.group())
-        vals.append(unescape_label_value(lv.group(1)))
-        s.pos = lv.end()
+        s.label_value(_LVALUE, ln.group(), names, vals)
 
 
 def _float_field(s: _Scanner, what: str) -> float:
     f = _FIELD.match(s.b, s.pos)
     if f is None:
         raise s.fail(f"expected a value after {what}, got {s.got()}")
-    v = parse_float(f.group(1))
-    if v is None:
-        raise s.fail(f"bad float value {f.group(1).decode('utf-8', 'replace')!r}")
+    v = s.value(f.group(1))
     s.pos = f.end()
     return v
 
