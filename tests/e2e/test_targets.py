@@ -16,6 +16,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from a11y import axe_violations
+from hidden_tab import check_refresh_pauses_while_hidden
 from playwright.sync_api import Page, expect
 
 from serverproc import ServerProc, free_port, start_server
@@ -317,30 +318,12 @@ def test_axe_clean_in_both_themes_and_usable_at_390_px(page: Page, scraping: Scr
 
 
 def test_a_hidden_tab_does_not_refresh_and_catches_up_when_shown(page: Page) -> None:
-    # The page runs on Playwright's clock, so ten-second refreshes pass without waiting.
-    page.clock.install()
-    page.add_init_script(
-        "Object.defineProperty(document, 'visibilityState', { get: () => window.__heronVis || 'visible' })"
+    check_refresh_pauses_while_hidden(
+        page,
+        "/targets",
+        "/api/v1/targets",
+        lambda p: expect(p.get_by_text("No scrape targets.")).to_be_visible(),
     )
-    asked: list[str] = []
-    page.on("request", lambda r: asked.append(r.url) if "/api/v1/targets" in r.url else None)
-    page.goto("/targets")
-    expect(page.get_by_text("No scrape targets.")).to_be_visible()
-    with page.expect_request("**/api/v1/targets*"):
-        page.clock.run_for(10_500)  # visible: it refreshes
-    page.evaluate(
-        "() => { window.__heronVis = 'hidden'; document.dispatchEvent(new Event('visibilitychange')) }"
-    )
-    before = len(asked)
-    page.clock.run_for(35_000)  # three refresh periods, hidden
-    # Requests are reported in order: once this one is seen, any the timers made would be too.
-    with page.expect_request("**/-/healthy"):
-        page.evaluate("() => fetch('/-/healthy')")
-    assert len(asked) == before, "a hidden tab asked for targets"
-    with page.expect_request("**/api/v1/targets*"):
-        page.evaluate(
-            "() => { window.__heronVis = 'visible'; document.dispatchEvent(new Event('visibilitychange')) }"
-        )
 
 
 def test_a_long_pool_shows_its_failing_targets_first_and_the_rest_on_request(page: Page) -> None:

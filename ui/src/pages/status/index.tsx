@@ -1,8 +1,9 @@
 // The status page: build and storage, ingest rates, the agents that pushed lately, and the
 // effective settings. Everything comes from /api/v1/status/* and refreshes every 10 s.
 import type { ComponentChildren } from "preact";
-import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useRef, useState } from "preact/hooks";
 import { TimeSeriesChart } from "../../components/chart";
+import { useVisibleInterval } from "../../lib/refresh";
 import { updateParams, useLocation } from "../../lib/router";
 import {
   filterSettings,
@@ -70,27 +71,8 @@ function useStatus(): { snap: Snapshot | null; refresh: () => void; busy: boolea
       });
     });
   }, []);
-  useEffect(() => {
-    refresh();
-    // A hidden tab asks nothing; coming back, it catches up at once if it skipped a refresh.
-    let skipped = false;
-    const t = setInterval(() => {
-      if (document.visibilityState === "visible") refresh();
-      else skipped = true;
-    }, REFRESH_MS);
-    const onVisible = () => {
-      if (document.visibilityState === "visible" && skipped) {
-        skipped = false;
-        refresh();
-      }
-    };
-    document.addEventListener("visibilitychange", onVisible);
-    return () => {
-      clearInterval(t);
-      document.removeEventListener("visibilitychange", onVisible);
-      ctrl.current?.abort();
-    };
-  }, [refresh]);
+  // A hidden tab asks nothing; coming back, it catches up at once if it skipped a refresh.
+  useVisibleInterval(refresh, REFRESH_MS, () => ctrl.current?.abort());
   return { snap, refresh, busy };
 }
 

@@ -1,7 +1,8 @@
 // The Targets page (`/targets`): scrape pools and their targets from /api/v1/targets, with
 // health, labels, last scrape and last error; filtered by health and searched by label or URL
 // (both in the URL), refreshed every 10 s while the tab is visible.
-import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useRef, useState } from "preact/hooks";
+import { useVisibleInterval } from "../../lib/refresh";
 import { updateParams, useLocation } from "../../lib/router";
 import {
   fetchTargets,
@@ -61,27 +62,8 @@ function useTargets(): { snap: Snapshot | null; refresh: () => void; busy: boole
       },
     );
   }, []);
-  useEffect(() => {
-    refresh();
-    // A hidden tab asks nothing; coming back, it catches up at once if it skipped a refresh.
-    let skipped = false;
-    const t = setInterval(() => {
-      if (document.visibilityState === "visible") refresh();
-      else skipped = true;
-    }, REFRESH_MS);
-    const onVisible = () => {
-      if (document.visibilityState === "visible" && skipped) {
-        skipped = false;
-        refresh();
-      }
-    };
-    document.addEventListener("visibilitychange", onVisible);
-    return () => {
-      clearInterval(t);
-      document.removeEventListener("visibilitychange", onVisible);
-      ctrl.current?.abort();
-    };
-  }, [refresh]);
+  // A hidden tab asks nothing; coming back, it catches up at once if it skipped a refresh.
+  useVisibleInterval(refresh, REFRESH_MS, () => ctrl.current?.abort());
   return { snap, refresh, busy };
 }
 
