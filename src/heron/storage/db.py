@@ -320,7 +320,7 @@ class Database:
                 self._prepare_samples(sb, txn)
             fast = self._prepare_columns(columns, txn) if columns is not None else None
             try:
-                self._wal.write(b"".join(txn.blobs), txn.wal_log_series)
+                self._wal.write(b"".join(txn.blobs), txn.wal_log_series, txn.n_series)
             except OSError as exc:
                 raise self._write_error("writing the WAL", exc) from exc
             if txn.wal_metric_slots:
@@ -422,19 +422,25 @@ class Database:
         if not len(fs):
             return None
         fts, fvals = (ts, vals) if len(fs) == n else (ts[fast], vals[fast])
+        c = store.cols  # the general path above may have grown the columns
         need = c.wal_epoch[fs] != self._wal.epoch
         if bool(need.any()):
-            records = store.records
-            for slot in fs[need].tolist():
-                fp = int(c.fps[slot])
-                if fp not in txn.wal_series:
-                    blob = records.pop(slot, None)
-                    if blob is None:
-                        blob = walmod.encode_series(fp, SeriesKind.METRIC, store.labels[slot])
-                    txn.blobs.append(blob)
-                    txn.wal_series.add(fp)
-                    txn.wal_metric_slots.append(slot)
-        txn.blobs.append(walmod.encode_sample_columns(c.fps[fs], fts, fvals))
+            # Series not defined in this segment yet, minus those the general path just queued
+            # (they have their ordinal): one compressed batch defines them all.
+            new = fs[need]
+            if txn.wal_series:
+                queued = np.fromiter(txn.wal_series, dtype=np.uint64, count=len(txn.wal_series))
+                new = new[~np.isin(c.fps[new], queued)]
+            if len(new):
+                ords = self._wal.series_count + txn.n_series + np.arange(len(new), dtype=np.int64)
+                c.wal_ord[new] = ords
+                kinds = np.full(len(new), int(SeriesKind.METRIC), dtype=np.uint8)
+                labels = [store.labels[slot] for slot in new.tolist()]
+                txn.blobs.append(walmod.encode_series_batch(c.fps[new], kinds, labels))
+                txn.n_series += len(new)
+                txn.wal_series.update(c.fps[new].tolist())
+                txn.wal_metric_slots.extend(new.tolist())
+        txn.blobs.append(walmod.encode_sample_refs(c.wal_ord[fs], fts, fvals))
         txn.result.accepted += len(fs)
         return fs, fts, fvals
 
@@ -479,7 +485,6 @@ class Database:
         store = self._head.metrics
         new: dict[Labels, list[int]] = {}  # normalised labels -> positions asking for them
         fps: list[int] = []
-        encoded: list[list[bytes]] = []
         for i in miss:
             lab = labels[i]
             key, norm, slot = self._find_metric(lab)
@@ -493,9 +498,7 @@ class Database:
             if self._check_labels(norm, SeriesKind.METRIC) is not None:
                 continue
             new[norm] = [i]
-            enc = [s.encode() for pair in norm for s in pair]
-            encoded.append(enc)
-            fps.append(_fingerprint_encoded(enc))
+            fps.append(_fingerprint_encoded([s.encode() for pair in norm for s in pair]))
         if not new:
             return
         norms = list(new)
@@ -520,8 +523,6 @@ class Database:
         )
         self._head.bytes += SERIES_OVERHEAD * len(take)
         for j, slot in zip(take.tolist(), made.tolist()):
-            # The WAL series record, from the bytes just hashed; the append that follows uses it.
-            store.records[slot] = walmod.encode_series(fps[j], SeriesKind.METRIC, norms[j], encoded[j])
             for i in new[norms[j]]:
                 slots[i] = slot
                 lab = labels[i]
@@ -712,6 +713,7 @@ class Database:
         assert self._wal is not None
         if self._wal.needs_series(fp) and fp not in txn.wal_series:
             txn.blobs.append(walmod.encode_series(fp, kind, labels))
+            txn.n_series += 1
             txn.wal_series.add(fp)
             txn.wal_log_series.add(fp)
         return series
@@ -727,6 +729,8 @@ class Database:
             fp = int(store.cols.fps[slot])
             if fp not in txn.wal_series:
                 txn.blobs.append(walmod.encode_series(fp, SeriesKind.METRIC, norm))
+                store.cols.wal_ord[slot] = self._wal.series_count + txn.n_series
+                txn.n_series += 1
                 txn.wal_series.add(fp)
                 txn.wal_metric_slots.append(slot)
         return MetricSeries(store, slot)
@@ -1204,6 +1208,7 @@ class _Txn:
     wal_series: set[int] = field(default_factory=set)  # fingerprints whose series record is queued
     wal_log_series: set[int] = field(default_factory=set)  # ... of log streams (the WAL tracks them)
     wal_metric_slots: list[int] = field(default_factory=list)  # ... of metric slots (the head does)
+    n_series: int = 0  # series definitions queued in `blobs`: the WAL's ordinals advance by it
     created: dict[int, HeadSeries] = field(default_factory=dict)
     applies: list[tuple[HeadSeries | MetricSeries, tuple]] = field(default_factory=list)
 

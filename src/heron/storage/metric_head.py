@@ -6,7 +6,8 @@ KiB, so nothing here is per-series Python except the label tuple and its dict en
 * `labels[slot]` and `by_labels` (label set -> slot) find a series; `postings` index slots.
 * numpy columns hold each series' fingerprint, data range (`min_t`, `max_t`), the newest
   timestamp the out-of-order check compares with (`newest`, which also remembers data already
-  in blocks), and the WAL epoch its series record was last written in (`wal_epoch`).
+  in blocks), and the WAL epoch its series record was last written in (`wal_epoch`) with its
+  ordinal in that segment (`wal_ord`, which the WAL's sample records name it by).
 * New samples are *staged*: a scrape-shaped append keeps its slot array and value column as
   they came (one "matrix run" per repeated slot set, one timestamp per row when the scrape had
   one), anything else goes to a loose list of (slots, ts, values) triples. Once enough samples
@@ -242,7 +243,7 @@ class _Loose:
 class _Columns:
     """Per-slot numpy columns, grown by doubling; replaced whole so readers see a consistent set."""
 
-    __slots__ = ("fps", "min_t", "max_t", "newest", "wal_epoch", "mark")
+    __slots__ = ("fps", "min_t", "max_t", "newest", "wal_epoch", "wal_ord", "mark")
 
     def __init__(self, cap: int, old: "_Columns | None" = None, n: int = 0):
         self.fps = np.zeros(cap, dtype=np.uint64)
@@ -250,6 +251,7 @@ class _Columns:
         self.max_t = np.full(cap, _INT64_MIN, dtype=np.int64)
         self.newest = np.full(cap, _INT64_MIN, dtype=np.int64)
         self.wal_epoch = np.full(cap, -1, dtype=np.int64)
+        self.wal_ord = np.zeros(cap, dtype=np.int32)  # its ordinal in that segment (valid with the epoch)
         self.mark = np.zeros(cap, dtype=np.int32)  # scratch for duplicate detection
         if old is not None:
             for name in self.__slots__:
@@ -340,9 +342,6 @@ class MetricStore:
         # (length, id of first, id of last) -> (ids of a label list, its slots): see remember_identity
         self._by_identity: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._identity_size = 0
-        # WAL series records made with new series, for the append that made them; dropped at
-        # the next fold so ones never used do not pile up.
-        self.records: dict[int, bytes] = {}
         self._cache_lock = threading.Lock()
 
     # -- series ----------------------------------------------------------------------------
@@ -515,7 +514,6 @@ class MetricStore:
         self._loose = None
         self.staged = 0
         self.staged_bytes = 0
-        self.records = {}
         del parts, runs
         if _TRIM is not None:
             _TRIM(0)

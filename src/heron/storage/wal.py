@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import numpy as np
+import zstandard
 
 from heron.logsetup import log_fields
 from heron.model import Labels, SeriesKind
+from heron.storage._zstd import codecs
 
 __all__ = [
     "WAL",
@@ -39,6 +41,9 @@ __all__ = [
     "encode_series",
     "encode_logs",
     "encode_samples",
+    "encode_series_batch",
+    "encode_sample_refs",
+    "SegmentDecoder",
     "read_segment",
     "decode_records",
 ]
@@ -49,10 +54,14 @@ REC_SERIES = 1
 REC_LOGS = 2
 REC_SAMPLES = 3
 REC_SAMPLE_COLUMNS = 4
+REC_SERIES_BATCH = 5
+REC_SAMPLE_REFS = 6
 
 _HEADER = struct.Struct("<IIB")  # payload length, crc32(type byte + payload), type
 _MAX_RECORD = 1 << 30
 _SEGMENT_RE = re.compile(r"^\d{8}$")
+_ZSTD_LEVEL = 3  # a scrape's record compresses in ~1 ms at this level; higher buys little
+_SAME_TS = 1  # sample refs flag: one timestamp for every sample
 
 
 @dataclass(frozen=True)
@@ -148,6 +157,98 @@ def encode_sample_columns(fps: np.ndarray, timestamps: np.ndarray, values: np.nd
     return _frame(REC_SAMPLE_COLUMNS, payload)
 
 
+def _planes(a: np.ndarray, dtype: str) -> bytes:
+    """The array's bytes grouped by byte position (all first bytes, then all second bytes, ...):
+    similar numbers then give zstd long runs (the high bytes of small deltas are all zero)."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    return a.view(np.uint8).reshape(len(a), a.itemsize).T.tobytes()
+
+
+def _unplanes(p: memoryview, off: int, n: int, dtype: str) -> np.ndarray:
+    width = np.dtype(dtype).itemsize
+    raw = np.frombuffer(p, dtype=np.uint8, count=n * width, offset=off)
+    return raw.reshape(width, n).T.copy().view(dtype).reshape(n)
+
+
+def _compressed(rtype: int, head: bytes, raw: bytes) -> bytes:
+    """`head` stays plain (counts a reader checks before inflating); `raw` is one zstd frame
+    after its own length, so a damaged record can never inflate past what it announced."""
+    z = codecs.compressor(_ZSTD_LEVEL).compress(raw)
+    return _frame(rtype, head + struct.pack("<I", len(raw)) + z)
+
+
+def _inflate(p: memoryview, off: int, limit: int) -> bytes:
+    (raw_len,) = struct.unpack_from("<I", p, off)
+    if raw_len > limit:
+        raise _BadRecord(f"compressed record announces {raw_len} bytes, more than its counts allow")
+    try:
+        raw = codecs.decompressor.decompress(bytes(p[off + 4 :]), max_output_size=raw_len)
+    except zstandard.ZstdError as exc:
+        raise _BadRecord(f"bad zstd frame: {exc}") from None
+    if len(raw) != raw_len:
+        raise _BadRecord("compressed record inflates to the wrong size")
+    return raw
+
+
+def encode_series_batch(fps: np.ndarray, kinds: np.ndarray, labels: list[Labels]) -> bytes:
+    """Many series definitions in one zstd-compressed record (type 5).
+
+    A new target's first scrape defines thousands of series whose label names and values
+    repeat; compressed together they cost ~10-20 B a series instead of ~200 B. Each series takes
+    the next ordinal of its segment, as a type-1 record does (see `SegmentDecoder`).
+    """
+    k = len(labels)
+    strs = [s for lab in labels for pair in lab for s in pair]
+    joined = "".join(strs)
+    if joined.isascii():  # the usual case: one encode, and characters are bytes
+        data = joined.encode("ascii")
+        lens = np.fromiter(map(len, strs), dtype="<u4", count=len(strs))
+    else:
+        enc = [s.encode() for s in strs]
+        data = b"".join(enc)
+        lens = np.fromiter(map(len, enc), dtype="<u4", count=len(enc))
+    counts = np.fromiter(map(len, labels), dtype="<u2", count=k)
+    raw = b"".join(
+        (
+            np.ascontiguousarray(fps, dtype="<u8").tobytes(),
+            np.ascontiguousarray(kinds, dtype="u1").tobytes(),
+            _planes(counts, "<u2"),
+            _planes(lens, "<u4"),
+            data,
+        )
+    )
+    return _compressed(REC_SERIES_BATCH, struct.pack("<II", k, len(strs)), raw)
+
+
+def encode_sample_refs(ords: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> bytes:
+    """One sample each for many series (type 6), the series named by their ordinal in the
+    segment rather than by fingerprint.
+
+    A scrape names its series in the same order every time and they were defined in that
+    order, so the ordinals' deltas are almost all 1; one timestamp stands for all when they
+    are equal (aligned scrapes); values are byte-planed. zstd over that costs a few bytes a
+    sample where the plain columns (type 4) cost 24.
+    """
+    n = len(ords)
+    o = np.ascontiguousarray(ords, dtype=np.int64)
+    d = np.empty(n, dtype=np.int64)
+    if n:
+        d[0] = o[0]
+        np.subtract(o[1:], o[:-1], out=d[1:])
+    ts = np.ascontiguousarray(timestamps, dtype=np.int64)
+    same = n > 0 and bool((ts == ts[0]).all())
+    if same:
+        tpart = struct.pack("<q", int(ts[0]))
+    else:
+        td = np.empty(n, dtype=np.int64)
+        if n:
+            td[0] = ts[0]
+            np.subtract(ts[1:], ts[:-1], out=td[1:])
+        tpart = _planes(td, "<i8")
+    raw = b"".join((_planes(d.astype(np.int32), "<i4"), tpart, _planes(values, "<f8")))
+    return _compressed(REC_SAMPLE_REFS, struct.pack("<BI", _SAME_TS if same else 0, n), raw)
+
+
 class _BadRecord(Exception):
     """A record whose payload disagrees with its own counts; replay cuts the segment there."""
 
@@ -201,39 +302,134 @@ def _decode(rtype: int, p: memoryview) -> WalRecord:
     raise _BadRecord(f"unknown record type {rtype}")
 
 
+def _decode_series_batch(p: memoryview) -> list[WalSeries]:
+    k, m = struct.unpack_from("<II", p, 0)
+    raw = memoryview(_inflate(p, 8, _MAX_RECORD))
+    fixed = 11 * k + 4 * m
+    if len(raw) < fixed:
+        raise _BadRecord("series batch shorter than its counts")
+    fps = np.frombuffer(raw, dtype="<u8", count=k, offset=0).tolist()
+    kinds = [SeriesKind(x) for x in raw[8 * k : 9 * k].tolist()]
+    counts = _unplanes(raw, 9 * k, k, "<u2").astype(np.int64)
+    lens = _unplanes(raw, 11 * k, m, "<u4").astype(np.int64)
+    if int(counts.sum()) * 2 != m:
+        raise _BadRecord("series batch label counts disagree with its string count")
+    ends = np.cumsum(lens)
+    if (int(ends[-1]) if m else 0) != len(raw) - fixed:
+        raise _BadRecord("series batch length mismatch")
+    data = bytes(raw[fixed:])
+    bounds = np.concatenate(([0], ends)).tolist()
+    if data.isascii():  # characters are bytes: decode once and slice
+        text = data.decode("ascii")
+        strs = [text[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    else:
+        strs = [data[a:b].decode() for a, b in zip(bounds[:-1], bounds[1:])]
+    it = iter(strs)
+    pairs = list(zip(it, it))
+    out = []
+    off = 0
+    for fp, kind, c in zip(fps, kinds, counts.tolist()):
+        out.append(WalSeries(fp, kind, tuple(pairs[off : off + c])))
+        off += c
+    return out
+
+
+class SegmentDecoder:
+    """Decodes one segment's records in order, keeping what later records refer back to.
+
+    Every series definition (type 1, or each series of a type 5) takes the next ordinal of
+    its segment, counting from 0; sample refs records (type 6) name series by ordinal, and
+    come back as `WalSampleColumns` with fingerprints, so appliers never see ordinals. Feed a
+    segment's bytes in order (whole records, from its start); one decoder per segment.
+    """
+
+    def __init__(self) -> None:
+        self._fps = np.empty(1024, dtype=np.uint64)
+        self._n = 0
+
+    @property
+    def series_count(self) -> int:
+        return self._n
+
+    def _define(self, fps: list[int]) -> None:
+        need = self._n + len(fps)
+        if need > len(self._fps):
+            grown = np.empty(max(need, 2 * len(self._fps)), dtype=np.uint64)
+            grown[: self._n] = self._fps[: self._n]
+            self._fps = grown
+        self._fps[self._n : need] = fps
+        self._n = need
+
+    def _sample_refs(self, p: memoryview) -> WalSampleColumns:
+        flags, n = struct.unpack_from("<BI", p, 0)
+        if flags & ~_SAME_TS:
+            raise _BadRecord(f"unknown sample refs flags {flags:#x}")
+        same = bool(flags & _SAME_TS)
+        size = 4 * n + (8 if same else 8 * n) + 8 * n
+        raw = memoryview(_inflate(p, 5, size))
+        if len(raw) != size:
+            raise _BadRecord("sample refs length mismatch")
+        ords = np.cumsum(_unplanes(raw, 0, n, "<i4"), dtype=np.int64)
+        if n and (int(ords.min()) < 0 or int(ords.max()) >= self._n):
+            raise _BadRecord("sample refs name a series not defined earlier in the segment")
+        if same:
+            ts = np.full(n, struct.unpack_from("<q", raw, 4 * n)[0], dtype=np.int64)
+            voff = 4 * n + 8
+        else:
+            ts = np.cumsum(_unplanes(raw, 4 * n, n, "<i8"), dtype=np.int64)
+            voff = 12 * n
+        vals = _unplanes(raw, voff, n, "<f8").astype(np.float64)
+        return WalSampleColumns(self._fps[ords], ts, vals)
+
+    def decode(self, buf: bytes | memoryview) -> tuple[list[WalRecord], int, str | None]:
+        """Decode whole records from the start of `buf`: (records, bytes they span, problem or None).
+
+        A record cut off at the end of `buf` is a problem here; a reader following a live segment
+        (heron.workers.replica) reads only up to the writer's committed position, so for it the
+        buffer always ends on a record boundary. After a problem the decoder keeps the state
+        of the records before it.
+        """
+        mv = memoryview(buf)
+        records: list[WalRecord] = []
+        off = 0
+        size = len(mv)
+        while off < size:
+            if size - off < _HEADER.size:
+                return records, off, f"torn record header at offset {off}"
+            length, crc, rtype = _HEADER.unpack_from(mv, off)
+            if length > _MAX_RECORD or off + _HEADER.size + length > size:
+                return records, off, f"torn or oversized record at offset {off}"
+            payload = mv[off + _HEADER.size : off + _HEADER.size + length]
+            if zlib.crc32(payload, zlib.crc32(bytes((rtype,)))) != crc:
+                return records, off, f"checksum mismatch at offset {off}"
+            try:
+                if rtype == REC_SERIES_BATCH:
+                    batch = _decode_series_batch(payload)
+                    self._define([s.fp for s in batch])
+                    records.extend(batch)
+                elif rtype == REC_SAMPLE_REFS:
+                    records.append(self._sample_refs(payload))
+                else:
+                    rec = _decode(rtype, payload)
+                    if isinstance(rec, WalSeries):
+                        self._define([rec.fp])
+                    records.append(rec)
+            except (_BadRecord, struct.error, ValueError, UnicodeDecodeError) as exc:
+                return records, off, f"malformed record at offset {off}: {exc}"
+            off += _HEADER.size + length
+        return records, off, None
+
+
 def read_segment(path: str) -> tuple[list[WalRecord], int, str | None]:
     """Decode a segment. Returns (records, bytes of valid prefix, problem or None)."""
     with open(path, "rb") as f:
         buf = f.read()
-    return decode_records(buf)
+    return SegmentDecoder().decode(buf)
 
 
 def decode_records(buf: bytes | memoryview) -> tuple[list[WalRecord], int, str | None]:
-    """Decode whole records from the start of `buf`: (records, bytes they span, problem or None).
-
-    A record cut off at the end of `buf` is a problem here; a reader following a live segment
-    (heron.workers.replica) reads only up to the writer's committed position, so for it the
-    buffer always ends on a record boundary.
-    """
-    mv = memoryview(buf)
-    records: list[WalRecord] = []
-    off = 0
-    size = len(mv)
-    while off < size:
-        if size - off < _HEADER.size:
-            return records, off, f"torn record header at offset {off}"
-        length, crc, rtype = _HEADER.unpack_from(mv, off)
-        if length > _MAX_RECORD or off + _HEADER.size + length > size:
-            return records, off, f"torn or oversized record at offset {off}"
-        payload = mv[off + _HEADER.size : off + _HEADER.size + length]
-        if zlib.crc32(payload, zlib.crc32(bytes((rtype,)))) != crc:
-            return records, off, f"checksum mismatch at offset {off}"
-        try:
-            records.append(_decode(rtype, payload))
-        except (_BadRecord, struct.error, ValueError, UnicodeDecodeError) as exc:
-            return records, off, f"malformed record at offset {off}: {exc}"
-        off += _HEADER.size + length
-    return records, off, None
+    """`SegmentDecoder().decode(buf)`: whole records from the start of a segment."""
+    return SegmentDecoder().decode(buf)
 
 
 class WAL:
@@ -259,6 +455,7 @@ class WAL:
         self._fresh_needed = False  # _seg must not be written again: the next append opens another
         self._dirty = False
         self._written_series: set[int] = set()
+        self._series_count = 0  # series definitions in whole records of _seg: the next ordinal
         # Bumped whenever the written-series set starts over: callers that track series
         # records themselves (the head's metric columns) compare epochs instead of asking.
         self.epoch = 0
@@ -346,6 +543,7 @@ class WAL:
         self._seg = seg
         self._size = 0
         self._written_series = set()
+        self._series_count = 0
         self.epoch += 1
         self._fresh_needed = False
 
@@ -375,16 +573,23 @@ class WAL:
     def current_size(self) -> int:
         return self._size
 
+    @property
+    def series_count(self) -> int:
+        """Series defined so far in the current segment: the ordinal the next definition takes
+        (`SegmentDecoder`). Valid for the segment of the current epoch only."""
+        return self._series_count
+
     def needs_series(self, fp: int) -> bool:
         return fp not in self._written_series
 
-    def write(self, blob: bytes, series: Iterable[int] = ()) -> None:
+    def write(self, blob: bytes, series: Iterable[int] = (), series_records: int = 0) -> None:
         """Write a batch of framed records with one system call; returns once the OS has them.
 
         `series` are the fingerprints whose series records `blob` carries; they count as written
-        in this segment only once the write succeeded. On any failure (ENOSPC, EIO, a short
-        write, a failed fsync) the segment is cut back to its last whole record, closed, and the
-        OSError is raised; `committed` stays where it was.
+        in this segment only once the write succeeded; `series_records` is how many series
+        definitions `blob` holds (of any kind), which advances `series_count`. On any failure
+        (ENOSPC, EIO, a short write, a failed fsync) the segment is cut back to its last whole
+        record, closed, and the OSError is raised; `committed` stays where it was.
         """
         if not blob:
             return
@@ -407,6 +612,7 @@ class WAL:
             self._size += len(blob)
             self._committed = (self._seg, self._size)
             self._written_series.update(series)
+            self._series_count += series_records
             if self._failing:
                 self._failing = False
                 log.info("wal writes succeed again", extra=log_fields(segment=self._seg))

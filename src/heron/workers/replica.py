@@ -45,6 +45,8 @@ class _Segment:
     head: Head = field(default_factory=Head)
     offset: int = 0
     known: dict[int, tuple[SeriesKind, Labels]] = field(default_factory=dict)
+    # Later records name series by their ordinal in the segment, so one decoder reads it all.
+    decoder: walmod.SegmentDecoder = field(default_factory=walmod.SegmentDecoder)
     damaged: bool = False
 
 
@@ -129,7 +131,7 @@ class WalReplica:
             buf = f.read() if end is None else f.read(end - state.offset)
         if not buf:
             return
-        records, used, problem = walmod.decode_records(buf)
+        records, used, problem = state.decoder.decode(buf)
         for rec in records:
             _apply(state, rec)
         state.offset += used
