@@ -18,6 +18,7 @@ import httpx
 from serverproc import free_port
 
 PROMETHEUS = "/usr/bin/prometheus"
+NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 
 
 @dataclass
@@ -26,7 +27,14 @@ class Peer:
     url: str
     log: Path
 
+    @property
+    def address(self) -> str:
+        """host:port, as a scrape config's `targets` names it."""
+        return self.url.removeprefix("http://")
+
     def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
         self.proc.terminate()
         try:
             self.proc.wait(15)
@@ -35,46 +43,78 @@ class Peer:
             self.proc.wait(5)
 
 
-def start_prometheus(tmp: Path, config: str, *flags: str, timeout: float = 30.0) -> Peer:
-    """A real Prometheus with `config` (YAML text) and its own data dir under `tmp`, once ready."""
-    assert shutil.which(PROMETHEUS), "prometheus is not installed: `make test` installs it from Debian"
+def _start(
+    exe: str, name: str, tmp: Path, args: Callable[[int], list[str]], ready: str, timeout: float
+) -> Peer:
+    """Run `exe` with `args(port)` on a free port, logging to `tmp/<name>.log`, and wait until
+    GET `ready` answers 200; a peer that never does is stopped and fails the test."""
+    assert shutil.which(exe), f"{exe} is not installed: `make test` installs it from Debian"
     port = free_port()
-    (tmp / "prometheus.yml").write_text(config)
-    log = tmp / "prometheus.log"
+    log = tmp / f"{name}.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={tmp / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp / 'prom-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                *flags,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+        proc = subprocess.Popen([exe, *args(port)], stdout=out, stderr=subprocess.STDOUT)
     peer = Peer(proc, f"http://127.0.0.1:{port}", log)
     try:
-        wait_for(lambda: _ready(peer.url), timeout, "prometheus to be ready", peer)
+        wait_for(lambda: _ok(peer.url + ready), timeout, f"{name} to be ready", peer)
     except BaseException:
         peer.stop()
         raise
     return peer
 
 
-def _ready(url: str) -> bool:
+def start_prometheus(tmp: Path, config: str | Path, *flags: str, timeout: float = 30.0) -> Peer:
+    """A real Prometheus with `config` (YAML text, written to `tmp/prometheus.yml`, or a file
+    used where it is, so relative file_sd paths resolve beside it) and its own data dir under
+    `tmp`, once ready."""
+    if isinstance(config, str):
+        (tmp / "prometheus.yml").write_text(config)
+        config = tmp / "prometheus.yml"
+
+    def args(port: int) -> list[str]:
+        return [
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            *flags,
+        ]
+
+    return _start(PROMETHEUS, "prometheus", tmp, args, "/-/ready", timeout)
+
+
+def start_node_exporter(tmp: Path, collectors: tuple[str, ...] = (), timeout: float = 30.0) -> Peer:
+    """A real prometheus-node-exporter, once it serves /metrics; with `collectors`, only those
+    run (the defaults are off), so a test can pick ones whose series set stays put."""
+
+    def args(port: int) -> list[str]:
+        only = ["--collector.disable-defaults", *(f"--collector.{c}" for c in collectors)]
+        return [f"--web.listen-address=127.0.0.1:{port}", *(only if collectors else [])]
+
+    return _start(NODE_EXPORTER, "node-exporter", tmp, args, "/metrics", timeout)
+
+
+def _ok(url: str) -> bool:
     try:
-        return httpx.get(url + "/-/ready", timeout=2).status_code == 200
+        return httpx.get(url, timeout=5).status_code == 200
     except httpx.HTTPError:
         return False
 
 
-def wait_for(cond: Callable[[], bool], timeout: float, what: str, peer: Peer | None = None) -> None:
-    """Poll `cond` every 0.2 s for at most `timeout` seconds; fail with the peer's log."""
+def wait_for(
+    cond: Callable[[], bool],
+    timeout: float,
+    what: str,
+    peer: Peer | None = None,
+    retry_on: tuple[type[Exception], ...] = (httpx.TransportError,),
+) -> None:
+    """Poll `cond` every 0.2 s for at most `timeout` seconds; fail with the peer's log. An
+    exception of a `retry_on` type (a peer not listening yet) counts as not yet."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if cond():
-            return
+        try:
+            if cond():
+                return
+        except retry_on:
+            pass
         if peer is not None and peer.proc.poll() is not None:
             break
         time.sleep(0.2)

@@ -12,8 +12,6 @@ are compared too, so a difference points at the layer that has it.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +24,9 @@ import yaml
 from heron.collect.metrics.discovery import TargetGroup
 from heron.collect.metrics.filesd import FileSD
 from heron.promconfig import parse_prom_config, populate_labels, target_url
-from serverproc import free_port, start_server
+from peers import start_prometheus
+from serverproc import start_server
 
-PROMETHEUS = "/usr/bin/prometheus"
 CASE = yaml.safe_load((Path(__file__).parent / "targets_case.yaml").read_text())
 
 
@@ -43,41 +41,12 @@ def _write_case(directory: Path) -> Path:
 
 @pytest.fixture
 def prometheus(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    assert shutil.which(PROMETHEUS), "prometheus is not installed: `make test` installs it from Debian"
     config = _write_case(tmp_path / "case")
-    port = free_port()
-    log = tmp_path / "prometheus.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'prom-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    peer = start_prometheus(tmp_path, config, timeout=60)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(url + "/-/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "prometheus did not become ready:\n" + log.read_text()
-            time.sleep(0.1)
-        yield url, config
+        yield peer.url, config
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=30)
+        peer.stop()
 
 
 def _key(obj: dict[str, Any]) -> str:

@@ -7,8 +7,6 @@ stops, since PromQL is not built yet."""
 from __future__ import annotations
 
 import math
-import shutil
-import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,9 +18,8 @@ import pytest
 
 from heron.model import Labels, Matcher, MatchOp
 from heron.storage import Database, StorageOptions
-from serverproc import free_port, start_server
-
-PROMETHEUS = "/usr/bin/prometheus"
+from peers import Peer, start_prometheus, wait_for
+from serverproc import start_server
 
 
 class _Target(BaseHTTPRequestHandler):
@@ -70,32 +67,18 @@ def target() -> Iterator[str]:
     thread.join(10)
 
 
-def _start_prometheus(tmp: Path, target: str, write_url: str) -> tuple[subprocess.Popen[bytes], str, Path]:
-    assert shutil.which(PROMETHEUS), "prometheus is not installed: `make test` installs it from Debian"
-    port = free_port()
-    config = tmp / "prometheus.yml"
-    config.write_text(
+def _start_prometheus(tmp: Path, target: str, write_url: str) -> Peer:
+    return start_prometheus(
+        tmp,
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
         "scrape_configs:\n"
         f"  - job_name: x\n    static_configs:\n      - targets: ['{target}']\n"
         "remote_write:\n"
         f"  - url: {write_url}\n"
         "    queue_config: {batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 1s}\n"
-        "    metadata_config: {send_interval: 1s}\n"
+        "    metadata_config: {send_interval: 1s}\n",
+        timeout=60,
     )
-    log = tmp / "prometheus.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp / 'prom-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return proc, f"http://127.0.0.1:{port}", log
 
 
 def _prom_query(url: str, query: str, at: float) -> list[dict[str, object]]:
@@ -118,19 +101,11 @@ def _same(a: float, b: float) -> bool:
 
 def test_prometheus_remote_writes_every_sample(tmp_path: Path, target: str) -> None:
     heron = start_server(tmp_path / "data")
-    prom, prom_url, prom_log = _start_prometheus(tmp_path, target, heron.url + "/api/v1/write")
+    prom = _start_prometheus(tmp_path, target, heron.url + "/api/v1/write")
+    prom_url, prom_log = prom.url, prom.log
     try:
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # ready and some scrapes done
-            assert prom.poll() is None, prom_log.read_text()
-            try:
-                if _Target.scrapes >= 10 and httpx.get(prom_url + "/-/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail("prometheus did not scrape in time:\n" + prom_log.read_text())
+        wait_for(lambda: _Target.scrapes >= 10, 60, "prometheus to scrape", prom)
         at = time.time() - 3.0  # every scrape stamped before this is committed by now
         result = _prom_query(prom_url, '{job="x"}[10m]', at)
         while _highest_sent(prom_url) < at + 1 and time.monotonic() < deadline:
@@ -147,12 +122,7 @@ def test_prometheus_remote_writes_every_sample(tmp_path: Path, target: str) -> N
             time.sleep(0.2)
         assert {k: got_meta.get(k) for k in want_meta} == want_meta
     finally:
-        prom.terminate()
-        try:
-            prom.wait(30)
-        except subprocess.TimeoutExpired:
-            prom.kill()
-            prom.wait(10)
+        prom.stop()
         assert heron.stop() == 0, heron.log()
 
     want: dict[Labels, list[tuple[int, float]]] = {}

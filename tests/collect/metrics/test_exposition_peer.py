@@ -16,10 +16,7 @@ import dataclasses
 import http.server
 import math
 import random
-import shutil
-import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -27,9 +24,8 @@ import pytest
 from exposition_table import Case, load_cases
 
 from heron.collect.metrics.exposition import ExpositionError, parse_exposition, series_labels
-from serverproc import free_port
+from peers import start_prometheus, wait_for
 
-PROMETHEUS = "/usr/bin/prometheus"
 EDITS = [b" ", b"\t", b"\n", b'"', b"\\", b"{", b"}", b",", b"=", b"#", b"\0", b"\xff", b"e", b"1", b"."]
 EDITS += [b"-"]
 EDITS += [b"+", b"_", b"a", b"\r", b"# EOF\n", b"# HELP ", b"# TYPE x counter\n", b"Inf", b"__name__", b"nan"]
@@ -76,15 +72,8 @@ CASES = TABLE + _mutants(TABLE, per_case=6, seed=10)
 
 
 def _wait_for(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if check():
-                return
-        except (httpx.HTTPError, ValueError):  # not up yet, or not ready (503, not JSON)
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+    # not up yet, or not ready (503, not JSON)
+    wait_for(check, timeout, what, retry_on=(httpx.HTTPError, ValueError))
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +103,6 @@ def case_server() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory, case_server: str) -> Iterator[str]:
-    assert shutil.which(PROMETHEUS), "prometheus is not installed: `make test` installs it from Debian"
-    tmp = tmp_path_factory.mktemp("prom")
     jobs = "".join(
         f"  - job_name: case{i}\n"
         "    honor_timestamps: false\n"
@@ -123,36 +110,18 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, case_server: str) -> It
         f"    static_configs: [{{targets: ['{case_server}']}}]\n"
         for i in range(len(CASES))
     )
-    config = tmp / "prometheus.yml"
-    config.write_text("global: {scrape_interval: 2s, scrape_timeout: 2s}\nscrape_configs:\n" + jobs)
-    port = free_port()
-    with open(tmp / "prometheus.log", "wb") as log:
-        proc = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    config = "global: {scrape_interval: 2s, scrape_timeout: 2s}\nscrape_configs:\n" + jobs
+    peer = start_prometheus(tmp_path_factory.mktemp("prom"), config, timeout=90)
     try:
 
         def all_scraped() -> bool:
-            targets = httpx.get(url + "/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+            targets = httpx.get(peer.url + "/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
             return len(targets) == len(CASES) and all(t["health"] != "unknown" for t in targets)
 
         _wait_for(all_scraped, 90, "Prometheus to scrape every case once")
-        yield url
+        yield peer.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        peer.stop()
 
 
 def _value(text: str | float) -> str:

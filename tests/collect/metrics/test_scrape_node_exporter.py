@@ -10,63 +10,28 @@ not change between two scrapes."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import httpx
 import pytest
 
 from heron.model import Matcher, MatchOp
 from heron.storage import Database, StorageOptions
+from peers import start_node_exporter, start_prometheus, wait_for
 from serverproc import free_port, start_server
 
-PROMETHEUS = "/usr/bin/prometheus"
-NODE_EXPORTER = "/usr/bin/prometheus-node-exporter"
 COLLECTORS = ("cpu", "loadavg", "meminfo", "stat", "uname", "vmstat", "time", "filefd", "os")
 SCRAPES = 3  # each side scrapes at least this often before the sets are compared
 
 
-def wait_for(cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if cond():
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
-
-
 @pytest.fixture
 def node_exporter(tmp_path: Path) -> Iterator[str]:
-    assert shutil.which(NODE_EXPORTER), "node-exporter is not installed: `make test` installs it from Debian"
-    port = free_port()
-    args = [NODE_EXPORTER, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults"]
-    args += [f"--collector.{c}" for c in COLLECTORS]
-    with open(tmp_path / "node-exporter.log", "wb") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    address = f"127.0.0.1:{port}"
+    peer = start_node_exporter(tmp_path, COLLECTORS)
     try:
-        wait_for(
-            lambda: httpx.get(f"http://{address}/metrics", timeout=5).status_code == 200, 30, "node-exporter"
-        )
-        yield address
+        yield peer.address
     finally:
-        _kill(proc)
+        peer.stop()
 
 
 @pytest.fixture
@@ -118,25 +83,11 @@ def _scrape_config(node: str, python: str) -> str:
 
 @pytest.fixture
 def prometheus(tmp_path: Path, node_exporter: str, python_exporter: str) -> Iterator[str]:
-    assert shutil.which(PROMETHEUS), "prometheus is not installed: `make test` installs it from Debian"
-    port = free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text(_scrape_config(node_exporter, python_exporter))
-    with open(tmp_path / "prometheus.log", "wb") as log:
-        proc = subprocess.Popen(
-            [
-                PROMETHEUS,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={tmp_path / 'prom-data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    peer = start_prometheus(tmp_path, _scrape_config(node_exporter, python_exporter))
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield peer.url
     finally:
-        _kill(proc)
+        peer.stop()
 
 
 def _series(labels: dict[str, str]) -> frozenset[tuple[str, str]]:
