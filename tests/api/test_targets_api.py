@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import re
 import signal
-import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import httpx
 import pytest
@@ -17,6 +16,7 @@ from heron.model import Matcher, MatchOp, is_stale_nan
 from heron.storage import Database, StorageOptions
 from scrapetarget import Response, Target
 from serverproc import ServerProc, start_server
+from waiting import wait_for
 
 BODY = b"""# HELP app_requests_total Requests.
 # TYPE app_requests_total counter
@@ -27,16 +27,7 @@ app_requests_total{code="200"} 10
 app_temperature 21
 """
 RFC3339_NANO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z")
-
-
-def wait_for(cond: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
+WAIT = 30.0  # the server scrapes every 1 s; a loaded machine may need many periods
 
 
 @pytest.fixture
@@ -89,7 +80,7 @@ def test_targets_api_in_prometheus_format(scraping: ServerProc, targets: tuple[T
         active = _get(scraping, "/api/v1/targets").json()["data"]["activeTargets"]
         return active if all(t["health"] != "unknown" for t in active) and len(active) == 2 else None
 
-    active = wait_for(scraped)
+    active = wait_for(scraped, timeout=WAIT)
     by_instance = {t["labels"]["instance"]: t for t in active}
     ok, down = by_instance[good.address], by_instance[bad.address]
     assert set(ok) == {
@@ -144,7 +135,7 @@ def test_targets_api_in_prometheus_format(scraping: ServerProc, targets: tuple[T
 
 def test_metadata_apis(scraping: ServerProc, targets: tuple[Target, Target]) -> None:
     good, _ = targets
-    rows = wait_for(lambda: _get(scraping, "/api/v1/targets/metadata").json()["data"])
+    rows = wait_for(lambda: _get(scraping, "/api/v1/targets/metadata").json()["data"], timeout=WAIT)
     target = {"instance": good.address, "job": "app", "team": "core"}
     assert {r["metric"]: (r["type"], r["help"], r["unit"]) for r in rows} == {
         "app_requests_total": ("counter", "Requests.", ""),
@@ -179,7 +170,7 @@ def test_scraped_samples_are_stored_and_end_stale(
         active = _get(scraping, "/api/v1/targets", state="active").json()["data"]["activeTargets"]
         return sorted(t["health"] for t in active) == ["down", "up"]
 
-    wait_for(both_scraped)
+    wait_for(both_scraped, timeout=WAIT)
     assert scraping.stop() == 0, scraping.log()
     db = Database.open(str(scraping.data_dir), StorageOptions(), background=False)
     try:
@@ -249,6 +240,6 @@ def test_reload_applies_new_scrape_configs_and_refuses_a_bad_file(
         # SIGHUP reloads too.
         config.write_text("scrape_configs:\n" + job.format(name="third", address=good.address))
         server.proc.send_signal(signal.SIGHUP)
-        wait_for(lambda: pools() == ["third"])
+        wait_for(lambda: pools() == ["third"], timeout=WAIT)
     finally:
         assert server.stop() == 0, server.log()

@@ -5,9 +5,8 @@ targets API lists it under `kubernetes-service-endpoints` with the shared labels
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import httpx
 import pytest
@@ -15,16 +14,9 @@ import pytest
 from heron.kubefake import FakeKubeAPI, make_endpointslice, make_pod, make_service
 from scrapetarget import Response, Target
 from serverproc import start_server
+from waiting import wait_for
 
-
-def wait_for(cond: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
+WAIT = 30.0  # discovery, then the first scrapes; a loaded machine may need many periods
 
 
 @pytest.fixture
@@ -70,7 +62,7 @@ def test_a_server_in_a_cluster_scrapes_annotated_services(
             active = httpx.get(server.url + "/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
             return active if active and all(t["health"] == "up" for t in active) else None
 
-        (t,) = wait_for(scraped)
+        (t,) = wait_for(scraped, timeout=WAIT)
         assert t["scrapePool"] == "kubernetes-service-endpoints" and t["scrapeInterval"] == "1s"
         assert t["scrapeUrl"] == f"http://127.0.0.1:{port}/metrics"
         labels = t["labels"]

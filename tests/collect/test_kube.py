@@ -16,25 +16,9 @@ from heron.collect.logs.kube import (
     sanitize_label_name,
 )
 from heron.kubefake import FakeKubeAPI, make_pod
+from waiting import wait_for
 
 NODE = "node-1"
-WAIT = 10.0
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = WAIT) -> None:
-    """Poll until `predicate()` is truthy; fail after a bounded wait."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.01)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeKubeAPI]:
-    api = FakeKubeAPI()
-    yield api
-    api.stop()
 
 
 Factory = Callable[..., PodMetadata]

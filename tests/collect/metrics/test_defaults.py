@@ -6,9 +6,6 @@ target goes through `populate_labels` (relabeling) and `target_url`, as the scra
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-
 import pytest
 from lightkube.resources.core_v1 import Pod
 
@@ -21,18 +18,10 @@ from heron.collect.metrics.defaults import (
 from heron.collect.metrics.kubesd import KubernetesSD
 from heron.kubefake import FakeKubeAPI, make_endpointslice, make_node, make_pod, make_service
 from heron.promconfig import GlobalConfig, ScrapeConfig, populate_labels, target_url
+from waiting import wait_for
 
 NODE = "n1"
 SCRAPE = {"prometheus.io/scrape": "true"}
-WAIT = 10.0
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.01)
 
 
 def cluster(api: FakeKubeAPI) -> dict[str, dict]:
@@ -108,10 +97,8 @@ def cluster(api: FakeKubeAPI) -> dict[str, dict]:
 
 
 @pytest.fixture
-def api() -> Iterator[FakeKubeAPI]:
-    fake = FakeKubeAPI().start()
-    yield fake
-    fake.stop()
+def api(fake: FakeKubeAPI) -> FakeKubeAPI:
+    return fake.start()  # the conftest's fake, stopped after the test
 
 
 def scrape_targets(api: FakeKubeAPI, cfg: ScrapeConfig) -> dict[str, dict[str, str]]:

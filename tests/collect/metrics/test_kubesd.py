@@ -23,26 +23,10 @@ from heron.collect.metrics.kubesd import (
 )
 from heron.kubefake import FakeKubeAPI, make_endpointslice, make_node, make_pod, make_service
 from heron.promconfig import Authorization, KubernetesSDConfig, KubernetesSelector, ScrapeConfig
+from waiting import wait_for
 
-WAIT = 10.0
 DATA = Path(__file__).parent
 CASES = yaml.safe_load((DATA / "kubesd_prometheus.yaml").read_text())
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = WAIT) -> None:
-    """Poll until `predicate()` is truthy; fail after a bounded wait."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.01)
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeKubeAPI]:
-    api = FakeKubeAPI()
-    yield api
-    api.stop()
 
 
 Factory = Callable[..., KubernetesSD]
