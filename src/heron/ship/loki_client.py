@@ -10,17 +10,16 @@ so a crash between the two only causes a re-send, which the server's duplicate c
 
 from __future__ import annotations
 
-import email.utils
 import enum
 import http.client
 import logging
 import random
 import threading
-import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from heron.logsetup import log_fields
+from heron.ship.keepalive import MAX_RETRY_AFTER, KeptAlive, TransportError, parse_retry_after
 from heron.ship.loki_encode import PROTOBUF_CONTENT_TYPE
 
 __all__ = ["PushOutcome", "PushResult", "LokiPushClient", "Backoff", "parse_retry_after", "MAX_RETRY_AFTER"]
@@ -56,35 +55,6 @@ class Backoff:
         return self.rng.uniform(0.0, min(self.maximum, self.initial * (2**attempt)))
 
 
-# Retry-After is honoured up to this; a server asking for longer is still tried every 5 minutes.
-MAX_RETRY_AFTER = 300.0
-
-
-def parse_retry_after(value: str | None) -> float:
-    """Seconds from a Retry-After header: delta-seconds or an HTTP date; 0 when absent or bad."""
-    if not value:
-        return 0.0
-    value = value.strip()
-    if value.isdigit():
-        return min(MAX_RETRY_AFTER, float(value))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return 0.0
-    if when.tzinfo is None:
-        return 0.0
-    return min(MAX_RETRY_AFTER, max(0.0, when.timestamp() - time.time()))
-
-
-class _TransportError(Exception):
-    """No HTTP answer: connection refused or reset, timeout, a malformed response."""
-
-
-# A kept-alive connection the server closed while idle fails like this on its next request;
-# that is no sign of trouble, so the request is sent again at once on a fresh connection.
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
-
-
 class LokiPushClient:
     """Pushes over one kept-alive connection (stdlib `http.client`).
 
@@ -112,7 +82,7 @@ class LokiPushClient:
         if bearer_token:
             self._headers["Authorization"] = f"Bearer {bearer_token}"
         self._timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn = KeptAlive(self._connect)
         self.backoff = backoff or Backoff()
         self._stop = threading.Event()
         self.retries_total = 0
@@ -128,30 +98,7 @@ class LokiPushClient:
         return http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
 
     def _post(self, body: bytes) -> tuple[int, str, float]:
-        for fresh in (False, True):
-            reused = self._conn is not None
-            if self._conn is None:
-                self._conn = self._connect()
-            conn = self._conn
-            try:
-                conn.request("POST", self._path, body=body, headers=self._headers)
-                resp = conn.getresponse()
-                data = resp.read()
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                self._conn = None
-                if reused and not fresh and isinstance(exc, _STALE):
-                    continue
-                raise _TransportError(f"{type(exc).__name__}: {exc}") from exc
-            if resp.will_close:
-                conn.close()
-                self._conn = None
-            return (
-                resp.status,
-                data.decode("utf-8", "replace"),
-                parse_retry_after(resp.getheader("Retry-After")),
-            )
-        raise AssertionError("unreachable: the second attempt returns or raises")
+        return self._conn.post(self._path, body, self._headers)
 
     def push(self, body: bytes) -> PushResult:
         """Send one snappy-compressed protobuf PushRequest; retry until a final answer."""
@@ -161,7 +108,7 @@ class LokiPushClient:
             retry_after = 0.0
             try:
                 code, text, retry_after = self._post(body)
-            except _TransportError as exc:
+            except TransportError as exc:
                 status, message = None, str(exc)
             else:
                 if 200 <= code < 300:
@@ -189,9 +136,7 @@ class LokiPushClient:
 
     def close(self) -> None:
         self._stop.set()
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._conn.close()
 
     def __enter__(self) -> "LokiPushClient":
         return self

@@ -17,16 +17,9 @@ import ssl
 from urllib.parse import urlsplit
 
 from heron.promconfig.types import RemoteWriteConfig, TLSConfig
-from heron.ship.loki_client import parse_retry_after
+from heron.ship.keepalive import KeptAlive, TransportError
 
 __all__ = ["RemoteWriteHTTP", "TransportError"]
-
-# A kept-alive connection the server closed while idle fails like this on its next request.
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
-
-
-class TransportError(Exception):
-    """No HTTP answer: refused or reset connection, timeout, TLS failure, malformed response."""
 
 
 def _read_secret(path: str) -> str:
@@ -74,7 +67,7 @@ class RemoteWriteHTTP:
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._ctx = _ssl_context(cfg.tls_config) if self._https else None
         self._user_agent = user_agent
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn = KeptAlive(self._connect)
 
     def _connect(self) -> http.client.HTTPConnection:
         timeout = self.cfg.remote_timeout
@@ -105,32 +98,7 @@ class RemoteWriteHTTP:
         auth = self._auth_header()
         if auth is not None:
             send["Authorization"] = auth
-        for fresh in (False, True):
-            reused = self._conn is not None
-            if self._conn is None:
-                self._conn = self._connect()
-            conn = self._conn
-            try:
-                conn.request("POST", self._path, body=body, headers=send)
-                resp = conn.getresponse()
-                data = resp.read(64 << 10)  # an answer's first 64 KiB is all a log line needs
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
-                self._conn = None
-                if reused and not fresh and isinstance(exc, _STALE):
-                    continue
-                raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-            if resp.will_close or not resp.isclosed():  # a longer answer is not drained
-                conn.close()
-                self._conn = None
-            return (
-                resp.status,
-                data.decode("utf-8", "replace"),
-                parse_retry_after(resp.getheader("Retry-After")),
-            )
-        raise AssertionError("unreachable: the second attempt returns or raises")
+        return self._conn.post(self._path, body, send, limit=64 << 10)  # 64 KiB is all a log line needs
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._conn.close()
