@@ -686,7 +686,8 @@ def test_agent_metrics_report_the_kubernetes_api_going_up(
     settings = load_settings(
         None, {}, {"pods_dir": str(tmp_path / "pods"), "state_dir": str(tmp_path / "state"), "kube": "none"}
     )
-    make_agent(settings, lambda body: None, metadata=meta, registry=registry)  # type: ignore[arg-type, return-value]
+    # The agent starts its scraping too (the node's zero-config jobs); release stops it.
+    _, release = make_agent(settings, lambda body: None, metadata=meta, registry=registry)  # type: ignore[arg-type, return-value]
 
     def sample(name: str) -> str | None:
         for line in registry.render().splitlines():
@@ -694,8 +695,11 @@ def test_agent_metrics_report_the_kubernetes_api_going_up(
                 return line.split()[1]
         return None
 
-    assert sample("heron_agent_kube_up") == "0" and sample("heron_agent_kube_pods") == "0"
-    fake.set_down(False)
-    wait_for(lambda: sample("heron_agent_kube_up") == "1", what="kube_up")
-    wait_for(lambda: sample("heron_agent_kube_pods") == "1", what="kube_pods")
-    assert sample("heron_agent_lines_total") == "0"
+    try:
+        assert sample("heron_agent_kube_up") == "0" and sample("heron_agent_kube_pods") == "0"
+        fake.set_down(False)
+        wait_for(lambda: sample("heron_agent_kube_up") == "1", what="kube_up")
+        wait_for(lambda: sample("heron_agent_kube_pods") == "1", what="kube_pods")
+        assert sample("heron_agent_lines_total") == "0"
+    finally:
+        release()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -115,6 +116,12 @@ def scraping(tmp_path_factory: pytest.TempPathFactory, heron: ServerProc) -> Ite
     ui = heron.proc.args[heron.proc.args.index("--ui-dir") + 1]  # type: ignore[union-attr]
     server = start_server(tmp / "data", "--config", str(path), "--ui-dir", str(ui))
     try:
+        # The page refreshes every 10 s: tests that read a target's health must find each one
+        # scraped at least once when the page loads, not wait out a refresh on a busy machine.
+        deadline = time.monotonic() + 30
+        while any(t["health"] == "unknown" for t in _targets(server.url)):
+            assert time.monotonic() < deadline, _targets(server.url)
+            time.sleep(0.2)
         yield Scraping(server, healthy, flaky, closed)
     finally:
         code = server.stop()
