@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,7 @@ __all__ = [
     "ANNOTATION_MULTILINE",
     "DEFAULT_LABEL_DENY",
     "ClientFactory",
+    "WatchGone",
     "InterruptibleTransport",
     "KubeConnection",
     "PodInfo",
@@ -47,6 +48,9 @@ __all__ = [
     "kube_client_factory",
     "pod_info",
     "sanitize_label_name",
+    "close_connection",
+    "retry_delay",
+    "watch_events",
 ]
 
 log = logging.getLogger("heron.collect.kube")
@@ -239,8 +243,38 @@ def kube_client_factory(
     return factory
 
 
-class _Gone(Exception):
+class WatchGone(Exception):
     """The watch's resourceVersion is older than the server's history: re-list."""
+
+
+def watch_events(events: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """A lightkube watch's (kind, object) events, a 410 Gone raised as WatchGone. Closing this
+    generator closes the watch's, so its frame and response are freed at once."""
+    try:
+        yield from events
+    except ApiError as e:
+        if e.status.code == 410:
+            raise WatchGone(e.status.message or "410 Gone") from e
+        raise
+    finally:
+        events.close()  # type: ignore[attr-defined]
+
+
+def close_connection(conn: KubeConnection | None) -> None:
+    """Close a finished list/watch's connection; a failure is logged, never raised, because
+    it must not end the watch thread."""
+    if conn is None:
+        return
+    try:
+        conn.close()
+    except Exception as e:  # noqa: BLE001 - closing must never end the watch thread
+        log.debug("closing the API connection failed", extra=log_fields(error=str(e)))
+
+
+def retry_delay(failures: int, initial: float, maximum: float) -> float:
+    """Exponential backoff after `failures` (>= 1) in a row, jittered to [0.5, 1] of it so a
+    fleet of agents does not retry in lockstep."""
+    return min(maximum, initial * 2 ** min(failures - 1, 30)) * random.uniform(0.5, 1.0)
 
 
 class PodMetadata:
@@ -368,7 +402,7 @@ class PodMetadata:
                 if self._resource_version is None:
                     self._list(conn.client)
                 self._watch(conn.client)
-            except _Gone as e:
+            except WatchGone as e:
                 log.info(
                     "pod watch history expired, re-listing",
                     extra=log_fields(node=self.node_name, error=str(e)),
@@ -381,11 +415,7 @@ class PodMetadata:
             finally:
                 with self._conn_lock:
                     self._conn = None
-                if conn is not None:
-                    try:
-                        conn.close()
-                    except Exception as e:  # noqa: BLE001 - closing must never end the watch thread
-                        log.debug("closing the API connection failed", extra=log_fields(error=str(e)))
+                close_connection(conn)
 
     def _janitor_run(self) -> None:
         interval = max(0.05, min(self.deleted_ttl / 4, 5.0))
@@ -419,23 +449,16 @@ class PodMetadata:
             resource_version=self._resource_version,
             server_timeout=self._watch_timeout,
         )
-        try:
-            for kind, pod in events:
-                if self._stop.is_set():
-                    return
-                self._on_success()
-                rv = pod.metadata.resourceVersion if pod.metadata is not None else None
-                if kind != "BOOKMARK":
-                    with self._write_lock:
-                        self._apply(kind, pod)
-                if rv:
-                    self._resource_version = rv
-        except ApiError as e:
-            if e.status.code == 410:
-                raise _Gone(e.status.message or "410 Gone") from e
-            raise
-        finally:
-            events.close()  # type: ignore[attr-defined] - a generator; closing frees its frame now
+        for kind, pod in watch_events(events):
+            if self._stop.is_set():
+                return
+            self._on_success()
+            rv = pod.metadata.resourceVersion if pod.metadata is not None else None
+            if kind != "BOOKMARK":
+                with self._write_lock:
+                    self._apply(kind, pod)
+            if rv:
+                self._resource_version = rv
 
     def _apply(self, kind: str, pod: Pod) -> None:
         """Record one pod change; the caller holds `_write_lock`."""
@@ -477,8 +500,7 @@ class PodMetadata:
         text = f"{type(error).__name__}: {error}"
         changed = text != self._last_error
         self._last_error = text
-        delay = min(self._backoff_max, self._backoff_initial * 2 ** min(self._failures - 1, 30))
-        delay *= random.uniform(0.5, 1.0)  # jitter: a fleet of agents must not retry in lockstep
+        delay = retry_delay(self._failures, self._backoff_initial, self._backoff_max)
         # Warn on the first failure and on every new kind of failure; repeats go to debug so a long
         # outage does not flood the agent's own logs (which heron may be collecting).
         level = logging.WARNING if changed or self._failures == 1 else logging.DEBUG

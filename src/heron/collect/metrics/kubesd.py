@@ -28,7 +28,6 @@ volumes and managed fields; a node lists its images). `bench/kubesd.py` measures
 from __future__ import annotations
 
 import logging
-import random
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -37,7 +36,7 @@ from lightkube import ApiError, operators
 from lightkube.resources.core_v1 import Node, Pod, Service
 from lightkube.resources.discovery_v1 import EndpointSlice
 
-from heron.collect.logs.kube import KubeConnection
+from heron.collect.logs.kube import KubeConnection, WatchGone, close_connection, retry_delay, watch_events
 from heron.collect.metrics.discovery import Discoverer, TargetGroup
 from heron.collect.metrics.kubesd_labels import (
     SERVICE_NAME_LABEL,
@@ -172,10 +171,6 @@ def parse_field_selector(text: str) -> Selector:
 # ---- informers --------------------------------------------------------------------------------
 
 
-class _Gone(Exception):
-    """The watch's resourceVersion is older than the server's history: re-list."""
-
-
 class _Informer:
     """List + watch one resource in one namespace (or all) with selectors, on its own thread.
 
@@ -229,7 +224,7 @@ class _Informer:
                 if self.resource_version is None:
                     self._list(conn)
                 self._watch(conn)
-            except _Gone as e:
+            except WatchGone as e:
                 log.info(
                     "kubernetes watch history expired, re-listing",
                     extra=log_fields(role=self.sd.role, resource=self.where, error=str(e)),
@@ -242,11 +237,7 @@ class _Informer:
             finally:
                 with self.conn_lock:
                     self.conn = None
-                if conn is not None:
-                    try:
-                        conn.close()
-                    except Exception as e:  # noqa: BLE001 - closing must never end the thread
-                        log.debug("closing the API connection failed", extra=log_fields(error=str(e)))
+                close_connection(conn)
 
     def interrupt(self) -> None:
         with self.conn_lock:
@@ -273,22 +264,15 @@ class _Informer:
             server_timeout=self.sd._watch_timeout,
             **self._ns(),
         )
-        try:
-            for kind, obj in events:
-                if self.sd._stop.is_set():
-                    return
-                self._ok()
-                if kind != "BOOKMARK":
-                    self.sd._event(self, kind, obj)
-                rv = obj.metadata.resourceVersion if obj.metadata is not None else None
-                if rv:
-                    self.resource_version = rv
-        except ApiError as e:
-            if e.status.code == 410:
-                raise _Gone(e.status.message or "410 Gone") from e
-            raise
-        finally:
-            events.close()  # type: ignore[attr-defined] - a generator; closing frees its frame now
+        for kind, obj in watch_events(events):
+            if self.sd._stop.is_set():
+                return
+            self._ok()
+            if kind != "BOOKMARK":
+                self.sd._event(self, kind, obj)
+            rv = obj.metadata.resourceVersion if obj.metadata is not None else None
+            if rv:
+                self.resource_version = rv
 
     def _ok(self) -> None:
         if not self.healthy and self.failures:
@@ -308,8 +292,7 @@ class _Informer:
         changed = text != self.error
         self.error = text
         self.sd._synced(self)
-        delay = min(self.sd._backoff_max, self.sd._backoff_initial * 2 ** min(self.failures - 1, 30))
-        delay *= random.uniform(0.5, 1.0)  # jitter: many agents must not retry in lockstep
+        delay = retry_delay(self.failures, self.sd._backoff_initial, self.sd._backoff_max)
         level = logging.WARNING if changed or self.failures == 1 else logging.DEBUG
         hint = (
             f"check the ClusterRole allows list/watch {self.resource._api_info.plural}"
