@@ -323,3 +323,48 @@ def test_every_acknowledged_scrape_survives_kill_9(tmp_path: Path) -> None:
     for t in rounds_seen:
         r = (t - NOW_MS) // 1000
         assert all(t in got[_labels(i, "k")][0] for i in range(50 + 3 * r))
+
+
+def _mixed_label_sets() -> list:
+    good = [_labels(i, "bulk") for i in range(100)]
+    odd = [
+        (("instance", "x"), ("__name__", "unsorted")),
+        (("__name__", "dup"), ("a", "1"), ("a", "2")),
+        (("job", "no-name"),),
+        (("__name__", "1bad"), ("job", "x")),
+        (("__name__", "m"), ("bad-name", "x")),
+        (("__name__", "m"), ("city", "Zürich")),
+        (("__name__", "m"), ("long", "x" * 5000)),
+    ]
+    return good[:50] + odd + good[50:]
+
+
+@pytest.mark.parametrize("mixed", [False, True])
+def test_bulk_series_creation_accepts_and_refuses_as_one_at_a_time(tmp_path: Path, mixed: bool) -> None:
+    """A first scrape of many series is checked and hashed in bulk; the outcome must be the one
+    the per-series path gives (batches under 64 new series take it)."""
+    sets = _mixed_label_sets() if mixed else [_labels(i, "bulk") for i in range(100)]
+    ts = np.full(len(sets), NOW_MS, dtype=np.int64)
+    vals = np.arange(len(sets), dtype=np.float64)
+    bulk = Database.open(str(tmp_path / "bulk"), StorageOptions(), background=False)
+    single = Database.open(str(tmp_path / "single"), StorageOptions(), background=False)
+    try:
+        got = bulk.append(columns=SampleColumns(sets, ts, vals))
+        want_acc, want_rej = 0, []
+        for i in range(len(sets)):
+            r = single.append(columns=SampleColumns(sets[i : i + 1], ts[i : i + 1], vals[i : i + 1]))
+            want_acc += r.accepted
+            want_rej += [(x.reason, x.message) for x in r.rejected]
+        assert got.accepted == want_acc
+        assert sorted((x.reason, x.message) for x in got.rejected) == sorted(want_rej)
+        assert _all_samples(bulk.snapshot()) == _all_samples(single.snapshot())
+        refs = bulk.series_refs(sets)
+        assert [r >= 0 for r in refs.tolist()] == [r >= 0 for r in single.series_refs(sets).tolist()]
+    finally:
+        bulk.close()
+        single.close()
+    reopened = Database.open(str(tmp_path / "bulk"), StorageOptions(), background=False)
+    try:
+        assert {lab: fingerprint(lab, SeriesKind.METRIC) for lab in _all_samples(reopened.snapshot())}
+    finally:
+        reopened.close()

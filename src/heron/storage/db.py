@@ -36,6 +36,7 @@ from heron.model import (
 )
 from heron.storage import wal as walmod
 from heron.storage.block import Block
+from heron.storage.bulk_series import plain_new_series
 from heron.storage.compact import merge_blocks, plan_compaction, write_head
 from heron.storage.head import Head, HeadSeries, MetricSeries
 from heron.storage.metric_head import SERIES_OVERHEAD, MetricStore, _unique
@@ -485,6 +486,8 @@ class Database:
         store = self._head.metrics
         new: dict[Labels, list[int]] = {}  # normalised labels -> positions asking for them
         fps: list[int] = []
+        if len(miss) >= _BULK_MIN:
+            miss = self._plain_new(labels, miss, slots, new, fps)
         for i in miss:
             lab = labels[i]
             key, norm, slot = self._find_metric(lab)
@@ -528,6 +531,60 @@ class Database:
                 lab = labels[i]
                 if lab is not norms[j] and isinstance(lab, tuple):
                     self._alias(store, lab, slot)
+
+    def _plain_new(
+        self,
+        labels: Sequence[Labels],
+        miss: list[int],
+        slots: np.ndarray,
+        new: dict[Labels, list[int]],
+        fps: list[int],
+    ) -> list[int]:
+        """The bulk part of `_make_slots`: label sets found in the head get their slot, plain
+        new ones (`bulk_series.plain_new_series`) go into `new` and `fps` as the per-series
+        loop would put them; returns the positions left for that loop."""
+        store = self._head.metrics
+        labs = [labels[i] for i in miss]
+        try:
+            found = list(map(store.by_labels.get, labs))
+        except TypeError:  # unhashable label sets: all of them go the general way
+            return miss
+        names_ok = self._names_ok[SeriesKind.METRIC]
+
+        def name_ok(name: str) -> bool:
+            if name in names_ok:
+                return True
+            if label_name_problem(name, SeriesKind.METRIC) is not None:
+                return False
+            if len(names_ok) < 4096:
+                names_ok.add(name)
+            return True
+
+        o = self.options
+        ok, got_fps = plain_new_series(labs, name_ok, o.max_labels_per_series, o.max_label_value_bytes)
+        if not new and found.count(None) == len(found) and bool(ok.all()):
+            # The usual first scrape: every label set new and plain.
+            new.update(zip(labs, ([i] for i in miss)))
+            if len(new) == len(labs):
+                fps.extend(got_fps)
+                return []
+            new.clear()  # some label set came twice: the loop below keeps every position
+        rest: list[int] = []
+        it = iter(got_fps)
+        for i, lab, slot, good in zip(miss, labs, found, ok.tolist()):
+            fp = next(it) if good else None  # one fingerprint per passing label set, in order
+            if slot is not None:
+                slots[i] = slot
+            elif fp is None:
+                rest.append(i)
+            else:
+                waiting = new.get(lab)
+                if waiting is None:
+                    new[lab] = [i]
+                    fps.append(fp)
+                else:
+                    waiting.append(i)
+        return rest
 
     def _find_metric(self, labels: Labels) -> tuple[Labels | None, Labels, int | None]:
         """(hashable key of the caller's labels or None, normalised labels, slot if known)."""
@@ -1217,6 +1274,7 @@ class _Txn:
 
 
 _ID_CACHE_MIN = 64  # label lists shorter than this are looked up by value
+_BULK_MIN = 64  # new label sets checked and hashed together from this many on
 _METRIC_KIND_BYTE = bytes((int(SeriesKind.METRIC),))
 
 
