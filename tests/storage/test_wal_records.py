@@ -273,7 +273,8 @@ _CHILD = """
 import sys, numpy as np
 from heron.storage import Database, SampleColumns, StorageOptions
 sys.path.insert(0, sys.argv[3])
-from test_wal_records import _labels, NOW_MS
+from test_wal_records import _labels
+NOW_MS = int(sys.argv[4])  # the parent's: an import there and here may straddle a 15 s step
 db = Database.open(sys.argv[1], StorageOptions(wal_segment_bytes=20_000), background=False)
 for r in range(int(sys.argv[2])):
     tl = [_labels(i, "k") for i in range(50 + 3 * r)]
@@ -288,7 +289,7 @@ def test_every_acknowledged_scrape_survives_kill_9(tmp_path: Path) -> None:
     path = str(tmp_path / "data")
     rounds = 40
     proc = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, path, str(rounds), os.path.dirname(__file__)],
+        [sys.executable, "-c", _CHILD, path, str(rounds), os.path.dirname(__file__), str(NOW_MS)],
         stdout=subprocess.PIPE,
         text=True,
     )
