@@ -369,3 +369,29 @@ def test_bulk_series_creation_accepts_and_refuses_as_one_at_a_time(tmp_path: Pat
         assert {lab: fingerprint(lab, SeriesKind.METRIC) for lab in _all_samples(reopened.snapshot())}
     finally:
         reopened.close()
+
+
+def test_series_made_by_series_refs_are_defined_right_in_the_wal(tmp_path: Path) -> None:
+    """`series_refs` keeps the new series' text for the append that follows; a second call
+    in between, or an append of other series, must not make it define the wrong labels."""
+    path = str(tmp_path / "data")
+    first = [_labels(i, "r1") for i in range(100)]
+    second = [_labels(i, "r2") for i in range(80)]
+    db = Database.open(path, StorageOptions(), background=False)
+    try:
+        refs1 = db.series_refs(first)
+        refs2 = db.series_refs(second)
+        db.append(columns=SampleColumns(second, np.full(80, NOW_MS), np.ones(80), refs=refs2))
+        db.append(columns=SampleColumns(first, np.full(100, NOW_MS), np.zeros(100), refs=refs1))
+        third = [_labels(i, "r3") for i in range(70)]
+        db.series_refs(third)
+        db.append(columns=SampleColumns(third[::-1], np.full(70, NOW_MS), np.full(70, 3.0)))
+        want = _all_samples(db.snapshot())
+    finally:
+        db.close()
+    assert len(want) == 250
+    db = Database.open(path, StorageOptions(), background=False)
+    try:
+        assert _all_samples(db.snapshot()) == want
+    finally:
+        db.close()

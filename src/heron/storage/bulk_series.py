@@ -19,7 +19,9 @@ import numpy as np
 
 from heron.model import METRIC_NAME_RE, Labels
 
-__all__ = ["plain_new_series"]
+__all__ = ["plain_new_series", "BulkText"]
+
+BulkText = tuple[bytes, np.ndarray]  # every name and value, concatenated; their byte lengths (u4)
 
 _METRIC_KIND = b"\x02"  # int(SeriesKind.METRIC), the first byte every metric fingerprint hashes
 
@@ -29,8 +31,9 @@ def plain_new_series(
     name_ok: Callable[[str], bool],
     max_labels: int,
     max_value_bytes: int,
-) -> tuple[np.ndarray, list[int]]:
-    """(mask of the label sets that pass every check, their fingerprints in order).
+) -> tuple[np.ndarray, list[int], BulkText | None]:
+    """(mask of the label sets that pass every check, their fingerprints in order, and when all
+    pass, their text as `wal.encode_series_batch` takes it).
 
     A label set passes when it is a non-empty tuple of `(str, str)` tuples, strictly sorted by
     name (so no name repeats), with at most `max_labels` labels, every name accepted by
@@ -42,10 +45,10 @@ def plain_new_series(
     k = len(labs)
     none = np.zeros(k, dtype=bool)
     if k == 0 or set(map(type, labs)) != {tuple}:
-        return none, []
+        return none, [], None
     pairs = list(chain.from_iterable(labs))
     if not pairs or set(map(type, pairs)) != {tuple} or set(map(len, pairs)) != {2}:
-        return none, []
+        return none, [], None
     flat = list(chain.from_iterable(pairs))
     # Each label set hashes `name 0xff value 0xff ...`. Joined by NUL and encoded as ASCII (which
     # also checks the text is ASCII), then NUL turned into 0xff, one buffer holds them all in
@@ -53,15 +56,15 @@ def plain_new_series(
     try:
         raw = ("\x00".join(flat) + "\x00").encode("ascii")
     except (TypeError, UnicodeEncodeError):  # a name or value that is not a str, or not ASCII
-        return none, []
+        return none, [], None
     if raw.count(0) != len(flat):
-        return none, []
+        return none, [], None
     names, values = flat[0::2], flat[1::2]
     if not all(map(name_ok, set(names))):
-        return none, []
+        return none, [], None
     counts = np.fromiter(map(len, labs), dtype=np.int64, count=k)
     if int(counts.min()) == 0:
-        return none, []
+        return none, [], None
     ok = counts <= max_labels
     starts = np.zeros(k, dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
@@ -92,4 +95,5 @@ def plain_new_series(
         h = base.copy()
         h.update(buf[a:b])
         fps.append(int.from_bytes(h.digest(), "little"))
-    return ok, fps
+    text = (raw.replace(b"\x00", b""), lens.astype("<u4")) if bool(ok.all()) else None
+    return ok, fps, text

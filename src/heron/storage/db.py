@@ -36,7 +36,7 @@ from heron.model import (
 )
 from heron.storage import wal as walmod
 from heron.storage.block import Block
-from heron.storage.bulk_series import plain_new_series
+from heron.storage.bulk_series import BulkText, plain_new_series
 from heron.storage.compact import merge_blocks, plan_compaction, write_head
 from heron.storage.head import Head, HeadSeries, MetricSeries
 from heron.storage.metric_head import SERIES_OVERHEAD, MetricStore, _unique
@@ -424,6 +424,7 @@ class Database:
             return None
         fts, fvals = (ts, vals) if len(fs) == n else (ts[fast], vals[fast])
         c = store.cols  # the general path above may have grown the columns
+        pending, store.pending_text = store.pending_text, None
         need = c.wal_epoch[fs] != self._wal.epoch
         if bool(need.any()):
             # Series not defined in this segment yet, minus those the general path just queued
@@ -437,7 +438,11 @@ class Database:
                 c.wal_ord[new] = ords
                 kinds = np.full(len(new), int(SeriesKind.METRIC), dtype=np.uint8)
                 labels = [store.labels[slot] for slot in new.tolist()]
-                txn.blobs.append(walmod.encode_series_batch(c.fps[new], kinds, labels))
+                text = None
+                if pending is not None and pending[:2] == (int(new[0]), len(new)):
+                    if bool((new[1:] - new[:-1] == 1).all()):  # exactly the slots it was made for
+                        text = (pending[2], pending[3])
+                txn.blobs.append(walmod.encode_series_batch(c.fps[new], kinds, labels, text))
                 txn.n_series += len(new)
                 txn.wal_series.update(c.fps[new].tolist())
                 txn.wal_metric_slots.extend(new.tolist())
@@ -486,8 +491,9 @@ class Database:
         store = self._head.metrics
         new: dict[Labels, list[int]] = {}  # normalised labels -> positions asking for them
         fps: list[int] = []
+        text: BulkText | None = None  # the new label sets' text, when all of them are plain
         if len(miss) >= _BULK_MIN:
-            miss = self._plain_new(labels, miss, slots, new, fps)
+            miss, text = self._plain_new(labels, miss, slots, new, fps)
         for i in miss:
             lab = labels[i]
             key, norm, slot = self._find_metric(lab)
@@ -525,6 +531,8 @@ class Database:
             fpa[take], [norms[j] for j in take.tolist()], self._metric_prev.lookup(fpa[take])
         )
         self._head.bytes += SERIES_OVERHEAD * len(take)
+        if text is not None and len(take) == len(norms):
+            store.pending_text = (int(made[0]), len(made), text[0], text[1])
         for j, slot in zip(take.tolist(), made.tolist()):
             for i in new[norms[j]]:
                 slots[i] = slot
@@ -539,16 +547,17 @@ class Database:
         slots: np.ndarray,
         new: dict[Labels, list[int]],
         fps: list[int],
-    ) -> list[int]:
+    ) -> tuple[list[int], BulkText | None]:
         """The bulk part of `_make_slots`: label sets found in the head get their slot, plain
         new ones (`bulk_series.plain_new_series`) go into `new` and `fps` as the per-series
-        loop would put them; returns the positions left for that loop."""
+        loop would put them. Returns the positions left for that loop, and when every label
+        set was new, plain and different, their text in `new`'s order for the WAL."""
         store = self._head.metrics
         labs = [labels[i] for i in miss]
         try:
             found = list(map(store.by_labels.get, labs))
         except TypeError:  # unhashable label sets: all of them go the general way
-            return miss
+            return miss, None
         names_ok = self._names_ok[SeriesKind.METRIC]
 
         def name_ok(name: str) -> bool:
@@ -561,13 +570,13 @@ class Database:
             return True
 
         o = self.options
-        ok, got_fps = plain_new_series(labs, name_ok, o.max_labels_per_series, o.max_label_value_bytes)
+        ok, got_fps, text = plain_new_series(labs, name_ok, o.max_labels_per_series, o.max_label_value_bytes)
         if not new and found.count(None) == len(found) and bool(ok.all()):
             # The usual first scrape: every label set new and plain.
             new.update(zip(labs, ([i] for i in miss)))
             if len(new) == len(labs):
                 fps.extend(got_fps)
-                return []
+                return [], text
             new.clear()  # some label set came twice: the loop below keeps every position
         rest: list[int] = []
         it = iter(got_fps)
@@ -584,7 +593,7 @@ class Database:
                     fps.append(fp)
                 else:
                     waiting.append(i)
-        return rest
+        return rest, None
 
     def _find_metric(self, labels: Labels) -> tuple[Labels | None, Labels, int | None]:
         """(hashable key of the caller's labels or None, normalised labels, slot if known)."""

@@ -343,6 +343,9 @@ class MetricStore:
         self._by_identity: dict[tuple[int, int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._identity_size = 0
         self._cache_lock = threading.Lock()
+        # (first slot, count, strings, their lengths): the label text of slots that one bulk
+        # creation made, already encoded for the WAL's series batch of the append that follows.
+        self.pending_text: tuple[int, int, bytes, np.ndarray] | None = None
 
     # -- series ----------------------------------------------------------------------------
     def add_series(self, fp: int, labels: Labels, newest: int) -> int:

@@ -190,23 +190,29 @@ def _inflate(p: memoryview, off: int, limit: int) -> bytes:
     return raw
 
 
-def encode_series_batch(fps: np.ndarray, kinds: np.ndarray, labels: list[Labels]) -> bytes:
+def _label_text(labels: list[Labels]) -> tuple[bytes, np.ndarray]:
+    """Every name and value of `labels` in order, concatenated in UTF-8, and their byte lengths."""
+    strs = [s for lab in labels for pair in lab for s in pair]
+    joined = "".join(strs)
+    if joined.isascii():  # the usual case: one encode, and characters are bytes
+        return joined.encode("ascii"), np.fromiter(map(len, strs), dtype="<u4", count=len(strs))
+    enc = [s.encode() for s in strs]
+    return b"".join(enc), np.fromiter(map(len, enc), dtype="<u4", count=len(enc))
+
+
+def encode_series_batch(
+    fps: np.ndarray, kinds: np.ndarray, labels: list[Labels], text: tuple[bytes, np.ndarray] | None = None
+) -> bytes:
     """Many series definitions in one zstd-compressed record (type 5).
 
     A new target's first scrape defines thousands of series whose label names and values
     repeat; compressed together they cost ~10-20 B a series instead of ~200 B. Each series takes
     the next ordinal of its segment, as a type-1 record does (see `SegmentDecoder`).
+    `text`: the names and values concatenated in UTF-8 and their byte lengths, when the caller
+    has them already (`bulk_series`); they must be exactly those of `labels`.
     """
     k = len(labels)
-    strs = [s for lab in labels for pair in lab for s in pair]
-    joined = "".join(strs)
-    if joined.isascii():  # the usual case: one encode, and characters are bytes
-        data = joined.encode("ascii")
-        lens = np.fromiter(map(len, strs), dtype="<u4", count=len(strs))
-    else:
-        enc = [s.encode() for s in strs]
-        data = b"".join(enc)
-        lens = np.fromiter(map(len, enc), dtype="<u4", count=len(enc))
+    data, lens = text if text is not None else _label_text(labels)
     counts = np.fromiter(map(len, labels), dtype="<u2", count=k)
     raw = b"".join(
         (
@@ -217,7 +223,7 @@ def encode_series_batch(fps: np.ndarray, kinds: np.ndarray, labels: list[Labels]
             data,
         )
     )
-    return _compressed(REC_SERIES_BATCH, struct.pack("<II", k, len(strs)), raw)
+    return _compressed(REC_SERIES_BATCH, struct.pack("<II", k, len(lens)), raw)
 
 
 def encode_sample_refs(ords: np.ndarray, timestamps: np.ndarray, values: np.ndarray) -> bytes:
