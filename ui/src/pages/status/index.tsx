@@ -3,6 +3,7 @@
 import type { ComponentChildren } from "preact";
 import { useCallback, useRef, useState } from "preact/hooks";
 import { TimeSeriesChart } from "../../components/chart";
+import { RefreshHead } from "../../components/refreshhead";
 import { useVisibleInterval } from "../../lib/refresh";
 import { updateParams, useLocation } from "../../lib/router";
 import {
@@ -333,15 +334,7 @@ export default function StatusPage() {
   const { snap, refresh, busy } = useStatus();
   return (
     <main class="page status-page" aria-busy={snap === null}>
-      <div class="status-head">
-        <h1>Status</h1>
-        <span class="muted status-updated">
-          {snap ? `Updated ${new Date(snap.at).toLocaleTimeString()}; every 10 s` : "Loading…"}
-        </span>
-        <button type="button" onClick={refresh} disabled={busy} aria-label="Refresh status now">
-          Refresh
-        </button>
-      </div>
+      <RefreshHead title="Status" at={snap?.at} every="10 s" busy={busy} onRefresh={refresh} label="Refresh status now" />
       {snap && (
         <>
           <BuildAndStorage snap={snap} />

@@ -2,6 +2,7 @@
 // health, labels, last scrape and last error; filtered by health and searched by label or URL
 // (both in the URL), refreshed every 10 s while the tab is visible.
 import { useCallback, useRef, useState } from "preact/hooks";
+import { RefreshHead } from "../../components/refreshhead";
 import { useVisibleInterval } from "../../lib/refresh";
 import { updateParams, useLocation } from "../../lib/router";
 import {
@@ -347,15 +348,7 @@ export default function TargetsPage() {
 
   return (
     <main class="page targets-page" aria-busy={snap === null}>
-      <div class="targets-head">
-        <h1>Targets</h1>
-        <span class="muted targets-updated">
-          {snap ? `Updated ${new Date(snap.at).toLocaleTimeString()}; every 10 s` : "Loading…"}
-        </span>
-        <button type="button" onClick={refresh} disabled={busy} aria-label="Refresh targets now">
-          Refresh
-        </button>
-      </div>
+      <RefreshHead title="Targets" at={snap?.at} every="10 s" busy={busy} onRefresh={refresh} label="Refresh targets now" />
       {snap?.error && (
         <p role="alert" class="error targets-alert">
           Could not load the targets: {snap.error}
