@@ -168,16 +168,10 @@ class Fields:
         return bool(value)
 
     def uint(self, key: str, default: int = 0) -> int:
-        if key not in self.data:
-            return default
-        value = self.data[key]
-        if value is None:
-            return 0
-        if _is_bool(value) or not isinstance(value, int):
-            self.fail(key, f"want a whole number, got {_describe(value)}")
+        value = self.integer(key, default)
         if value < 0:
             self.fail(key, f"want a number of at least 0, got {value}")
-        return int(value)
+        return value
 
     def integer(self, key: str, default: int = 0) -> int:
         if key not in self.data:
