@@ -15,9 +15,9 @@ import pytest
 
 from heron.model import STALE_NAN, Matcher, MatchOp, SeriesKind, fingerprint, labels_from
 from heron.storage import Database, RejectReason, SampleBatch, SampleColumns, StorageOptions
-from heron.storage.db import metric_fingerprint
 from heron.storage.head_chunks import pack_group, unpack_group
 from heron.storage.metric_head import FOLD_SAMPLES_PER_SERIES
+from heron.storage.series_slots import metric_fingerprint
 
 NOW_MS = int(time.time() * 1000) - 3600_000  # an hour ago: inside retention and the OOO window
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -12,35 +12,30 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import hashlib
 import logging
 import os
 import shutil
 import threading
 import time
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Sequence
 
 import numpy as np
 
 from heron.logsetup import log_fields
 from heron.model import (
-    METRIC_NAME_RE,
     Labels,
     Matcher,
     SeriesKind,
-    fingerprint,
-    format_labels,
-    label_name_problem,
 )
 from heron.storage import wal as walmod
+from heron.storage.append_checks import AppendChecks, _Txn
 from heron.storage.block import Block
-from heron.storage.bulk_series import BulkText, plain_new_series
 from heron.storage.compact import merge_blocks, plan_compaction, write_head
-from heron.storage.head import Head, HeadSeries, MetricSeries
-from heron.storage.metric_head import SERIES_OVERHEAD, MetricStore, _unique
+from heron.storage.head import Head, HeadSeries
+from heron.storage.metric_head import _unique
 from heron.storage.read import Snapshot
+from heron.storage.series_slots import MetricSlots, _Newest
 from heron.storage.types import (
     AppendResult,
     CorruptionError,
@@ -49,8 +44,6 @@ from heron.storage.types import (
     FsyncMode,
     LogBatch,
     LogEntries,
-    Rejection,
-    RejectReason,
     SampleBatch,
     SampleColumns,
     SeriesInfo,
@@ -64,7 +57,6 @@ __all__ = ["Database"]
 log = logging.getLogger("heron.storage")
 
 _INT64_MIN = int(np.iinfo(np.int64).min)
-_INT64_MAX = int(np.iinfo(np.int64).max)
 _KNOWN_ENTRIES = {"LOCK", "wal", "blocks", "quarantine"}
 # After a head cut failed (the disk is full), appends wait this long before trying again, so a
 # full disk does not cost a block write attempt per push.
@@ -96,7 +88,7 @@ class Counters:
     compaction_failures: int = 0
 
 
-class Database:
+class Database(AppendChecks, MetricSlots):
     """Open with `Database.open(path, options)`; every method is thread-safe."""
 
     def __init__(self, path: str, options: StorageOptions, *, background: bool = True):
@@ -450,213 +442,6 @@ class Database:
         txn.result.accepted += len(fs)
         return fs, fts, fvals
 
-    def _slots_for(self, labels: Sequence[Labels], refs: np.ndarray | None, store: MetricStore) -> np.ndarray:
-        """Head slots for label sets (made when new), -1 where refused. Valid refs skip the
-        label-set lookup; only the rest are looked up, and only new ones hashed."""
-        n = len(labels)
-        if refs is not None:
-            r = np.asarray(refs, dtype=np.int64)
-            good = (r >= 0) & ((r >> 32) == store.generation) & ((r & 0xFFFF_FFFF) < store.n)
-            slots = np.where(good, r & 0xFFFF_FFFF, -1)
-            if bool(good.all()):
-                return slots
-            miss = np.nonzero(~good)[0].tolist()
-        else:
-            # A scraper hands over the same label tuples every scrape: matched by identity,
-            # they cost no hashing at all.
-            ids = np.fromiter(map(id, labels), dtype=np.int64, count=n) if n >= _ID_CACHE_MIN else None
-            if ids is not None:
-                got = store.slots_by_identity(ids)
-                if got is not None:
-                    return got
-            get = store.by_labels.get
-            try:
-                slots = np.fromiter(map(get, labels, repeat(-1)), dtype=np.int64, count=n)
-            except TypeError:  # an unhashable label set (lists): look each up on its own
-                slots = np.full(n, -1, dtype=np.int64)
-            miss = np.nonzero(slots < 0)[0].tolist()
-            if ids is not None and not miss:
-                store.remember_identity(labels, ids, slots)
-        if len(miss) > 8:
-            self._make_slots(labels, miss, slots)
-        else:
-            for i in miss:
-                slots[i] = self._metric_slot(labels[i])[0]
-        return slots
-
-    def _make_slots(self, labels: Sequence[Labels], miss: list[int], slots: np.ndarray) -> None:
-        """`_metric_slot` for many label sets at once (a new target's first scrape): checks and
-        hashing stay per series, the index lookups and column writes are done in bulk. Refused
-        label sets keep -1; the general path that takes them reports why."""
-        store = self._head.metrics
-        new: dict[Labels, list[int]] = {}  # normalised labels -> positions asking for them
-        fps: list[int] = []
-        text: BulkText | None = None  # the new label sets' text, when all of them are plain
-        if len(miss) >= _BULK_MIN:
-            miss, text = self._plain_new(labels, miss, slots, new, fps)
-        for i in miss:
-            lab = labels[i]
-            key, norm, slot = self._find_metric(lab)
-            if slot is not None:
-                slots[i] = slot
-                continue
-            waiting = new.get(norm)
-            if waiting is not None:
-                waiting.append(i)
-                continue
-            if self._check_labels(norm, SeriesKind.METRIC) is not None:
-                continue
-            new[norm] = [i]
-            fps.append(_fingerprint_encoded([s.encode() for pair in norm for s in pair]))
-        if not new:
-            return
-        norms = list(new)
-        fpa = np.array(fps, dtype=np.uint64)
-        ok = store.fp_index.lookup(fpa) < 0  # a hit is another label set: a collision
-        if len(np.unique(fpa)) != len(fpa):
-            _, first = np.unique(fpa, return_index=True)
-            dup = np.ones(len(fpa), dtype=bool)
-            dup[first] = False
-            ok &= ~dup
-        if self._state.blocks or len(self._state.heads) > 1:
-            for j in np.nonzero(ok)[0].tolist():
-                other = self._metric_labels_of(fps[j])
-                if other is not None and other != norms[j]:
-                    ok[j] = False
-        room = self.options.max_active_series - len(self._head.logs) - store.n
-        take = np.nonzero(ok)[0][: max(room, 0)]
-        if not len(take):
-            return
-        made = store.add_many(
-            fpa[take], [norms[j] for j in take.tolist()], self._metric_prev.lookup(fpa[take])
-        )
-        self._head.bytes += SERIES_OVERHEAD * len(take)
-        if text is not None and len(take) == len(norms):
-            store.pending_text = (int(made[0]), len(made), text[0], text[1])
-        for j, slot in zip(take.tolist(), made.tolist()):
-            for i in new[norms[j]]:
-                slots[i] = slot
-                lab = labels[i]
-                if lab is not norms[j] and isinstance(lab, tuple):
-                    self._alias(store, lab, slot)
-
-    def _plain_new(
-        self,
-        labels: Sequence[Labels],
-        miss: list[int],
-        slots: np.ndarray,
-        new: dict[Labels, list[int]],
-        fps: list[int],
-    ) -> tuple[list[int], BulkText | None]:
-        """The bulk part of `_make_slots`: label sets found in the head get their slot, plain
-        new ones (`bulk_series.plain_new_series`) go into `new` and `fps` as the per-series
-        loop would put them. Returns the positions left for that loop, and when every label
-        set was new, plain and different, their text in `new`'s order for the WAL."""
-        store = self._head.metrics
-        labs = [labels[i] for i in miss]
-        try:
-            found = list(map(store.by_labels.get, labs))
-        except TypeError:  # unhashable label sets: all of them go the general way
-            return miss, None
-        names_ok = self._names_ok[SeriesKind.METRIC]
-
-        def name_ok(name: str) -> bool:
-            if name in names_ok:
-                return True
-            if label_name_problem(name, SeriesKind.METRIC) is not None:
-                return False
-            if len(names_ok) < 4096:
-                names_ok.add(name)
-            return True
-
-        o = self.options
-        ok, got_fps, text = plain_new_series(labs, name_ok, o.max_labels_per_series, o.max_label_value_bytes)
-        if not new and found.count(None) == len(found) and bool(ok.all()):
-            # The usual first scrape: every label set new and plain.
-            new.update(zip(labs, ([i] for i in miss)))
-            if len(new) == len(labs):
-                fps.extend(got_fps)
-                return [], text
-            new.clear()  # some label set came twice: the loop below keeps every position
-        rest: list[int] = []
-        it = iter(got_fps)
-        for i, lab, slot, good in zip(miss, labs, found, ok.tolist()):
-            fp = next(it) if good else None  # one fingerprint per passing label set, in order
-            if slot is not None:
-                slots[i] = slot
-            elif fp is None:
-                rest.append(i)
-            else:
-                waiting = new.get(lab)
-                if waiting is None:
-                    new[lab] = [i]
-                    fps.append(fp)
-                else:
-                    waiting.append(i)
-        return rest, None
-
-    def _find_metric(self, labels: Labels) -> tuple[Labels | None, Labels, int | None]:
-        """(hashable key of the caller's labels or None, normalised labels, slot if known)."""
-        store = self._head.metrics
-        try:
-            key = labels if isinstance(labels, tuple) else tuple(labels)
-            slot = store.by_labels.get(key)
-        except TypeError:
-            key, slot = None, None
-        if slot is not None:
-            return key, store.labels[slot], slot
-        # The caller's tuples are kept as they are (a scraper's cache holds the same objects).
-        if isinstance(labels, tuple) and all(type(p) is tuple and len(p) == 2 for p in labels):
-            norm: Labels = labels
-        else:
-            norm = tuple((k, v) for k, v in labels)
-        if any(norm[i][0] >= norm[i + 1][0] for i in range(len(norm) - 1)):
-            norm = tuple(sorted(norm))
-        slot = store.by_labels.get(norm)
-        if slot is not None and key is not None and key != norm:
-            self._alias(store, key, slot)
-        return key, norm, slot
-
-    def _alias(self, store: MetricStore, key: Labels, slot: int) -> None:
-        """Let the caller's spelling of a label set (unsorted) find its slot next time."""
-        if len(store.by_labels) < 2 * self.options.max_active_series:
-            store.by_labels[key] = slot
-
-    def _metric_slot(self, labels: Labels) -> tuple[int, Labels, tuple[RejectReason, str] | None]:
-        """(slot, normalised labels, None), or (-1, labels, (reason, message)) when refused."""
-        store = self._head.metrics
-        key, norm, slot = self._find_metric(labels)
-        if slot is None:
-            problem = self._check_labels(norm, SeriesKind.METRIC)
-            if problem is not None:
-                return -1, norm, problem
-            fp = fingerprint(norm, SeriesKind.METRIC)
-            other = self._metric_labels_of(fp)
-            if other is not None and other != norm:
-                msg = f"fingerprint collision between {format_labels(norm)} and {format_labels(other)}"
-                return -1, norm, (RejectReason.INVALID_LABELS, msg)
-            if len(self._head.logs) + store.n >= self.options.max_active_series:
-                msg = f"maximum active series limit ({self.options.max_active_series}) reached"
-                return -1, norm, (RejectReason.SERIES_LIMIT, msg)
-            slot = store.add_series(fp, norm, self._metric_prev.get(fp))
-            self._head.bytes += SERIES_OVERHEAD
-            if key is not None and key != norm:
-                self._alias(store, key, slot)
-        return slot, norm, None
-
-    def _metric_labels_of(self, fp: int) -> Labels | None:
-        """Labels stored under a metric fingerprint in any head or block, for collision checks."""
-        st = self._state
-        for h in (self._head, *st.heads):
-            slot = h.metrics.slot_of_fp(fp)
-            if slot >= 0:
-                return h.metrics.labels[slot]
-        for b in st.blocks:
-            bs = b.series.get(fp)
-            if bs is not None and bs.kind is SeriesKind.METRIC:
-                return bs.labels
-        return None
-
     def _apply_columns(self, slots: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> None:
         head = self._head
         head.bytes += head.metrics.stage(slots, ts, vals)
@@ -698,323 +483,6 @@ class Database:
         if h.bytes >= self.options.head_max_bytes:
             return True
         return h.entries > 0 and (h.max_ns - h.min_ns) >= self.options.block_duration_seconds * 1e9
-
-    def _check_labels(self, labels: Labels, kind: SeriesKind) -> tuple[RejectReason, str] | None:
-        o = self.options
-        if not labels:
-            return RejectReason.INVALID_LABELS, "series has no labels"
-        if len(labels) > o.max_labels_per_series:
-            return (
-                RejectReason.TOO_MANY_LABELS,
-                f"series {format_labels(labels)} has {len(labels)} labels, more than the limit "
-                f"of {o.max_labels_per_series}",
-            )
-        names = [n for n, _ in labels]
-        if len(set(names)) != len(names):
-            return RejectReason.INVALID_LABELS, f"series {format_labels(labels)} repeats a label name"
-        names_ok = self._names_ok[kind]
-        max_value = o.max_label_value_bytes
-        for name, value in labels:
-            if name in names_ok and len(value) * 4 <= max_value:
-                continue  # a name checked before, a value too short to be too long in UTF-8
-            problem = label_name_problem(name, kind)
-            if problem is None and len(names_ok) < 4096:
-                names_ok.add(name)
-            if problem is not None:
-                shown = format_labels(labels)  # not when long: the problem quotes the name already
-                return RejectReason.INVALID_LABELS, problem + (f" in {shown}" if len(shown) <= 200 else "")
-            if len(value.encode()) > o.max_label_value_bytes:
-                return (
-                    RejectReason.INVALID_LABELS,
-                    f"label {name} value is longer than the limit of {o.max_label_value_bytes} bytes",
-                )
-        if kind is SeriesKind.METRIC:
-            name = dict(labels).get("__name__")
-            if name is None or not METRIC_NAME_RE.fullmatch(name):
-                return (
-                    RejectReason.INVALID_LABELS,
-                    f"invalid or missing metric name in {format_labels(labels)}",
-                )
-        return None
-
-    def _series_for(
-        self, labels: Labels, kind: SeriesKind, n: int, txn: "_Txn"
-    ) -> HeadSeries | MetricSeries | None:
-        """Find or make the head series, queueing its WAL series record once per segment.
-
-        Label sets seen before skip sorting, validation and hashing through a cache keyed by
-        the caller's tuple, as Prometheus' series refs let scrapes skip them.
-        """
-        if kind is SeriesKind.METRIC:
-            return self._metric_series_for(labels, n, txn)
-        key = (kind, labels if isinstance(labels, tuple) else tuple(labels))
-        cached = self._label_cache.get(key)
-        if cached is not None:
-            fp, labels = cached
-        else:
-            labels = tuple(labels)
-            if any(labels[i][0] >= labels[i + 1][0] for i in range(len(labels) - 1)):
-                labels = tuple(sorted(labels))
-            problem = self._check_labels(labels, kind)
-            if problem is not None:
-                txn.result.rejected.append(Rejection(labels, kind, -1, n, problem[0], problem[1]))
-                return None
-            fp = fingerprint(labels, kind)
-            known = self._series_labels.get(fp)
-            if known is not None and known != (kind, labels):
-                msg = f"fingerprint collision between {format_labels(labels)} and {format_labels(known[1])}"
-                txn.result.rejected.append(Rejection(labels, kind, -1, n, RejectReason.INVALID_LABELS, msg))
-                return None
-            if len(self._label_cache) > 2 * self.options.max_active_series:
-                self._label_cache.clear()
-            self._label_cache[key] = (fp, labels)
-        series = self._head.logs.get(fp) or txn.created.get(fp)
-        if series is None:
-            if len(self._head.series) + len(txn.created) >= self.options.max_active_series:
-                msg = f"maximum active series limit ({self.options.max_active_series}) reached"
-                txn.result.rejected.append(Rejection(labels, kind, -1, n, RejectReason.SERIES_LIMIT, msg))
-                return None
-            series = HeadSeries(fp, labels, kind)
-            txn.created[fp] = series
-        assert self._wal is not None
-        if self._wal.needs_series(fp) and fp not in txn.wal_series:
-            txn.blobs.append(walmod.encode_series(fp, kind, labels))
-            txn.n_series += 1
-            txn.wal_series.add(fp)
-            txn.wal_log_series.add(fp)
-        return series
-
-    def _metric_series_for(self, labels: Labels, n: int, txn: "_Txn") -> MetricSeries | None:
-        slot, norm, problem = self._metric_slot(labels)
-        if problem is not None:
-            txn.result.rejected.append(Rejection(norm, SeriesKind.METRIC, -1, n, problem[0], problem[1]))
-            return None
-        store = self._head.metrics
-        assert self._wal is not None
-        if int(store.cols.wal_epoch[slot]) != self._wal.epoch:
-            fp = int(store.cols.fps[slot])
-            if fp not in txn.wal_series:
-                txn.blobs.append(walmod.encode_series(fp, SeriesKind.METRIC, norm))
-                store.cols.wal_ord[slot] = self._wal.series_count + txn.n_series
-                txn.n_series += 1
-                txn.wal_series.add(fp)
-                txn.wal_metric_slots.append(slot)
-        return MetricSeries(store, slot)
-
-    def _time_checks(
-        self,
-        newest: int,
-        ts: np.ndarray,
-        window: int,
-        oldest: int,
-        labels: Labels,
-        kind: SeriesKind,
-        txn: "_Txn",
-        latest: int = _INT64_MAX,
-    ) -> tuple[np.ndarray, np.ndarray, bool]:
-        """Returns (keep mask, mask of entries not newer than everything before them, whether
-        the batch is sorted and newer than the series, so every entry is kept).
-
-        Entries after `latest` are refused (Loki's creation grace period): stored, one entry
-        from the far future would put every current entry of its stream too far behind."""
-        n = len(ts)
-        first = int(ts[0])
-        if first > newest and first >= oldest and int(ts[-1]) <= latest:
-            # The common case: an in-order batch newer than the series. Only equal neighbours
-            # can be duplicates, and nothing is too old (or, being in order, too new).
-            if n == 1:
-                return np.ones(1, dtype=bool), np.zeros(1, dtype=bool), True
-            step = ts[1:] - ts[:-1]
-            smallest = int(step.min())
-            if smallest > 0:
-                return np.ones(n, dtype=bool), np.zeros(n, dtype=bool), True
-            if smallest == 0:
-                cand = np.zeros(n, dtype=bool)
-                cand[1:] = step == 0
-                return np.ones(n, dtype=bool), cand, True
-        too_new = ts > latest
-        # A refused entry must not count as the newest for the entries after it.
-        valid = np.where(too_new, _INT64_MIN, ts) if bool(too_new.any()) else ts
-        before = np.empty(n, dtype=np.int64)
-        before[0] = newest
-        if n > 1:
-            np.maximum.accumulate(valid[:-1], out=before[1:])
-            np.maximum(before[1:], newest, out=before[1:])
-        limit = np.where(before == _INT64_MIN, _INT64_MIN, before - window)
-        refused = (ts < limit) | (ts < oldest) | too_new
-        keep = ~refused
-        if bool(refused.any()):
-            for i in np.nonzero(refused)[0].tolist():
-                t = int(ts[i])
-                if too_new[i]:
-                    reason = RejectReason.TOO_NEW
-                    why = (
-                        f"is too far in the future: more than {self.options.future_skew_seconds:g}s "
-                        f"ahead of the server's clock (future_skew)"
-                    )
-                elif t < oldest:
-                    reason, why = RejectReason.RETENTION, "is older than the retention period"
-                else:
-                    reason = RejectReason.TOO_OLD
-                    why = f"is too far behind the newest entry ({int(before[i])}) of its series"
-                txn.reject(
-                    labels, kind, i, reason, f"entry with timestamp {t} for {format_labels(labels)} {why}"
-                )
-        return keep, keep & (ts <= before), False
-
-    def _prepare_logs(self, b: LogBatch, txn: "_Txn") -> None:
-        n = len(b.lines)
-        if len(b.timestamps) != n or (b.metadata is not None and len(b.metadata) != n):
-            raise StorageError("log batch columns differ in length")
-        if n == 0:
-            return
-        series = self._series_for(b.labels, SeriesKind.LOG, n, txn)
-        if series is None:
-            return
-        o = self.options
-        ts = np.asarray(b.timestamps, dtype=np.int64)
-        lens = np.fromiter(map(len, b.lines), dtype=np.int64, count=n)
-        now = time.time_ns()
-        oldest = now - int(o.retention_seconds * 1e9)
-        latest = min(now + int(o.future_skew_seconds * 1e9), _INT64_MAX)
-        assert isinstance(series, HeadSeries)
-        keep, candidates, in_order = self._time_checks(
-            self._series_max.get(series.fp, _INT64_MIN),
-            ts,
-            int(o.ooo_window_seconds * 1e9),
-            oldest,
-            series.labels,
-            SeriesKind.LOG,
-            txn,
-            latest,
-        )
-        too_long = lens > o.max_line_bytes
-        if bool(too_long.any()):
-            for i in np.nonzero(too_long & keep)[0].tolist():
-                msg = (
-                    f"line of {int(lens[i])} bytes for {format_labels(series.labels)} is longer than "
-                    f"the limit of {o.max_line_bytes} bytes"
-                )
-                txn.reject(series.labels, SeriesKind.LOG, i, RejectReason.LINE_TOO_LONG, msg)
-            keep &= ~too_long
-        candidates &= keep
-        if bool(candidates.any()):
-            keep &= ~self._log_duplicates(series, ts, b.lines, candidates, keep, txn)
-        if not bool(keep.any()):
-            return
-        if bool(keep.all()):
-            lines, metas, kts, klens = b.lines, b.metadata, ts, lens
-        else:
-            idx = np.nonzero(keep)[0]
-            lines = [b.lines[i] for i in idx.tolist()]
-            metas = [b.metadata[i] for i in idx.tolist()] if b.metadata is not None else None
-            kts, klens = ts[idx], lens[idx]
-        data = b"".join(lines)
-        if metas is None:
-            mlens, meta = np.zeros(len(kts), dtype=np.int64), b""
-        else:
-            mlens, meta = np.fromiter(map(len, metas), dtype=np.int64, count=len(metas)), b"".join(metas)
-        txn.blobs.append(walmod.encode_logs(series.fp, kts, klens, mlens, data, meta))
-        sorted_range = (int(kts[0]), int(kts[-1])) if in_order else None
-        txn.applies.append((series, (kts, klens, data, mlens, meta, sorted_range)))
-        txn.result.accepted += len(kts)
-
-    def _log_duplicates(
-        self,
-        series: HeadSeries,
-        ts: np.ndarray,
-        lines: Sequence[bytes],
-        candidates: np.ndarray,
-        keep: np.ndarray,
-        txn: "_Txn",
-    ) -> np.ndarray:
-        """Entries of this batch identical to one already stored in the head or earlier in it."""
-        lo = int(ts[candidates].min())
-        hi = int(ts[candidates].max())
-        seen: set[tuple[int, bytes]] = set()
-        for cols in series.log_columns(lo, hi):
-            seen.update(zip(cols.timestamps.tolist(), cols.lines()))
-        for pending, args in txn.applies:
-            if pending is series:
-                pts, plens, pdata = args[0], args[1], args[2]
-                ends = np.cumsum(plens)
-                for t, e, ln in zip(pts.tolist(), ends.tolist(), plens.tolist()):
-                    seen.add((t, pdata[e - ln : e]))
-        dup = np.zeros(len(ts), dtype=bool)
-        in_range = np.nonzero(keep & (ts >= lo) & (ts <= hi))[0]
-        for i in in_range.tolist():
-            key = (int(ts[i]), bytes(lines[i]))
-            if key in seen:
-                if candidates[i]:
-                    dup[i] = True
-            else:
-                seen.add(key)
-        ndup = int(dup.sum())
-        txn.result.duplicates += ndup
-        txn.result.accepted += ndup
-        return dup
-
-    def _prepare_samples(self, b: SampleBatch, txn: "_Txn") -> None:
-        n = len(b.timestamps)
-        if len(b.values) != n:
-            raise StorageError("sample batch columns differ in length")
-        if n == 0:
-            return
-        series = self._series_for(b.labels, SeriesKind.METRIC, n, txn)
-        if series is None:
-            return
-        o = self.options
-        ts = np.asarray(b.timestamps, dtype=np.int64)
-        vals = np.asarray(b.values, dtype=np.float64)
-        oldest = int(time.time() * 1000) - int(o.retention_seconds * 1000)
-        assert isinstance(series, MetricSeries)
-        keep, candidates, _ = self._time_checks(
-            series.newest, ts, int(o.ooo_window_seconds * 1000), oldest, series.labels, SeriesKind.METRIC, txn
-        )
-        if bool(candidates.any()):
-            keep &= ~self._sample_duplicates(series, ts, vals, candidates, keep, txn)
-        if not bool(keep.any()):
-            return
-        if not bool(keep.all()):
-            ts, vals = ts[keep], vals[keep]
-        txn.blobs.append(walmod.encode_samples(series.fp, ts, vals))
-        txn.applies.append((series, (ts, vals)))
-        txn.result.accepted += len(ts)
-
-    def _sample_duplicates(
-        self,
-        series: MetricSeries,
-        ts: np.ndarray,
-        vals: np.ndarray,
-        candidates: np.ndarray,
-        keep: np.ndarray,
-        txn: "_Txn",
-    ) -> np.ndarray:
-        """Samples to drop: identical ones (acknowledged) and same-timestamp-other-value (refused)."""
-        lo = int(ts[candidates].min())
-        hi = int(ts[candidates].max())
-        seen: dict[int, int] = {}
-        for pts, pvals in series.sample_arrays(lo, hi):
-            seen.update(zip(pts.tolist(), pvals.view(np.uint64).tolist()))
-        for pending, args in txn.applies:
-            if pending == series:
-                seen.update(zip(args[0].tolist(), args[1].view(np.uint64).tolist()))
-        drop = np.zeros(len(ts), dtype=bool)
-        bits = vals.view(np.uint64)
-        for i in np.nonzero(keep & (ts >= lo) & (ts <= hi))[0].tolist():
-            t = int(ts[i])
-            have = seen.get(t)
-            if have is None:
-                seen[t] = int(bits[i])
-            elif have == int(bits[i]):
-                drop[i] = True
-                txn.result.duplicates += 1
-                txn.result.accepted += 1
-            else:
-                drop[i] = True
-                msg = f"sample at {t} for {format_labels(series.labels)} already has a different value"
-                txn.reject(series.labels, SeriesKind.METRIC, i, RejectReason.DUPLICATE_TIMESTAMP, msg)
-        return drop
 
     # ------------------------------------------------------------------------------------
     # head cut, compaction, retention
@@ -1263,79 +731,3 @@ def free_bytes(path: str) -> int | None:
     except OSError:
         return None
     return st.f_bavail * st.f_frsize
-
-
-@dataclass
-class _Txn:
-    """What one append call has prepared but not yet applied."""
-
-    result: AppendResult = field(default_factory=AppendResult)
-    blobs: list[bytes] = field(default_factory=list)
-    wal_series: set[int] = field(default_factory=set)  # fingerprints whose series record is queued
-    wal_log_series: set[int] = field(default_factory=set)  # ... of log streams (the WAL tracks them)
-    wal_metric_slots: list[int] = field(default_factory=list)  # ... of metric slots (the head does)
-    n_series: int = 0  # series definitions queued in `blobs`: the WAL's ordinals advance by it
-    created: dict[int, HeadSeries] = field(default_factory=dict)
-    applies: list[tuple[HeadSeries | MetricSeries, tuple]] = field(default_factory=list)
-
-    def reject(self, labels: Labels, kind: SeriesKind, index: int, reason: RejectReason, msg: str) -> None:
-        self.result.rejected.append(Rejection(labels, kind, index, 1, reason, msg))
-
-
-_ID_CACHE_MIN = 64  # label lists shorter than this are looked up by value
-_BULK_MIN = 64  # new label sets checked and hashed together from this many on
-_METRIC_KIND_BYTE = bytes((int(SeriesKind.METRIC),))
-
-
-def metric_fingerprint(labels: Labels) -> int:
-    """`heron.model.fingerprint(labels, SeriesKind.METRIC)`, with one hash update in place of
-    four per label: series creation is per-series Python, and this is a third of it."""
-    return _fingerprint_encoded([s.encode() for pair in labels for s in pair])
-
-
-def _fingerprint_encoded(enc: list[bytes]) -> int:
-    """`metric_fingerprint` of labels whose names and values are already encoded, in order."""
-    h = hashlib.blake2b(_METRIC_KIND_BYTE, digest_size=8)
-    h.update(b"\xff".join(enc))
-    if enc:
-        h.update(b"\xff")
-    return int.from_bytes(h.digest(), "little")
-
-
-class _Newest:
-    """Newest timestamp of metric series that are (or were) in blocks or an earlier head, as
-    sorted columns: 16 B a series, where a dict would cost ~100."""
-
-    def __init__(self, fps: np.ndarray | None = None, newest: np.ndarray | None = None):
-        self.fps = fps if fps is not None else np.empty(0, dtype=np.uint64)
-        self.newest = newest if newest is not None else np.empty(0, dtype=np.int64)
-
-    def get(self, fp: int) -> int:
-        i = int(np.searchsorted(self.fps, np.uint64(fp)))
-        if i < len(self.fps) and int(self.fps[i]) == fp:
-            return int(self.newest[i])
-        return _INT64_MIN
-
-    def lookup(self, fps: np.ndarray) -> np.ndarray:
-        out = np.full(len(fps), _INT64_MIN, dtype=np.int64)
-        if len(self.fps):
-            i = np.searchsorted(self.fps, fps)
-            i[i >= len(self.fps)] = 0
-            hit = self.fps[i] == fps
-            out[hit] = self.newest[i[hit]]
-        return out
-
-    def merged(self, fps: np.ndarray, newest: np.ndarray, horizon: int) -> "_Newest":
-        """A copy with (fps, newest) folded in, keeping the larger timestamp per series and
-        forgetting series whose newest is before `horizon` (out of the out-of-order window)."""
-        allf = np.concatenate([self.fps, fps.astype(np.uint64, copy=False)])
-        alln = np.concatenate([self.newest, newest.astype(np.int64, copy=False)])
-        keep = alln >= horizon
-        allf, alln = allf[keep], alln[keep]
-        if not len(allf):
-            return _Newest()
-        order = np.lexsort((alln, allf))
-        allf, alln = allf[order], alln[order]
-        last = np.ones(len(allf), dtype=bool)
-        last[:-1] = allf[1:] != allf[:-1]  # the largest timestamp sorts last per fingerprint
-        return _Newest(allf[last], alln[last])
