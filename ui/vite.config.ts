@@ -22,5 +22,12 @@ export default defineConfig({
   server: {
     proxy: Object.fromEntries(["/loki", "/api", "/otlp", "/-", "/metrics"].map((p) => [p, { target: api, ws: true }])),
   },
-  test: { include: ["src/**/*.test.ts"], environment: "node" },
+  test: {
+    include: ["src/**/*.test.ts"],
+    environment: "node",
+    // Node would load codemirror-promql's CommonJS build, and with it a second @codemirror/state:
+    // inlined, Vitest runs its ES modules against the one copy the UI uses, as the build does.
+    server: { deps: { inline: ["@prometheus-io/codemirror-promql", "@prometheus-io/lezer-promql"] } },
+    alias: { "@prometheus-io/codemirror-promql": "@prometheus-io/codemirror-promql/dist/esm/index.js" },
+  },
 });

@@ -8,6 +8,7 @@ import { errorMarkField, errorMessageText, errorSpan, setErrorMark } from "./err
 import { queryHighlighting } from "./highlight";
 import { createLabelSource, type LabelSource } from "./labels";
 import { logql } from "./logql";
+import { promql } from "./promql";
 import "./editor.css";
 
 /**
@@ -25,7 +26,7 @@ export interface QueryEditorProps {
   onChange: (value: string) => void;
   /** Enter runs (Ctrl-Enter in multi-line mode); called with the editor's current text. */
   onRun: (value: string) => void;
-  language: "logql";
+  language: "logql" | "promql";
   ariaLabel: string;
   placeholder?: string;
   /** The time range autocomplete asks label values for (epoch ms). */
@@ -33,10 +34,12 @@ export interface QueryEditorProps {
   error?: EditorError | null;
   /** Start in multi-line mode (it starts so anyway when the value has a newline). */
   multiLine?: boolean;
+  /** Shift-Enter runs too, in both modes (the metrics explorer's key, as in Grafana). */
+  shiftEnterRuns?: boolean;
 }
 
 /** Each query language is one module giving its grammar support and its completion source. */
-const LANGUAGES = { logql } satisfies Record<QueryEditorProps["language"], (labels: LabelSource) => unknown>;
+const LANGUAGES = { logql, promql } satisfies Record<QueryEditorProps["language"], (labels: LabelSource) => unknown>;
 
 /** Marks the editor's own updates from `value` (not the user's edits: they dismiss an error). */
 const fromProps = Annotation.define<boolean>();
@@ -67,16 +70,17 @@ export function QueryEditor(props: QueryEditorProps) {
       setMultiLine(true);
       return insertNewlineAndIndent(v);
     };
+    const shiftRuns = Boolean(latest.current.shiftEnterRuns);
     return [
       Prec.high(
         keymap.of(
           multi
             ? [
-                { key: "Enter", run: insertNewlineAndIndent, shift: insertNewlineAndIndent },
+                { key: "Enter", run: insertNewlineAndIndent, shift: shiftRuns ? run : insertNewlineAndIndent },
                 { key: "Mod-Enter", run },
               ]
             : [
-                { key: "Enter", run, shift: toMulti },
+                { key: "Enter", run, shift: shiftRuns ? run : toMulti },
                 { key: "Mod-Enter", run },
               ],
         ),
@@ -120,7 +124,10 @@ export function QueryEditor(props: QueryEditorProps) {
         ],
       }),
     });
-    return () => view.current?.destroy();
+    return () => {
+      view.current?.destroy();
+      if ("destroy" in lang) lang.destroy(); // PromQL's client aborts its look-ups in flight
+    };
   }, []);
 
   useEffect(() => {
@@ -180,7 +187,13 @@ export function QueryEditor(props: QueryEditorProps) {
           class="query-editor-mode"
           aria-pressed={multiLine}
           aria-label="Multi-line"
-          title={multiLine ? "Multi-line: Enter adds a line, Ctrl-Enter runs" : "Single line: Enter runs, Shift-Enter adds a line"}
+          title={
+            multiLine
+              ? `Multi-line: Enter adds a line, ${props.shiftEnterRuns ? "Shift-Enter or " : ""}Ctrl-Enter runs`
+              : props.shiftEnterRuns
+                ? "Single line: Enter or Shift-Enter runs"
+                : "Single line: Enter runs, Shift-Enter adds a line"
+          }
           onClick={() => {
             setMultiLine(!multiLine);
             view.current?.focus();

@@ -168,3 +168,46 @@ export async function queryLogs(p: LogQueryParams, signal?: AbortSignal): Promis
   });
   return (await res.json()) as QueryResponse;
 }
+
+// ---- Prometheus API shapes (/api/v1: the metrics explorer and the overview's panels) ----
+
+/** What /api/v1/query and /query_range answer; `warnings` and `infos` come with any status. */
+export type PromData =
+  | { resultType: "matrix"; result: MatrixResult[] }
+  | { resultType: "vector"; result: VectorResult[] }
+  | { resultType: "scalar"; result: [number, string] }
+  | { resultType: "string"; result: [number, string] };
+
+export interface PromResponse {
+  status: "success" | "error";
+  data: PromData;
+  warnings?: string[];
+  infos?: string[];
+}
+
+/** Epoch ms as the Prometheus API's time parameters (Unix seconds, ms precision). */
+export const msToSeconds = (ms: number) => `${Math.round(ms) / 1000}`;
+
+/** /api/v1/query_range: start, end and step in ms, sent as seconds. */
+export function promQueryRange(query: string, start: number, end: number, step: number, signal?: AbortSignal): Promise<PromResponse> {
+  return getJSON<PromResponse>(
+    "/api/v1/query_range",
+    { query, start: msToSeconds(start), end: msToSeconds(end), step: msToSeconds(step) },
+    signal,
+  );
+}
+
+/** /api/v1/query: an instant query at `time` (ms). */
+export function promQuery(query: string, time: number, signal?: AbortSignal): Promise<PromResponse> {
+  return getJSON<PromResponse>("/api/v1/query", { query, time: msToSeconds(time) }, signal);
+}
+
+/**
+ * Where a PromQL parse error points: Prometheus writes `1:14: parse error: ...` (1-based line
+ * and column), and the API puts it after `invalid parameter "query": `.
+ */
+export function promErrorPosition(message: string): { line: number; col: number } | null {
+  const m = /(?:^|\s)(\d+):(\d+): parse error/.exec(message);
+  if (!m) return null;
+  return { line: Math.max(1, Number(m[1])), col: Math.max(1, Number(m[2])) };
+}
