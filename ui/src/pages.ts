@@ -11,6 +11,7 @@ export interface Page {
 export const PAGES: Page[] = [
   { path: "/", title: "Overview", load: () => import("./pages/overview") },
   { path: "/logs", title: "Logs", load: () => import("./pages/logs") },
+  { path: "/metrics", title: "Metrics", load: () => import("./pages/metrics") },
   { path: "/targets", title: "Targets", load: () => import("./pages/targets") },
   { path: "/status", title: "Status", load: () => import("./pages/status") },
 ];

@@ -1,6 +1,7 @@
 // The one uPlot wrapper behind every chart: lazy loading, theme colours (redrawn on the
 // `heron:theme` event), resizing with the container, stacking, a legend that isolates a
 // series on click, hover values, and drag-to-zoom. Charts hand it aligned data.
+import type { ComponentChildren } from "preact";
 import type uPlotType from "uplot";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { formatTimestamp } from "../../lib/time";
@@ -28,6 +29,8 @@ export interface PlotProps {
   height: number;
   ariaLabel: string;
   summary: string;
+  /** Extra content after series i's legend button. */
+  legendExtra?: (index: number) => ComponentChildren;
 }
 
 let nextId = 0;
@@ -269,7 +272,7 @@ export function Plot(props: PlotProps) {
       </p>
       {series.length > 0 && (
         <ul class="chart-legend" aria-label={`${ariaLabel}: legend`}>
-          {series.map((s) => {
+          {series.map((s, i) => {
             const active = isolated === s.name && shown.length === 1;
             const dim = isolated !== null && shown.length === 1 && !active;
             return (
@@ -288,6 +291,7 @@ export function Plot(props: PlotProps) {
                   />
                   {s.name}
                 </button>
+                {props.legendExtra?.(i)}
               </li>
             );
           })}

@@ -7,7 +7,7 @@ import type { TimeSeriesChartProps } from "./types";
 
 const PALETTE = Array.from({ length: 8 }, (_, i) => `--series-${i + 1}`);
 
-export function TimeSeriesChart({ series, start, end, step, onZoom, height = 220, ariaLabel, stacked = false, unit }: TimeSeriesChartProps) {
+export function TimeSeriesChart({ series, start, end, step, onZoom, height = 220, ariaLabel, stacked = false, unit, legendExtra }: TimeSeriesChartProps) {
   const { xs, plotSeries } = useMemo(() => {
     const a = align(series);
     return {
@@ -41,6 +41,7 @@ export function TimeSeriesChart({ series, start, end, step, onZoom, height = 220
       height={height}
       ariaLabel={ariaLabel}
       summary={summary}
+      legendExtra={legendExtra ? (i) => legendExtra(series[i]) : undefined}
     />
   );
 }

@@ -1,3 +1,5 @@
+import type { ComponentChildren } from "preact";
+
 /** One series: its legend name, its labels, and [epoch ms, value] points (NaN/null gaps allowed). */
 export interface ChartSeries {
   name: string;
@@ -30,4 +32,6 @@ export interface TimeSeriesChartProps {
   stacked?: boolean;
   /** "bytes" formats values as kB/MB; any other text is appended to the numbers. */
   unit?: string;
+  /** Extra content after a series' legend entry (the metrics explorer's "Logs" link). */
+  legendExtra?: (series: ChartSeries) => ComponentChildren;
 }
