@@ -24,8 +24,9 @@ __all__ = ["UI_PAGES", "packaged_ui_dir", "routes"]
 
 # The client-side router's pages (ui/src/pages.ts; later pages add themselves to both lists).
 # Each answers index.html, as do paths under it; anything else that is not an API or an asset
-# is a 404. `/` is the overview.
-UI_PAGES = ("logs", "status", "targets")
+# is a 404. `/` is the overview. `/metrics` itself is health.py's (it answers the exposition or,
+# to a browser, index.html); the UI's routes here add the paths under it.
+UI_PAGES = ("logs", "metrics", "status", "targets")
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 NO_CACHE = "no-cache"
