@@ -299,9 +299,11 @@ def mad_over_time(call: Call, args: list[Value], ctx: EvalContext) -> Vector:
         with np.errstate(invalid="ignore"):
             median = _quantile(half, values, none, nf)
             inside = np.arange(values.shape[1])[None, :] < n[:, None]
-            deviations = np.where(inside, np.abs(values - median[:, None]), np.inf)
+            deviations = np.abs(values - median[:, None])
+            nan = inside & np.isnan(deviations)  # |Inf - Inf|, ordered first again
+            deviations = np.where(inside & ~nan, deviations, np.inf)
         deviations.sort(axis=1)
-        mad = _quantile(half, deviations, none, nf)
+        mad = _quantile(half, deviations, nan.sum(axis=1), nf)
         flat_out[cells] = np.where(nan_count > 0, np.nan, mad)
     return result(rv, out, ok)
 

@@ -10,7 +10,10 @@ feature flag in Prometheus) are listed in `EXPERIMENTAL_RANGE_FUNCTIONS`.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
+
+import numpy as np
 
 from heron.promql.functions.over_time import EXPERIMENTAL, OVER_TIME_FUNCTIONS
 from heron.promql.functions.rates import RATE_FUNCTIONS
@@ -20,10 +23,23 @@ from heron.promql.value import EvalContext, Value
 
 __all__ = ["RANGE_FUNCTIONS", "EXPERIMENTAL_RANGE_FUNCTIONS"]
 
-RANGE_FUNCTIONS: dict[str, Callable[[Call, list[Value], EvalContext], Value]] = {
-    **RATE_FUNCTIONS,
-    **REGRESSION_FUNCTIONS,
-    **OVER_TIME_FUNCTIONS,
+Impl = Callable[[Call, list[Value], EvalContext], Value]
+
+
+def _ieee(fn: Impl) -> Impl:
+    """Run `fn` with numpy's floating-point warnings off: PromQL arithmetic is IEEE 754 (Inf - Inf
+    is NaN, 1e308 * 10 is +Inf) as in Go, and those results are answers, not errors."""
+
+    @functools.wraps(fn)
+    def run(call: Call, args: list[Value], ctx: EvalContext) -> Value:
+        with np.errstate(all="ignore"):
+            return fn(call, args, ctx)
+
+    return run
+
+
+RANGE_FUNCTIONS: dict[str, Impl] = {
+    name: _ieee(fn) for name, fn in {**RATE_FUNCTIONS, **REGRESSION_FUNCTIONS, **OVER_TIME_FUNCTIONS}.items()
 }
 
 # Prometheus' experimental range functions (`--enable-feature=promql-experimental-functions`);

@@ -83,32 +83,26 @@ def _scalar_after(args: list[Value], rv: RangeVector, index: int) -> Scalar | Ve
     return arg
 
 
-def _check_factor(name: str, short: str, factor: np.ndarray, used: np.ndarray) -> None:
-    """Prometheus panics (and so fails the query) on a factor outside (0, 1) at any step it is
-    actually used; a NaN factor passes its check, as in Prometheus."""
-    bad = used & ((factor <= 0) | (factor >= 1))
-    if bad.any():
-        first = float(factor[np.unravel_index(int(np.argmax(bad)), bad.shape)])
-        raise ExecutionError(f"invalid {name} factor. Expected: 0 < {short} < 1, got: {go_float(first, 'f')}")
-
-
 def double_exponential_smoothing(call: Call, args: list[Value], ctx: EvalContext) -> Vector:
     """Holt's double exponential smoothing of the window (`sf` smoothing, `tf` trend factor)."""
     rv = range_arg(args)
     w = Windows.of(rv)
     sf = step_scalar(_scalar_after(args, rv, 0), w.shape)
     tf = step_scalar(_scalar_after(args, rv, 1), w.shape)
+    # Prometheus checks the factors wherever it calls the function: at every (series, step)
+    # whose window holds a sample; the first failing one (series by series) is reported.
     used = w.count >= 1
     with np.errstate(invalid="ignore"):
-        # Prometheus checks both factors at the first (series, step) that has samples.
         bad_sf = used & ((sf <= 0) | (sf >= 1))
         bad_tf = used & ((tf <= 0) | (tf >= 1))
     bad = bad_sf | bad_tf
     if bad.any():
         at = np.unravel_index(int(np.argmax(bad)), bad.shape)
         if bad_sf[at]:
-            _check_factor("smoothing", "sf", sf[at][None], np.ones(1, dtype=bool))
-        _check_factor("trend", "tf", tf[at][None], np.ones(1, dtype=bool))
+            raise ExecutionError(
+                f"invalid smoothing factor. Expected: 0 < sf < 1, got: {go_float(sf[at], 'f')}"
+            )
+        raise ExecutionError(f"invalid trend factor. Expected: 0 < tf < 1, got: {go_float(tf[at], 'f')}")
     ok = w.count >= 2
     s0 = np.zeros(w.shape)
     s1 = w.at(w.lo, ok)
