@@ -252,3 +252,26 @@ Expr: TypeAlias = (
     | AggregateExpr
     | Call
 )
+
+
+def _node_str(self: Expr) -> str:
+    """`str(node)` is Prometheus' `String()` (imported lazily: the printer imports this module)."""
+    from heron.promql.syntax.printer import format_expr
+
+    return format_expr(self)
+
+
+for _node_class in (
+    NumberLiteral,
+    StringLiteral,
+    VectorSelector,
+    MatrixSelector,
+    SubqueryExpr,
+    ParenExpr,
+    UnaryExpr,
+    BinaryExpr,
+    AggregateExpr,
+    Call,
+):
+    _node_class.__str__ = _node_str  # type: ignore[method-assign,assignment]
+del _node_class
