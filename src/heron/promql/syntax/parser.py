@@ -40,6 +40,7 @@ from heron.promql.syntax.ast import (
 )
 from heron.promql.syntax.errors import ParseError, PosRange
 from heron.promql.syntax.functions import SIGNATURES
+from heron.promql.syntax.goregex import RegexError, compile_matcher_regex
 from heron.promql.syntax.lexer import AGGREGATORS, T, Token, tokenize
 from heron.promql.syntax.quoting import parse_duration_ms, unquote
 
@@ -56,6 +57,8 @@ _PRECEDENCE: dict[T, int] = {
     T.LSS: 3,
     T.LTE: 3,
     T.NEQ: 3,
+    T.TRIM_UPPER: 3,
+    T.TRIM_LOWER: 3,
     T.ADD: 4,
     T.SUB: 4,
     T.MUL: 5,
@@ -690,15 +693,12 @@ class _Parser:
     def matcher(self, name: str, op: MatchOp, value: str, pos: PosRange) -> Matcher | None:
         if op in (MatchOp.RE, MatchOp.NRE):
             try:
-                re.compile(value)
-            except re.error as exc:
-                self.add_error(f"error parsing regexp: {exc.msg}: `{value}`", pos)
+                compiled = compile_matcher_regex(value)
+            except RegexError as exc:
+                self.add_error(str(exc), pos)
                 return None
-        try:
-            return Matcher(name, op, value)
-        except ValueError as exc:
-            self.add_error(str(exc), pos)
-            return None
+            return _regex_matcher(name, op, value, compiled)
+        return Matcher(name, op, value)
 
     # --- aggregations and calls ----------------------------------------------------------
     def grouping_labels(self) -> tuple[str, ...]:
@@ -954,6 +954,23 @@ def _fix_matching(expr: Expr) -> Expr:
     if isinstance(expr, Call):
         return replace(expr, args=tuple(_fix_matching(a) for a in expr.args))
     return expr
+
+
+def _regex_matcher(name: str, op: MatchOp, value: str, compiled: re.Pattern[str]) -> Matcher:
+    """A `heron.model.Matcher` holding a regex compiled from Go syntax.
+
+    `Matcher` compiles its value as Python syntax, which refuses Go-valid patterns such as
+    `(?i)foo` (see `goregex`); the Go-translated pattern is installed instead, while `value`
+    (what equality and printing use) stays exactly as written."""
+    try:
+        return Matcher(name, op, value)
+    except ValueError:
+        m = object.__new__(Matcher)
+        object.__setattr__(m, "name", name)
+        object.__setattr__(m, "op", op)
+        object.__setattr__(m, "value", value)
+        object.__setattr__(m, "_regex", compiled)
+        return m
 
 
 def parse_expr(query: str) -> Expr:
