@@ -44,8 +44,16 @@ _QUERY_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# step(), range(), start() and end() as functions belong to the experimental duration
+# expressions; `@ start()` and `@ end()` are the standard @ modifier and stay in.
+_DURATION_FUNCS = re.compile(r"(@\s*)?\b(step|range|start|end)\s*\(\s*\)")
+
+
 def query_skip_reason(query: str) -> str | None:
     for pattern, why in _QUERY_RULES:
         if pattern.search(query):
             return why
+    for m in _DURATION_FUNCS.finditer(query):
+        if m.group(1) is None:
+            return f"experimental duration-expression function {m.group(2)}()"
     return None
