@@ -283,7 +283,11 @@ def _vector_vector(op: str, lhs: Vector, rhs: Vector, matching: VectorMatching, 
             values, present = cond.astype(np.float64), mask
         else:
             values, present = fl, mask & cond
-    drop = np.full(len(pair_labels), return_bool, dtype=bool)
+    # Prometheus 3 (delayed removal) sets DropName to `bool` here and so forgets a flag the
+    # "many" row carried: `rate(a[5m]) > rate(b[5m])` would come out named `a`, unlike
+    # Prometheus without delayed removal (and 2.x), which drop it in rate. Keeping the flag
+    # gives the answer both agree on whenever the name was meant to go.
+    drop = _drop_flags(many)[mi] | return_bool
     return _nonempty(Vector(pair_labels, np.where(present, values, 0.0), present, drop))
 
 

@@ -134,6 +134,8 @@ class Engine:
         cancelled: object | None,
     ) -> QueryResult:
         began = time.perf_counter()
+        if lookback_delta_ms is not None and lookback_delta_ms < 0:
+            raise InvalidQueryError("lookback delta must not be negative")
         lookback = int(lookback_delta_ms) if lookback_delta_ms else self.lookback_delta_ms
         qt = QueryTimes(start, end, lookback, self.default_eval_interval_ms)
         times = np.arange(start, end + 1, step, dtype=np.int64) if step else np.array([start], dtype=np.int64)
