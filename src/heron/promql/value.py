@@ -158,6 +158,9 @@ class EvalContext:
     infos: list[str] = field(default_factory=list)
     samples: int = 0  # counted on the root context; subquery contexts delegate to it
     parent: "EvalContext | None" = None
+    # The whole query's (start, end, step) in ms, for start()/end()/range()/step(); set on
+    # the root context. None: taken from the root's times (exact unless end is off-step).
+    query_bounds: tuple[int, int, int] | None = None
 
     def _annotate(self, out: list[str], kind: str, msg: str, pos: PosRange | None) -> None:
         text = f"PromQL {kind}: {msg}"

@@ -87,3 +87,31 @@ def test_timestamp_uses_sample_times_when_given() -> None:
     out = FUNCTIONS["timestamp"](Call("timestamp", ()), [without], ctx(3))
     assert out.values[0, 0] == 0.0 and out.values[0, 2] == 20.0
     assert out.present.tolist() == [[True, False, True]]
+
+
+def constant(name: str, context: EvalContext) -> list[float]:
+    out = FUNCTIONS[name](Call(name, ()), [], context)
+    assert isinstance(out, Scalar)
+    return out.values.tolist()
+
+
+def test_query_bounds_from_the_root_times() -> None:
+    root = EvalContext(np.array([100_000, 110_000, 120_000, 130_000]))
+    assert constant("start", root) == [100.0] * 4
+    assert constant("end", root) == [130.0] * 4
+    assert constant("range", root) == [30.0] * 4
+    assert constant("step", root) == [10.0] * 4
+    # Inside a subquery the query's bounds still hold.
+    inner = root.with_times(np.array([0, 5_000]))
+    assert constant("start", inner) == [100.0, 100.0] and constant("step", inner) == [10.0, 10.0]
+    instant = EvalContext(np.array([50_000]))
+    assert constant("end", instant) == [50.0] and constant("step", instant) == [0.0]
+    assert constant("range", instant) == [0.0]
+
+
+def test_query_bounds_given_by_the_engine_win() -> None:
+    # A range query whose end is not on a step, and one of a single step before its end.
+    root = EvalContext(np.array([0, 5_000]), query_bounds=(0, 7_000, 5_000))
+    assert constant("end", root) == [7.0, 7.0] and constant("range", root) == [7.0, 7.0]
+    single = EvalContext(np.array([0]), query_bounds=(0, 5_000, 10_000))
+    assert constant("step", single) == [10.0]

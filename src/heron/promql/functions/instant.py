@@ -1,5 +1,6 @@
 """PromQL's instant-vector functions: math, dates, labels and sorting (each in its own module),
-and here the conversions and presence tests: `vector`, `scalar`, `absent`, `timestamp`.
+and here the conversions and presence tests (`vector`, `scalar`, `absent`, `timestamp`) and
+the query's own bounds (`start`, `end`, `range`, `step`).
 
 Every implementation follows `promql/functions.go` of Prometheus 3 and works over the whole
 (series x steps) matrix at once. Name dropping follows Prometheus 3: `timestamp` and the math
@@ -106,6 +107,36 @@ def _timestamp(call: Call, args: list[Value], ctx: EvalContext) -> Value:
     )
 
 
+def _query_bounds(ctx: EvalContext) -> tuple[int, int, int]:
+    """The query's (start, end, step) in ms: the root context's `query_bounds`, or its times."""
+    root = ctx._root()
+    if root.query_bounds is not None:
+        return root.query_bounds
+    times = np.asarray(root.times, dtype=np.int64)
+    if times.size == 0:
+        return 0, 0, 0
+    step = int(times[1] - times[0]) if times.size > 1 else 0
+    return int(times[0]), int(times[-1]), step
+
+
+def _query_constant(which: str) -> Callable[[Call, list[Value], EvalContext], Value]:
+    """`start()`, `end()`, `range()`, `step()` (experimental): the query's own bounds in seconds,
+    the same at every step and inside subqueries (Prometheus folds them into numbers before
+    evaluating); `step()` is 0 for an instant query."""
+
+    def impl(call: Call, args: list[Value], ctx: EvalContext) -> Value:
+        start, end, step = _query_bounds(ctx)
+        seconds = {
+            "start": start / 1000,
+            "end": end / 1000,
+            "range": (end - start) / 1000,
+            "step": step / 1000 if start != end else 0.0,
+        }[which]
+        return Scalar(np.full(len(ctx.times), seconds))
+
+    return impl
+
+
 INSTANT_FUNCTIONS: dict[str, Callable[[Call, list[Value], EvalContext], Value]] = {
     **MATH_FUNCTIONS,
     **DATE_FUNCTIONS,
@@ -115,4 +146,8 @@ INSTANT_FUNCTIONS: dict[str, Callable[[Call, list[Value], EvalContext], Value]] 
     "scalar": _scalar,
     "absent": _absent,
     "timestamp": _timestamp,
+    "start": _query_constant("start"),
+    "end": _query_constant("end"),
+    "range": _query_constant("range"),
+    "step": _query_constant("step"),
 }
