@@ -402,6 +402,9 @@ class _Parser:
         open_tok = self.advance()
         if not self.at_duration_start():
             self.unexpected("subquery or range selector", "number, duration, step(), or range()")
+        if self.at(T.STEP, T.RANGE) and self.peek().kind is not T.LEFT_PAREN:
+            self.advance()
+            self.unexpected("subquery or range selector", "number, duration, step(), or range()")
         rng = self.positive(self.duration_expr(0))
         if self.at(T.RIGHT_BRACKET):
             close = self.advance()
