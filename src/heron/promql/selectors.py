@@ -56,6 +56,8 @@ RawSeries = tuple[Labels, np.ndarray, np.ndarray]
 
 # Series handled between two `ctx.check()` calls while selecting.
 _BATCH = 256
+# Series per vectorised instant selection (bounds the (series x steps) temporaries).
+_VECTOR_BATCH = 2048
 
 
 @dataclass(frozen=True)
@@ -195,30 +197,70 @@ def select_vector(
 ) -> Vector:
     """The instant vector at every lookup time (step time minus offset, or the `@` time):
     each series' last sample in `(t - lookback, t]` unless it is a staleness marker. Series
-    with no sample at any step are left out, as Prometheus' evalSeries leaves them out."""
+    with no sample at any step are left out, as Prometheus' evalSeries leaves them out.
+
+    Series are handled a batch at a time, each batch with one `searchsorted` over all its
+    samples laid end to end (series `i`'s times shifted by `i * span`, so the flat array
+    stays sorted and no lookup can land in a neighbour)."""
     n = len(lookup)
-    labels: list[Labels] = []
-    rows_v: list[np.ndarray] = []
-    rows_p: list[np.ndarray] = []
-    rows_t: list[np.ndarray] = []
-    for ls, ts, vals in _batches(series, ctx):
-        if not len(ts):
-            continue
-        idx = np.searchsorted(ts, lookup, "right") - 1
-        safe = np.maximum(idx, 0)
-        sample_t = ts[safe]
-        present = (idx >= 0) & (sample_t > lookup - lookback_ms)
-        v = vals[safe]
-        present &= ~stale_mask(v)
-        if not present.any():
-            continue
-        labels.append(ls)
-        rows_v.append(np.where(present, v, 0.0))
-        rows_p.append(present)
-        rows_t.append(sample_t)
+    lookup = np.asarray(lookup, dtype=np.int64)
+    parts: list[tuple[list[Labels], np.ndarray, np.ndarray, np.ndarray]] = []
+    for a in range(0, len(series), _VECTOR_BATCH):
+        ctx.check()
+        batch = [s for s in series[a : a + _VECTOR_BATCH] if len(s[1])]
+        if batch:
+            parts.append(_select_batch(batch, lookup, lookback_ms))
+    labels = [ls for p in parts for ls in p[0]]
     if not labels:
         return Vector.empty(n)
-    return Vector(labels, np.vstack(rows_v), np.vstack(rows_p), None, np.vstack(rows_t))
+    return Vector(
+        labels,
+        np.vstack([p[1] for p in parts]),
+        np.vstack([p[2] for p in parts]),
+        None,
+        np.vstack([p[3] for p in parts]),
+    )
+
+
+def _select_batch(
+    batch: Sequence[RawSeries], lookup: np.ndarray, lookback_ms: int
+) -> tuple[list[Labels], np.ndarray, np.ndarray, np.ndarray]:
+    # Only samples in (first lookup - lookback, last lookup] can be chosen: an instant query
+    # concatenates a few samples per series, not the whole fetched span.
+    lo_t, hi_t = int(lookup.min()) - lookback_ms, int(lookup.max())
+    cuts = [np.searchsorted(ts, (lo_t, hi_t), "right") for _, ts, _ in batch]
+    lens = np.array([b - a for a, b in cuts], dtype=np.int64)
+    first = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    t = np.concatenate([ts[a:b] for (_, ts, _), (a, b) in zip(batch, cuts)] + [np.empty(0, np.int64)])
+    v = np.concatenate([vs[a:b] for (_, _, vs), (a, b) in zip(batch, cuts)] + [np.empty(0)])
+    if not len(t):
+        return (
+            [],
+            np.empty((0, len(lookup))),
+            np.zeros((0, len(lookup)), dtype=bool),
+            np.empty((0, len(lookup)), np.int64),
+        )
+    t_min = min(int(t.min()), int(lookup.min()))
+    span = max(int(t.max()), int(lookup.max())) - t_min + 1
+    rows = np.arange(len(batch), dtype=np.int64)
+    if span * len(batch) >= 2**62:  # shifted times would overflow: one series at a time
+        idx = np.vstack(
+            [
+                np.searchsorted(t[f : f + k], lookup, "right") - 1 + f
+                for f, k in zip(first.tolist(), lens.tolist())
+            ]
+        )
+    else:
+        key = np.repeat(rows * span, lens) + (t - t_min)
+        idx = np.searchsorted(key, rows[:, None] * span + (lookup - t_min)[None, :], "right") - 1
+    valid = idx >= first[:, None]
+    safe = np.where(valid, idx, 0)
+    sample_t = t[safe]
+    present = valid & (sample_t > lookup[None, :] - lookback_ms) & ~stale_mask(v)[safe]
+    values = np.where(present, v[safe], 0.0)
+    keep = np.flatnonzero(present.any(axis=1))
+    labels = [batch[i][0] for i in keep.tolist()]
+    return labels, values[keep], present[keep], sample_t[keep]
 
 
 def select_range(
