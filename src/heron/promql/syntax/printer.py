@@ -26,7 +26,16 @@ from heron.promql.syntax.ast import (
 )
 from heron.promql.syntax.quoting import format_duration_ms, format_float, go_quote
 
-__all__ = ["format_expr", "format_matcher", "format_labels_list", "offset_suffix", "at_suffix"]
+__all__ = [
+    "format_expr",
+    "format_matcher",
+    "format_labels_list",
+    "offset_suffix",
+    "at_suffix",
+    "subquery_suffix",
+    "aggregate_prefix",
+    "matching_suffix",
+]
 
 _LEGACY_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _OPS = {MatchOp.EQ: "=", MatchOp.NEQ: "!=", MatchOp.RE: "=~", MatchOp.NRE: "!~"}
@@ -94,6 +103,13 @@ def matching_suffix(node: BinaryExpr) -> str:
     return out
 
 
+def subquery_suffix(node: SubqueryExpr) -> str:
+    """`[range:step] @ t offset d` (Prometheus' `getSubqueryTimeSuffix`)."""
+    step = format_duration_ms(node.step_ms) if node.step_ms else ""
+    rng = format_duration_ms(node.range_ms)
+    return f"[{rng}:{step}]{at_suffix(node.at)}{offset_suffix(node.offset_ms)}"
+
+
 def aggregate_prefix(node: AggregateExpr) -> str:
     if node.without:
         return f"{node.op} without ({format_labels_list(node.grouping)}) "
@@ -115,9 +131,7 @@ def format_expr(node: Expr) -> str:
         rng = format_duration_ms(node.range_ms)
         return f"{selector_body(vs)}[{rng}]{at_suffix(vs.at)}{offset_suffix(vs.offset_ms)}"
     if isinstance(node, SubqueryExpr):
-        step = format_duration_ms(node.step_ms) if node.step_ms else ""
-        rng = format_duration_ms(node.range_ms)
-        return f"{format_expr(node.expr)}[{rng}:{step}]{at_suffix(node.at)}{offset_suffix(node.offset_ms)}"
+        return format_expr(node.expr) + subquery_suffix(node)
     if isinstance(node, ParenExpr):
         return f"({format_expr(node.expr)})"
     if isinstance(node, UnaryExpr):
