@@ -125,6 +125,8 @@ CASES: dict[str, tuple[str, object, str]] = {
     "query_timeout": ("30s", 30.0, "0"),
     "query_memory_budget": ("64MiB", 64 * 1024**2, "0"),
     "query_workers": ("4", 4, "-1"),
+    "lookback_delta": ("1m30s", 90.0, "0"),
+    "query_max_samples": ("1000", 1000, "0"),
     "max_push_size": ("1MiB", 1024**2, "0"),
     "future_skew": ("5m", 300.0, "5x"),
     "request_read_timeout": ("10s", 10.0, "0"),

@@ -431,6 +431,20 @@ SETTINGS: tuple[Setting, ...] = (
         "N",
     ),
     Setting(
+        "lookback_delta",
+        _duration(_POSITIVE),
+        "5m",
+        "PromQL: how far back an instant vector selector looks for a sample",
+        "DURATION",
+    ),
+    Setting(
+        "query_max_samples",
+        _integer(1),
+        "50000000",
+        "PromQL: most samples one query may hold in memory at once; more gets HTTP 422",
+        "N",
+    ),
+    Setting(
         "max_push_size",
         _size(1),
         "64MiB",
@@ -603,6 +617,8 @@ class Settings:
     query_timeout: float
     query_memory_budget: int
     query_workers: int
+    lookback_delta: float
+    query_max_samples: int
     max_push_size: int
     future_skew: float
     request_read_timeout: float

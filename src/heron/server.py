@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
@@ -50,6 +51,8 @@ def build_state(settings: Settings) -> AppState:
             query_timeout_seconds=settings.query_timeout,
             query_memory_bytes=settings.query_memory_budget,
             query_workers=settings.query_workers,
+            lookback_delta_seconds=settings.lookback_delta,
+            query_max_samples=settings.query_max_samples,
             request_read_timeout_seconds=settings.request_read_timeout,
             max_push_body_bytes=settings.max_push_size,
             ingestion_rate_bytes=float(settings.ingestion_rate),
@@ -223,6 +226,7 @@ def run_server(
     from heron.storage import StorageError
 
     state = build_state(settings)
+    state.prom_config = prom_config if prom_config is not None else PromConfig()
     exit_code = [0]
     server_box: list[uvicorn.Server] = []
     agent_stop = threading.Event()
@@ -247,6 +251,10 @@ def run_server(
                 manager = _scrape_manager(state, db, configs, new, kube_box[0], config_dir)
                 manager.start()
                 state.scrapes = manager
+            if state.prom_config is not None:  # what /api/v1/status/config shows now
+                state.prom_config = dataclasses.replace(
+                    state.prom_config, global_=new.global_, scrape_configs=new.scrape_configs
+                )
             log.info("configuration reloaded", extra=log_fields(jobs=[c.job_name for c in configs]))
 
     async def open_storage() -> None:

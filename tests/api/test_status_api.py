@@ -39,9 +39,11 @@ def data(client: httpx.Client, path: str, **params: str) -> dict:
 
 def test_build_and_runtime_info(client: httpx.Client) -> None:
     from heron import __version__
+    from heron.api.status import PROMETHEUS_VERSION
 
     build = data(client, "buildinfo")
-    assert build["version"] == __version__
+    assert build["heronVersion"] == __version__
+    assert build["version"] == PROMETHEUS_VERSION  # what Grafana's feature detection reads
     assert build["pythonVersion"].count(".") == 2
     runtime = data(client, "runtimeinfo")
     assert runtime["startTime"].endswith("Z") and runtime["uptimeSeconds"] >= 0

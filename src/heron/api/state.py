@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from heron.collect.metrics.scrape import ScrapeManager
     from heron.config import Settings
     from heron.logql.engine import Engine
+    from heron.promconfig import PromConfig
+    from heron.promql.engine import Engine as PromEngine
     from heron.ship.remote_write import RemoteWriteFanout
     from heron.storage import Counters, Database, LogBatch
     from heron.workers import QueryPool
@@ -33,6 +35,8 @@ class ApiLimits:
     query_timeout_seconds: float = 120.0
     query_memory_bytes: int = 256 * 1024 * 1024
     query_workers: int = 0  # 0 = evaluate in the server process
+    lookback_delta_seconds: float = 300.0  # PromQL: how far back an instant selector looks
+    query_max_samples: int = 50_000_000  # PromQL: samples one query may hold at once
     request_read_timeout_seconds: float = 30.0
     max_concurrent_tails: int = 10
 
@@ -191,7 +195,9 @@ class AppState:
     limits: ApiLimits = field(default_factory=ApiLimits)
     db: "Database | None" = None
     engine: "Engine | None" = None
-    query_pool: "QueryPool | None" = None  # LogQL queries go to worker processes when set
+    query_pool: "QueryPool | None" = None  # LogQL and PromQL queries go to worker processes when set
+    prom_engine: "PromEngine | None" = None  # PromQL in the server process (query_workers = 0)
+    prom_config: "PromConfig | None" = None  # the Prometheus sections, for /api/v1/status/config
     ready: bool = False
     active_tails: int = 0  # WebSocket tails open now (event loop only, so no lock)
     registry: Registry = field(default_factory=Registry)

@@ -31,9 +31,18 @@ from heron.config import SETTINGS, Setting, Settings
 from heron.model import SeriesKind
 from heron.storage import LogBatch
 
-__all__ = ["routes", "record_push", "setting_text", "settings_table", "sample_ingest", "SECRET_NOTE"]
+__all__ = [
+    "routes",
+    "PROMETHEUS_VERSION",
+    "record_push",
+    "setting_text",
+    "settings_table",
+    "sample_ingest",
+    "SECRET_NOTE",
+]
 
 MAX_AGENTS_LISTED = 1000
+PROMETHEUS_VERSION = "3.0.0"  # the Prometheus whose PromQL (3.x semantics) and API Heron follows
 SECRET_NOTE = "<secret>"  # Prometheus' mark for a hidden value
 
 
@@ -131,15 +140,23 @@ def settings_table(settings: Settings) -> list[dict[str, str]]:
 
 # -- handlers ----------------------------------------------------------------------------
 async def buildinfo(request: Request) -> Response:
-    """Prometheus' fields; `version` is Heron's own (Loki's buildinfo says 3.0.0 for Grafana)."""
+    """Prometheus' fields, with `version` the Prometheus release whose PromQL and HTTP API
+    Heron follows, and Heron's own version in `heronVersion` (and `revision`).
+
+    Grafana's Prometheus data source reads this to tell Prometheus from Mimir, Thanos and
+    Cortex (`public/app/features/alerting/unified/api/buildInfo.ts`, discoverDataSourceFeatures):
+    a 200 without `features` and without `application` is "Prometheus" at `version`, which it
+    then compares with semver (`semver.gte`, as `datasource.ts` does for the configured
+    version). Heron's own 0.x would read as a Prometheus older than every feature gate."""
     return _ok(
         {
-            "version": __version__,
-            "revision": "",
-            "branch": "",
+            "version": PROMETHEUS_VERSION,
+            "revision": f"heron-{__version__}",
+            "branch": "heron",
             "buildUser": "",
             "buildDate": "",
             "goVersion": f"python{platform.python_version()}",
+            "heronVersion": __version__,
             "pythonVersion": platform.python_version(),
             "pythonImplementation": platform.python_implementation(),
         }

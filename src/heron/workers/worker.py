@@ -1,4 +1,4 @@
-"""The query worker process: a WAL replica, a LogQL engine, and a loop over a pipe.
+"""The query worker process: a WAL replica, a LogQL and a PromQL engine, and a loop over a pipe.
 
 It runs at a lower CPU priority than the server process and is the kernel's first choice
 when memory runs out, so a heavy query slows or loses only itself, never ingest
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
+from heron.api.promquerying import execute_prom_query, prom_engine_for
 from heron.api.querying import QueryAnswer, execute_query
 from heron.api.state import ApiLimits
 from heron.logsetup import log_fields, setup_logging
@@ -44,6 +45,7 @@ class QueryJob:
     instant: bool
     categorize: bool
     position: WalPosition  # the writer's committed WAL end when the query arrived
+    language: str = "logql"  # or "promql": which engine answers it
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,11 @@ def _lower_priority() -> None:
         log.debug("cannot set oom_score_adj", extra=log_fields(error=str(exc)))
 
 
-def worker_main(conn: Connection, spec: WorkerSpec) -> None:
-    """Answer jobs until the pipe closes (the server stopped or dropped this worker)."""
+def worker_main(conn: Connection, spec: WorkerSpec, cancelled: Any = None) -> None:
+    """Answer jobs until the pipe closes (the server stopped or dropped this worker).
+
+    `cancelled` is a multiprocessing Event the server sets when the client of the running
+    PromQL query went away; the engine checks it between units of work and stops."""
     # Ctrl-C reaches the whole process group; the server decides when workers stop (it
     # closes their pipes after in-flight queries are answered).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -75,6 +80,7 @@ def worker_main(conn: Connection, spec: WorkerSpec) -> None:
 
     replica = WalReplica(spec.data_dir)
     engine = Engine(replica, **spec.engine_options)
+    prom_engine: Any = None  # made at the first PromQL job: a LogQL-only worker never imports it
     try:
         while True:
             try:
@@ -83,9 +89,16 @@ def worker_main(conn: Connection, spec: WorkerSpec) -> None:
                 return
             try:
                 replica.sync(job.position)
-                answer = execute_query(
-                    engine, spec.limits, job.params, instant=job.instant, categorize=job.categorize
-                )
+                if job.language == "promql":
+                    if prom_engine is None:
+                        prom_engine = prom_engine_for(replica, spec.limits)
+                    answer = execute_prom_query(
+                        prom_engine, spec.limits, job.params, instant=job.instant, cancelled=cancelled
+                    )
+                else:
+                    answer = execute_query(
+                        engine, spec.limits, job.params, instant=job.instant, categorize=job.categorize
+                    )
             except Exception as exc:
                 # A bug, as the server's generic handler reports one; the worker lives on.
                 log.exception("query failed in worker", extra=log_fields(query=job.params.get("query")))
