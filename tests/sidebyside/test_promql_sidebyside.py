@@ -3,7 +3,7 @@
 A real Debian `prometheus` (2.42) scrapes a real `prometheus-node-exporter` and an
 application-shaped target (`apptarget.py`: counters, gauges, an info metric, a classic
 histogram) every second, and remote-writes every sample into a real `heron server`. Once about
-45 s of scrapes are in both, every query of `queries.yaml` runs against both HTTP APIs, as an
+75 s of scrapes are in both, every query of `queries.yaml` runs against both HTTP APIs, as an
 instant query (`/api/v1/query`) and as a range query (`/api/v1/query_range`), and the answers
 are compared as Prometheus' `promql/tools` compliance tester does: the same result type, the
 same series (label sets; in order only for the sort functions), the same timestamps, and
@@ -35,7 +35,11 @@ from peers import Peer, start_node_exporter, start_prometheus, wait_for
 from serverproc import ServerProc, start_server
 
 QUERIES = Path(__file__).with_name("queries.yaml")
-SCRAPE_SECONDS = 45  # scrapes in both before comparing (the longest window is 30 s + 20 s of steps)
+# Scrapes in both before comparing. The earliest window any query reads starts 60 s before
+# the evaluation time (20 s of range steps, then a 30 s subquery over 10 s rates); with 75 s of
+# data no window holds a series' first sample, where Prometheus 2.42's rate extrapolation
+# (zero-point cut before the half-interval cap) differs from Prometheus 3's (after it).
+SCRAPE_SECONDS = 75
 RANGE_SPAN_MS = 20_000  # range queries: from T - 20 s to T
 RANGE_STEP_MS = 5_000
 REL_TOL = 1e-9
