@@ -3,14 +3,16 @@ natural order, and range-query behaviour."""
 
 from __future__ import annotations
 
+import json
 import math
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from heron.model import labels_from
-from heron.promql.functions import FUNCTIONS
+from heron.promql.functions import FUNCTIONS, gosort
 from heron.promql.functions.gosort import go_sort
 from heron.promql.functions.sorting import natural_less
 from heron.promql.syntax.ast import Call
@@ -203,3 +205,21 @@ def test_go_sort_sorts_consistent_orders(n: int) -> None:
         got = list(data)
         go_sort(got, lambda a, b: a < b)
         assert got == sorted(data)
+
+
+CASES = json.loads((Path(__file__).parent / "instant_gosort_cases.json").read_text())
+
+
+def test_orders_match_real_go(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Orders recorded from Go 1.19.8 itself (see the file's `about`), ties and NaNs included;
+    Go 1.19 used other xorshift shifts in breakPatterns, so those are swapped in here."""
+    monkeypatch.setattr(gosort, "_XORSHIFT", (13, 17, 5))
+    for case in CASES["by_value"]:
+        values = [float(v) for v in case["values"]]
+        rows = [({"i": f"{i:05d}"}, v) for i, v in enumerate(values)]
+        out, _ = run("sort", vec(rows))
+        assert [int(dict(ls)["i"]) for ls in out.labels] == case["order"], values
+    for case in CASES["by_label"]:
+        rows = [({"id": f"{i:05d}", "k": k}, 1.0) for i, k in enumerate(case["keys"])]
+        out, _ = run("sort_by_label", vec(rows), "k")
+        assert [int(dict(ls)["id"]) for ls in out.labels] == case["order"], case["keys"]

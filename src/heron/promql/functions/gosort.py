@@ -27,6 +27,8 @@ _MAX_SWAPS = 4 * 3
 _SHORTEST_SHIFTING = 50
 _UNKNOWN, _INCREASING, _DECREASING = 0, 1, 2
 _MASK64 = (1 << 64) - 1
+# breakPatterns' xorshift shifts: Go 1.24 and later (golang/go#70144); Go 1.19-1.23 had (13, 17, 5).
+_XORSHIFT = (13, 7, 17)
 
 
 def go_sort(data: list[T], less: Less[T]) -> None:
@@ -186,10 +188,10 @@ def _break_patterns(data: list[T], a: int, b: int) -> None:
     modulus = 1 << length.bit_length()
     idx = a + (length // 4) * 2 - 1
     while idx <= a + (length // 4) * 2 + 1:
-        # Go's xorshift (13, 7, 17) over a uint64.
-        state ^= (state << 13) & _MASK64
-        state ^= state >> 7
-        state ^= (state << 17) & _MASK64
+        left1, right, left2 = _XORSHIFT
+        state ^= (state << left1) & _MASK64
+        state ^= state >> right
+        state ^= (state << left2) & _MASK64
         other = state & (modulus - 1)
         if other >= length:
             other -= length
