@@ -223,6 +223,9 @@ def test_format_and_parse_query(c: httpx.Client) -> None:
     assert err(c.get("/api/v1/format_query", params={"query": "up +"}), 400, "bad_data").startswith(
         'invalid parameter "query": 1:'
     )
+    assert "nested too deeply" in err(
+        c.post("/api/v1/parse_query", data={"query": "(" * 5000}), 400, "bad_data"
+    )
 
 
 def test_buildinfo_is_a_prometheus_version_with_herons_beside_it(c: httpx.Client) -> None:

@@ -1,5 +1,6 @@
-"""Prometheus' query API: `/api/v1/query` and `query_range`, and the routes of its metadata
-(`heron.api.prom_meta`) and TSDB status (`heron.api.prom_tsdb`).
+"""Prometheus' query API: `/api/v1/query` and `query_range`, and the routes of its syntax
+helpers (`heron.api.prom_format`), metadata (`heron.api.prom_meta`) and TSDB status
+(`heron.api.prom_tsdb`).
 
 Handlers are thin. A query goes to a query worker (or, with `query_workers = 0`, to a thread
 of this process) through `heron.api.promquerying.execute_prom_query`, which returns finished
@@ -21,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from heron.api import prom_meta, prom_tsdb
+from heron.api import prom_format, prom_meta, prom_tsdb
 from heron.api.prom_http import answer_response, form_params, not_ready, state_of
 from heron.api.promquerying import execute_prom_query, prom_engine_for
 from heron.api.querying import QueryAnswer
@@ -98,6 +99,7 @@ def routes() -> list[Route]:
     return [
         Route("/api/v1/query", query, methods=both),
         Route("/api/v1/query_range", query_range, methods=both),
+        *prom_format.routes(),
         *prom_meta.routes(),
         *prom_tsdb.routes(),
     ]
