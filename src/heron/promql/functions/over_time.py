@@ -20,11 +20,22 @@ Each matches Prometheus 3's `promql/functions.go` for float samples:
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
 
 from heron.model import MatchOp, labels_from
 from heron.promql.functions.rates import range_arg
-from heron.promql.functions.windows import Windows, go_float, kahan_inc, positions, result, step_scalar
+from heron.promql.functions.windows import (
+    Windows,
+    go_float,
+    kahan_inc,
+    kahan_rows,
+    positions,
+    result,
+    rows,
+    step_scalar,
+)
 from heron.promql.syntax.ast import Call, MatrixSelector
 from heron.promql.value import EvalContext, RangeVector, Scalar, Value, Vector
 
@@ -40,9 +51,6 @@ EXPERIMENTAL = frozenset(
     }
 )
 
-# At most this many cells in one padded (windows x samples) matrix for sorting windows.
-_SORT_CELLS = 1 << 22
-
 
 def _windows(args: list[Value]) -> tuple[RangeVector, Windows, np.ndarray]:
     rv = range_arg(args)
@@ -52,41 +60,57 @@ def _windows(args: list[Value]) -> tuple[RangeVector, Windows, np.ndarray]:
 
 def sum_over_time(call: Call, args: list[Value], ctx: EvalContext) -> Vector:
     rv, w, ok = _windows(args)
-    total, comp = np.zeros(w.shape), np.zeros(w.shape)
-    for _, active, value in positions(w, ctx):
-        new_total, new_comp = kahan_inc(value, total, comp)
-        total, comp = np.where(active, new_total, total), np.where(active, new_comp, comp)
-    with np.errstate(all="ignore"):
-        return result(rv, np.where(np.isinf(total), total, total + comp), ok)
+    out = np.zeros(w.shape)
+    flat = out.reshape(-1)
+    for cells, values, _, _, _ in rows(w, ok, ctx):
+        total, comp, _ = kahan_rows(values)
+        flat[cells] = np.where(np.isinf(total), total, total + comp)
+    return result(rv, out, ok)
 
 
 def avg_over_time(call: Call, args: list[Value], ctx: EvalContext) -> Vector:
-    """Kahan sum over count while the sum stays finite, then Prometheus' incremental mean."""
+    """Kahan sum over count while the running sum stays finite (`kahan_rows`); the windows where
+    it would overflow take Prometheus' incremental mean instead (`_incremental_avg`)."""
     rv, w, ok = _windows(args)
+    out = np.zeros(w.shape)
+    flat = out.reshape(-1)
+    overflowed = np.zeros(w.shape, dtype=bool)
+    for cells, values, _, n, _ in rows(w, ok, ctx):
+        total, comp, running = kahan_rows(values)
+        flat[cells] = total / n + comp / n
+        overflowed.reshape(-1)[cells] = np.isinf(running).any(axis=1)
+    if overflowed.any():
+        out = np.where(overflowed, _incremental_avg(w, ok, ctx), out)
+    return result(rv, out, ok)
+
+
+def _incremental_avg(w: Windows, ok: np.ndarray, ctx: EvalContext) -> np.ndarray:
+    """Prometheus' avg_over_time loop replayed position by position: a Kahan sum until it would
+    overflow, then from there the incremental mean `mean * (k-1)/k + v/k`, Kahan-compensated."""
     total = w.at(w.lo, ok)
     comp = np.zeros(w.shape)
     mean = np.zeros(w.shape)
     incremental = np.zeros(w.shape, dtype=bool)
-    with np.errstate(all="ignore"):
-        for k, active, value in positions(w, ctx, start=1):
-            count = float(k + 1)
-            direct = active & ~incremental
-            new_total, new_comp = kahan_inc(value, total, comp)
-            keep = direct & ~np.isinf(new_total)
-            switch = direct & np.isinf(new_total)
-            total = np.where(keep, new_total, total)
-            comp = np.where(keep, new_comp, comp)
-            mean = np.where(switch, total / (count - 1), mean)
-            comp = np.where(switch, comp / (count - 1), comp)
-            incremental |= switch
-            step = active & incremental
-            q = (count - 1) / count
-            new_mean, new_comp = kahan_inc(value / count, q * mean, q * comp)
-            mean = np.where(step, new_mean, mean)
-            comp = np.where(step, new_comp, comp)
-        n = np.maximum(w.count, 1).astype(np.float64)
-        out = np.where(incremental, mean + comp, total / n + comp / n)
-    return result(rv, out, ok)
+    for k, active, value in positions(w, ctx, start=1):
+        count = float(k + 1)
+        direct = active & ~incremental
+        new_total, new_comp = kahan_inc(value, total, comp)
+        keep = direct & ~np.isinf(new_total)
+        switch = direct & np.isinf(new_total)
+        total = np.where(keep, new_total, total)
+        comp = np.where(keep, new_comp, comp)
+        mean = np.where(switch, total / (count - 1), mean)
+        comp = np.where(switch, comp / (count - 1), comp)
+        incremental |= switch
+        if not incremental.any():
+            continue
+        step = active & incremental
+        q = (count - 1) / count
+        new_mean, new_comp = kahan_inc(value / count, q * mean, q * comp)
+        mean = np.where(step, new_mean, mean)
+        comp = np.where(step, new_comp, comp)
+    n = np.maximum(w.count, 1).astype(np.float64)
+    return np.where(incremental, mean + comp, total / n + comp / n)
 
 
 def count_over_time(call: Call, args: list[Value], ctx: EvalContext) -> Vector:
@@ -147,17 +171,24 @@ def min_over_time(call: Call, args: list[Value], ctx: EvalContext) -> Vector:
 
 def _ts_of_extreme(args: list[Value], ctx: EvalContext, take_max: bool) -> Vector:
     """Seconds of the last sample holding the window's max (min); NaN is never chosen over a
-    number, and an all-NaN window reports its last sample, as Prometheus' loop does."""
+    number, and an all-NaN window reports its last sample.
+
+    Prometheus' loop takes a sample when it is >= (<=) the best so far or the best is NaN; the
+    last one taken is the last sample equal to the final best, which is the NaN-ignoring
+    max (min), or simply the last sample when all are NaN."""
     rv, w, ok = _windows(args)
-    best = w.at(w.lo, ok)
-    best_t = w.t_at(w.lo, ok)
-    with np.errstate(invalid="ignore"):
-        for k, active, value in positions(w, ctx):
-            better = (value >= best) if take_max else (value <= best)
-            take = active & (better | np.isnan(best))
-            best = np.where(take, value, best)
-            best_t = np.where(take, w.t_at(w.lo + k, active), best_t)
-    return result(rv, best_t.astype(np.float64) / 1000, ok)
+    out = np.zeros(w.shape)
+    flat = out.reshape(-1)
+    for cells, values, inside, n, index in rows(w, ok, ctx):
+        padded = np.where(inside, values, np.nan)
+        best = (np.fmax if take_max else np.fmin).reduce(padded, axis=1)
+        hit = inside & (padded == best[:, None])
+        # The last hit per row (argmax of the reversed row), else the last sample.
+        last_hit = hit.shape[1] - 1 - np.argmax(hit[:, ::-1], axis=1)
+        position = np.where(hit.any(axis=1), last_hit, n - 1)
+        chosen = np.take_along_axis(index, position[:, None], axis=1)[:, 0]
+        flat[cells] = w.t[chosen].astype(np.float64) / 1000
+    return result(rv, out, ok)
 
 
 def ts_of_max_over_time(call: Call, args: list[Value], ctx: EvalContext) -> Vector:
@@ -226,27 +257,17 @@ def absent_over_time(call: Call, args: list[Value], ctx: EvalContext) -> Vector:
     return Vector([absent_labels(call)], values, absent[None, :].copy(), np.ones(1, dtype=bool))
 
 
-def _sorted_windows(w: Windows, ok: np.ndarray, ctx: EvalContext):  # type: ignore[no-untyped-def]
+def _sorted_windows(
+    w: Windows, ok: np.ndarray, ctx: EvalContext
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Yield `(cells, sorted, nan_count, n)` per chunk of non-empty windows: `sorted` holds each
     window's non-NaN values ascending, padded with +Inf; Prometheus orders NaN before every
     number, so a window's i-th value is NaN for i < nan_count and `sorted[i - nan_count]` after."""
-    cells = np.flatnonzero(ok.ravel())
-    if len(cells) == 0:
-        return
-    lo = w.lo.ravel()[cells]
-    n = w.count.ravel()[cells]
-    longest = int(n.max())
-    chunk = max(1, _SORT_CELLS // max(longest, 1))
-    offsets = np.arange(longest)
-    for begin in range(0, len(cells), chunk):
-        ctx.check()
-        part = slice(begin, begin + chunk)
-        inside = offsets[None, :] < n[part, None]
-        values = w.v[np.where(inside, lo[part, None] + offsets[None, :], 0)]
+    for cells, values, inside, n, _ in rows(w, ok, ctx):
         nan = np.isnan(values) & inside
         values = np.where(inside & ~nan, values, np.inf)
         values.sort(axis=1)
-        yield cells[part], values, nan.sum(axis=1), n[part]
+        yield cells, values, nan.sum(axis=1), n
 
 
 def _pick(values: np.ndarray, nan_count: np.ndarray, index: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from heron.promql.functions.rates import range_arg
-from heron.promql.functions.windows import Windows, go_float, kahan_inc, positions, result, step_scalar
+from heron.promql.functions.windows import Windows, go_float, kahan_rows, positions, result, rows, step_scalar
 from heron.promql.syntax.ast import Call
 from heron.promql.value import EvalContext, ExecutionError, RangeVector, Scalar, Value, Vector
 
@@ -22,34 +22,33 @@ __all__ = ["REGRESSION_FUNCTIONS", "linear_regression"]
 
 
 def linear_regression(
-    w: Windows, intercept_ms: np.ndarray, ctx: EvalContext
+    w: Windows, ok: np.ndarray, intercept_ms: np.ndarray, ctx: EvalContext
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Slope (per second) and intercept at `intercept_ms` of every window (meaningful where the
-    window holds two or more samples)."""
-    shape = w.shape
-    n = np.zeros(shape)
-    sums = {name: (np.zeros(shape), np.zeros(shape)) for name in ("x", "y", "xy", "x2")}
-    ok = w.count >= 1
-    init_y = w.at(w.lo, ok)
-    const_y = np.ones(shape, dtype=bool)
-    with np.errstate(all="ignore"):
-        for k, active, y in positions(w, ctx):
-            if k > 0:
-                const_y &= ~(active & (y != init_y))
-            x = (w.t_at(w.lo + k, active) - intercept_ms).astype(np.float64) / 1e3
-            n = np.where(active, n + 1.0, n)
-            for name, inc in (("x", x), ("y", y), ("xy", x * y), ("x2", x * x)):
-                total, comp = sums[name]
-                new_total, new_comp = kahan_inc(inc, total, comp)
-                sums[name] = (np.where(active, new_total, total), np.where(active, new_comp, comp))
-        sum_x, sum_y, sum_xy, sum_x2 = (total + comp for total, comp in sums.values())
-        cov_xy = sum_xy - sum_x * sum_y / n
-        var_x = sum_x2 - sum_x * sum_x / n
-        slope = cov_xy / var_x
-        intercept = sum_y / n - slope * sum_x / n
-        infinite = np.isinf(init_y)
-        slope = np.where(const_y, np.where(infinite, np.nan, 0.0), slope)
-        intercept = np.where(const_y, np.where(infinite, np.nan, init_y), intercept)
+    """Slope (per second) and intercept at `intercept_ms` of every window selected by `ok`.
+
+    Each of Prometheus' four Kahan sums is `kahan_rows` over the windows' rows; a window whose
+    values are all equal has slope 0 (NaN if the value is infinite), as Prometheus decides
+    before dividing."""
+    slope, intercept = np.zeros(w.shape), np.zeros(w.shape)
+    flat_slope, flat_intercept = slope.reshape(-1), intercept.reshape(-1)
+    at = np.ascontiguousarray(np.broadcast_to(intercept_ms, w.shape)).reshape(-1)
+    for cells, y, inside, n, index in rows(w, ok, ctx):
+        x = np.where(inside, (w.t[index] - at[cells, None]).astype(np.float64) / 1e3, 0.0)
+        sums = []
+        for part in (x, y, x * y, x * x):
+            total, comp, _ = kahan_rows(part)
+            sums.append(total + comp)
+        sum_x, sum_y, sum_xy, sum_x2 = sums
+        count = n.astype(np.float64)
+        cov_xy = sum_xy - sum_x * sum_y / count
+        var_x = sum_x2 - sum_x * sum_x / count
+        row_slope = cov_xy / var_x
+        row_intercept = sum_y / count - row_slope * sum_x / count
+        first = y[:, 0]
+        constant = ~(inside & (y != first[:, None])).any(axis=1)
+        infinite = np.isinf(first)
+        flat_slope[cells] = np.where(constant, np.where(infinite, np.nan, 0.0), row_slope)
+        flat_intercept[cells] = np.where(constant, np.where(infinite, np.nan, first), row_intercept)
     return slope, intercept
 
 
@@ -58,7 +57,7 @@ def deriv(call: Call, args: list[Value], ctx: EvalContext) -> Vector:
     rv = range_arg(args)
     w = Windows.of(rv)
     ok = w.count >= 2
-    slope, _ = linear_regression(w, w.t_at(w.lo, ok), ctx)
+    slope, _ = linear_regression(w, ok, w.t_at(w.lo, ok), ctx)
     return result(rv, slope, ok)
 
 
@@ -69,7 +68,7 @@ def predict_linear(call: Call, args: list[Value], ctx: EvalContext) -> Vector:
     ok = w.count >= 2
     duration = step_scalar(_scalar_after(args, rv, 0), w.shape)
     times = np.broadcast_to(np.asarray(ctx.times, dtype=np.int64), w.shape)
-    slope, intercept = linear_regression(w, times, ctx)
+    slope, intercept = linear_regression(w, ok, times, ctx)
     with np.errstate(all="ignore"):
         return result(rv, slope * duration + intercept, ok)
 

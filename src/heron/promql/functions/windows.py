@@ -6,12 +6,20 @@ window its bounds `[lo, hi)` into them, found with one `searchsorted` pair per s
 range function is then array arithmetic over the `(series, steps)` matrices of bounds.
 
 Some of Prometheus' per-window algorithms are sequential by nature: Kahan-compensated sums,
-the overflow fallback of `avg_over_time`, the recurrence of `double_exponential_smoothing`.
-Matching them float for float rules out prefix sums (a difference of two huge prefix sums
-loses exactly the digits Kahan keeps; `1, 1e100, 1, -1e100` must sum to 2). `positions`
-walks such an algorithm one sample position at a time, `k = 0, 1, ...` up to the longest
-window, each time over all windows of all series at once: the loop runs as many times as a
-window holds samples, never once per step or per sample.
+the overflow fallback of `avg_over_time`, Welford's variance, the recurrence of
+`double_exponential_smoothing`. Matching them float for float rules out prefix sums over the
+whole series (a difference of two huge prefix sums loses exactly the digits Kahan keeps;
+`1, 1e100, 1, -1e100` must sum to 2). Two array forms replay them exactly instead:
+
+* `rows` lays chunks of windows out as a padded (windows x samples) matrix. A Kahan sum is
+  then `kahan_rows`: `np.cumsum` along each row is the running float sum in sample order (an
+  accumulate adds strictly left to right), each step's rounding error follows elementwise
+  from consecutive running sums, and a second `cumsum` adds the errors in order, which is
+  exactly what Prometheus' `kahansum.Inc` loop computes.
+* `positions` walks an algorithm whose next state depends on the last (Welford, smoothing)
+  one sample position at a time, `k = 0, 1, ...` up to the longest window, each time over all
+  windows of all series at once: it loops as often as a window holds samples, never once
+  per step or per sample.
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ import numpy as np
 
 from heron.promql.value import EvalContext, RangeVector, Scalar, Vector
 
-__all__ = ["Windows", "kahan_inc", "positions", "step_scalar", "result", "go_float"]
+__all__ = ["Windows", "kahan_inc", "kahan_rows", "rows", "positions", "step_scalar", "result", "go_float"]
 
 
 @dataclass
@@ -97,17 +105,26 @@ class Windows:
         return prefix[upper] - prefix[lower], ok
 
 
-def kahan_inc(inc: np.ndarray, total: np.ndarray, comp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def kahan_inc(
+    inc: np.ndarray, total: np.ndarray, comp: np.ndarray, *, reset_on_inf: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Prometheus' `kahansum.Inc` (Neumaier's variant) over arrays: the new sum and compensation.
 
     The compensation is reset to 0 once the sum is infinite, as Prometheus does, so that an
-    overflowed sum is reported as the infinity rather than NaN."""
-    with np.errstate(all="ignore"):
-        t = total + inc
-        big = np.abs(total) >= np.abs(inc)
-        comp = comp + np.where(big, (total - t) + inc, (inc - t) + total)
-        comp = np.where(np.isinf(t), 0.0, comp)
+    overflowed sum is reported as the infinity rather than NaN. A caller whose result ignores
+    the compensation of an infinite sum (a plain sum: once infinite it never becomes finite
+    again) may skip that step. Called in hot loops, it expects numpy's floating-point warnings
+    to be off already (the function table runs every implementation so)."""
+    t = total + inc
+    big = np.abs(total) >= np.abs(inc)
+    comp = comp + np.where(big, (total - t) + inc, (inc - t) + total)
+    if reset_on_inf:
+        comp[np.isinf(t)] = 0.0
     return t, comp
+
+
+# Cells gathered at once by `positions` (windows x a block of sample positions).
+_BLOCK_CELLS = 1 << 20
 
 
 def positions(w: Windows, ctx: EvalContext, start: int = 0) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
@@ -115,13 +132,70 @@ def positions(w: Windows, ctx: EvalContext, start: int = 0) -> Iterator[tuple[in
 
     `active` marks the windows holding a k-th sample and `values` is that sample (0 in
     inactive windows). Used for Prometheus' sequential per-window algorithms (see module
-    docstring); `ctx.check()` runs between positions so a huge window stays cancellable."""
+    docstring). Samples are gathered a block of positions at a time (fewer, larger numpy
+    calls when there are few windows, as in an instant query over a long range);
+    `ctx.check()` runs between blocks so a huge window stays cancellable."""
     count = w.count
     longest = int(count.max()) if count.size else 0
-    for k in range(start, longest):
+    cells = max(1, count.size)
+    block = max(1, min(256, _BLOCK_CELLS // cells))
+    for k0 in range(start, longest, block):
         ctx.check()
-        active = count > k
-        yield k, active, w.at(w.lo + k, active)
+        ks = np.arange(k0, min(k0 + block, longest)).reshape(-1, 1, 1)
+        active = count[None] > ks  # (block, series, steps): each position contiguous
+        values = w.at(w.lo[None] + ks, active)
+        for j, k in enumerate(ks.ravel().tolist()):
+            yield k, active[j], values[j]
+
+
+# At most this many cells in one padded (windows x samples) matrix of `rows`.
+_ROW_CELLS = 1 << 20
+
+
+def rows(
+    w: Windows, ok: np.ndarray, ctx: EvalContext
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield `(cells, values, inside, n, index)` per chunk of the windows selected by `ok`.
+
+        `cells` are the windows' flat indices into a `(series, steps)` array, `values` their
+        samples left-aligned in a (windows x longest) matrix padded with 0, `inside` the mask of
+        real samples, `n` each window's sample count and `index` the samples' flat indices (for
+    `t`; 0 in the padding). Chunks are bounded in cells, so memory
+        stays bounded whatever the range."""
+    cells = np.flatnonzero(np.asarray(ok).ravel())
+    if len(cells) == 0:
+        return
+    lo = w.lo.ravel()[cells]
+    n = w.count.ravel()[cells]
+    longest = int(n.max())
+    chunk = max(1, _ROW_CELLS // max(longest, 1))
+    offsets = np.arange(longest)
+    for begin in range(0, len(cells), chunk):
+        ctx.check()
+        part = slice(begin, begin + chunk)
+        inside = offsets[None, :] < n[part, None]
+        index = np.where(inside, lo[part, None] + offsets[None, :], 0)
+        yield cells[part], w.at(index, inside), inside, n[part], index
+
+
+def kahan_rows(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Prometheus' Kahan sum of each row of a 0-padded matrix: (sum, compensation, running sums).
+
+    Equal to looping `kahansum.Inc` over the row from (0, 0): the running sums are the float
+    sums in order, and `Inc` adds to the compensation, in order, the rounding error of each
+    step (Neumaier's branch on which operand is larger). Its reset of the compensation on an
+    infinite sum only matters for the final compensation of an infinite sum (a sum that went
+    infinite never becomes finite again), so it is applied at the end. Padding zeros change
+    neither sum nor compensation."""
+    running = np.cumsum(values, axis=1)
+    before = np.zeros_like(running)
+    before[:, 1:] = running[:, :-1]
+    errors = np.where(
+        np.abs(before) >= np.abs(values), (before - running) + values, (values - running) + before
+    )
+    total = running[:, -1]
+    comp = np.cumsum(errors, axis=1)[:, -1]
+    return total, np.where(np.isinf(total), 0.0, comp), running
 
 
 def step_scalar(arg: Scalar | Vector, shape: tuple[int, int]) -> np.ndarray:
