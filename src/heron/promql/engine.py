@@ -26,7 +26,7 @@ from heron.promql.binary import METADATA_LABELS
 from heron.promql.evaluator import SORT_FUNCTIONS, Evaluator, unwrap_parens
 from heron.promql.result import QueryResult, QueryStats, ResultSeries
 from heron.promql.selectors import QueryTimes, SeriesCache, plan_windows
-from heron.promql.syntax.ast import AggregateExpr, Call, Expr, ValueType
+from heron.promql.syntax.ast import AggregateExpr, BinaryExpr, Call, Expr, UnaryExpr, ValueType
 from heron.promql.value import (
     EvalContext,
     ExecutionError,
@@ -44,6 +44,39 @@ __all__ = ["Engine", "InvalidQueryError", "DEFAULT_EVAL_INTERVAL_MS"]
 DEFAULT_EVAL_INTERVAL_MS = 60_000
 
 _ORDERED_AGGREGATES = frozenset({"topk", "bottomk"})
+# Instant-vector functions that map each input series to one output series in input order
+# (Prometheus' simple functions and label rewrites): the order of what they wrap carries on.
+_ORDER_KEEPING_FUNCTIONS = frozenset(
+    {
+        "abs", "ceil", "floor", "round", "exp", "ln", "log2", "log10", "sqrt", "sgn",
+        "clamp", "clamp_min", "clamp_max", "label_replace", "label_join",
+        "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh",
+        "asinh", "acosh", "atanh", "deg", "rad",
+    }
+)  # fmt: skip
+
+
+def _keeps_order(expr: Expr) -> bool:
+    """Whether an instant query's answer keeps the order evaluation made instead of being
+    sorted by labels. Prometheus never sorts an instant vector, so the order a sort function
+    or topk/bottomk makes reaches the client, also through the operations that keep their
+    input's order (parentheses, unary minus, arithmetic with a scalar, simple functions)."""
+    expr = unwrap_parens(expr)
+    if isinstance(expr, Call):
+        if expr.func in SORT_FUNCTIONS:
+            return True
+        return expr.func in _ORDER_KEEPING_FUNCTIONS and bool(expr.args) and _keeps_order(expr.args[0])
+    if isinstance(expr, AggregateExpr):
+        return expr.op in _ORDERED_AGGREGATES
+    if isinstance(expr, UnaryExpr):
+        return _keeps_order(expr.expr)
+    if isinstance(expr, BinaryExpr) and expr.op not in ("and", "or", "unless"):
+        if expr.lhs.type is ValueType.SCALAR:
+            return _keeps_order(expr.rhs)
+        if expr.rhs.type is ValueType.SCALAR:
+            return _keeps_order(expr.lhs)
+    return False
+
 
 _Row = tuple[Labels, np.ndarray, np.ndarray, bool]
 
@@ -139,7 +172,7 @@ class Engine:
         lookback = int(lookback_delta_ms) if lookback_delta_ms else self.lookback_delta_ms
         qt = QueryTimes(start, end, lookback, self.default_eval_interval_ms)
         times = np.arange(start, end + 1, step, dtype=np.int64) if step else np.array([start], dtype=np.int64)
-        ctx = EvalContext(times, text, deadline, self.max_samples, cancelled)
+        ctx = EvalContext(times, text, deadline, self.max_samples, cancelled, query_bounds=(start, end, step))
         ctx.check()
         cache = SeriesCache(self.db.snapshot(), plan_windows(expr, qt))  # type: ignore[attr-defined]
         ev = Evaluator(cache, qt)
@@ -165,11 +198,7 @@ class Engine:
         if isinstance(value, Vector):
             rows = _vector_rows(value, times)
             if instant:
-                top = unwrap_parens(expr)
-                ordered = (isinstance(top, Call) and top.func in SORT_FUNCTIONS) or (
-                    isinstance(top, AggregateExpr) and top.op in _ORDERED_AGGREGATES
-                )
-                return QueryResult(ValueType.VECTOR, _finish(rows, ordered=ordered))
+                return QueryResult(ValueType.VECTOR, _finish(rows, ordered=_keeps_order(expr)))
             return QueryResult(ValueType.MATRIX, _finish(rows, ordered=False))
         raise ExecutionError(f"unexpected value {type(value).__name__} at the top of the query")
 

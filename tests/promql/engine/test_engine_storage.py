@@ -71,3 +71,13 @@ def test_subquery_over_storage(db):
     times = res.series[0].timestamps.tolist()
     assert all(t % (2 * M) == 0 for t in times) and times[-1] <= T0 + 10 * M
     assert res.series[0].values.tolist() == [float((t - T0) // M * 10) for t in times]
+
+
+def test_instant_order_is_kept_only_where_prometheus_makes_one(db):
+    eng = Engine(db)
+    codes = lambda q: [dict(s.labels)["code"] for s in eng.instant(q, T0 + 10 * M).series]  # noqa: E731
+    assert codes("sort_desc(req_total)") == ["200", "500"]
+    assert codes("sort(req_total)") == ["500", "200"]
+    assert codes("-(sort(req_total) * 2)") == ["500", "200"]
+    assert codes("abs(sort(req_total))") == ["500", "200"]
+    assert codes("sort(req_total) + on(code) req_total") == ["200", "500"]  # vector matching: by labels
