@@ -131,22 +131,36 @@ def _reduce(
     return out, out_present
 
 
-def _kahan_sum(v3: np.ndarray) -> np.ndarray:
-    """Prometheus' `kahansum.Inc` over the rank axis of (B, W, S): the compensated sums (B, S).
+def _kahan_loop(v3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Prometheus' `kahansum.Inc` along the rank axis of (B, W, S): the plain running sum and
+    its compensation at the end, each (B, S).
 
-    The plain running sum is a sequential `cumsum`; each step's Neumaier error term depends only
-    on the previous running sum and the addend, so the terms are computed at once and summed
-    sequentially in turn. Padding cells are zeros, which add exactly nothing. Where the running
-    sum ends non-finite Prometheus has reset the compensation to 0, so the plain sum is the
-    answer.
+    Neumaier's branch (`(sum - t) + inc` or `(inc - t) + sum`, whichever operand is larger) is
+    Fast2Sum, the exact rounding error of one addition; Knuth's branch-free TwoSum computes the
+    same exact error, so the compensation comes out bit for bit as Prometheus'. The rank loop is
+    sequential by nature (each addition rounds the previous sum); it runs once per rank over
+    whole (groups x steps) slices, which numpy does far faster than `cumsum` along an axis.
+    Padding cells are zeros, which add exactly nothing.
     """
+    total = v3[:, 0].copy()
+    comp = np.zeros_like(total)
     with np.errstate(invalid="ignore", over="ignore"):
-        running = np.cumsum(v3, axis=1)
-        prev = np.concatenate((np.zeros_like(running[:, :1]), running[:, :-1]), axis=1)
-        err = np.where(np.abs(prev) >= np.abs(v3), (prev - running) + v3, (v3 - running) + prev)
-        comp = np.cumsum(err, axis=1)[:, -1]
-        final = running[:, -1]
-        return np.where(np.isfinite(final), final + comp, final)
+        for k in range(1, v3.shape[1]):
+            x = v3[:, k]
+            t = total + x
+            back = t - total
+            comp += (total - (t - back)) + (x - back)
+            total = t
+    return total, comp
+
+
+def _kahan_sum(v3: np.ndarray) -> np.ndarray:
+    """Compensated sums (B, S). Where the running sum ends non-finite Prometheus has reset the
+    compensation to 0 (and an infinite sum never returns to finite), so the plain sum is the
+    answer there."""
+    total, comp = _kahan_loop(v3)
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(total), total + comp, total)
 
 
 def _avg(v3: np.ndarray, p3: np.ndarray, n: np.ndarray) -> np.ndarray:
@@ -156,15 +170,11 @@ def _avg(v3: np.ndarray, p3: np.ndarray, n: np.ndarray) -> np.ndarray:
     The direct path is exact wherever the running sum stays finite; the cells (group, step)
     where it does not are recomputed with Prometheus' sequential state machine (`_avg_exact`).
     """
+    total, comp = _kahan_loop(v3)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        running = np.cumsum(v3, axis=1)
-        prev = np.concatenate((np.zeros_like(running[:, :1]), running[:, :-1]), axis=1)
-        err = np.where(np.abs(prev) >= np.abs(v3), (prev - running) + v3, (v3 - running) + prev)
-        comp = np.cumsum(err, axis=1)[:, -1]
-        final = running[:, -1]
         count = np.maximum(n, 1).astype(np.float64)
-        res = final / count + comp / count
-    bad = ~np.isfinite(final) & (n > 0)
+        res = total / count + comp / count
+    bad = ~np.isfinite(total) & (n > 0)
     if bool(bad.any()):
         b_idx, s_idx = np.nonzero(bad)
         x = v3[b_idx, :, s_idx]  # (cells, W)
@@ -267,7 +277,7 @@ def _quantile(v3: np.ndarray, p3: np.ndarray, n: np.ndarray, q: np.ndarray) -> n
     around rank φ·(n-1); φ < 0 gives -Inf, φ > 1 +Inf, NaN φ NaN."""
     nan = np.isnan(v3) & p3
     key = np.where(p3, np.where(nan, -np.inf, v3), np.inf)
-    ordered = np.sort(key, axis=1)
+    ordered = np.sort(np.ascontiguousarray(key.transpose(0, 2, 1)), axis=2).transpose(0, 2, 1)
     nnan = nan.sum(axis=1)
     rank_idx = np.arange(v3.shape[1])[None, :, None]
     ordered = np.where(rank_idx < nnan[:, None, :], np.nan, ordered)
@@ -302,7 +312,9 @@ def _count_values(node: AggregateExpr, vec: Vector, label: str, steps: int) -> V
     # Distinct values by bit pattern, so -0 and 0 stay apart; every NaN spells "NaN".
     cells = vec.present
     bits = np.ascontiguousarray(vec.values).view(np.uint64)
-    uniq, inverse = np.unique(bits[cells], return_inverse=True)
+    cell_bits = bits[cells]
+    uniq = np.unique(cell_bits)
+    inverse = np.searchsorted(uniq, cell_bits)
     spellings = [go_format_f(v) for v in uniq.view(np.float64).tolist()]
     text_index: dict[str, int] = {}
     text_of_uniq = np.array([text_index.setdefault(s, len(text_index)) for s in spellings], dtype=np.int64)
@@ -324,19 +336,21 @@ def _count_values(node: AggregateExpr, vec: Vector, label: str, steps: int) -> V
         base_of_row[i] = base_index.setdefault(key, len(base_index))
     bases = list(base_index)
     rows, cols = np.nonzero(cells)
-    value_id = text_of_uniq[inverse.reshape(-1)] if keeps_value else np.zeros(len(rows), dtype=np.int64)
-    series_code = base_of_row[rows] * max(len(texts), 1) + value_id
-    codes, first, series_of_cell = np.unique(series_code, return_index=True, return_inverse=True)
-    # Output series in order of first appearance (row-major over the cells).
-    appearance = np.argsort(first, kind="stable")
-    rank_of_code = np.empty_like(appearance)
-    rank_of_code[appearance] = np.arange(len(appearance))
-    out_row = rank_of_code[series_of_cell.reshape(-1)]
-    counts = np.zeros((len(codes), steps))
-    np.add.at(counts, (out_row, cols), 1.0)
-    out_labels: list[Labels] = []
+    value_id = text_of_uniq[inverse] if keeps_value else np.zeros(len(rows), dtype=np.int64)
     width = max(len(texts), 1)
-    for code in codes[appearance].tolist():
+    series_code = base_of_row[rows] * width + value_id
+    # Output series in code order (Prometheus' own order is a map's); counts by bincount.
+    space = len(bases) * width
+    if space * steps <= 4 * max(len(rows), 1 << 20):  # dense: count over every possible code
+        dense = np.bincount(series_code * steps + cols, minlength=space * steps).reshape(space, steps)
+        codes = np.nonzero(dense.any(axis=1))[0]
+        counts = dense[codes].astype(np.float64)
+    else:
+        codes, series_of_cell = np.unique(series_code, return_inverse=True)
+        counts = np.bincount(series_of_cell * steps + cols, minlength=len(codes) * steps)
+        counts = counts.reshape(len(codes), steps).astype(np.float64)
+    out_labels: list[Labels] = []
+    for code in codes.tolist():
         base = bases[code // width]
         if keeps_value:
             base = tuple(sorted(base + ((label, texts[code % width]),)))

@@ -111,50 +111,72 @@ def _select(
 
 
 def _limitk_block(block: LayoutBlock, vec: Vector, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first k present samples of each (group, step), in input order."""
     p3 = block.gather(vec.present, False)
-    seen = np.cumsum(p3, axis=1)
-    return p3 & (seen <= k[None, None, :]), seen - 1
+    sel = np.zeros(p3.shape, dtype=bool)
+    place = np.zeros(p3.shape, dtype=np.int64)
+    seen = np.zeros((p3.shape[0], p3.shape[2]), dtype=np.int64)
+    for j in range(p3.shape[1]):
+        seen += p3[:, j]
+        sel[:, j] = p3[:, j] & (seen <= k[None, :])
+        place[:, j] = seen - 1
+    return sel, place
+
+
+_ABSENT = np.uint64(0xFFFFFFFFFFFFFFFF)
+_NAN_KEY = np.uint64(0xFFFFFFFFFFFFFFFE)
+_SIGN = np.uint64(1 << 63)
+
+
+def _order_keys(values: np.ndarray, present: np.ndarray, top: bool) -> np.ndarray:
+    """uint64 keys whose ascending order is best first: values (descending for topk, with
+    -0 == 0), then NaN, then absent cells; equal values get equal keys."""
+    with np.errstate(invalid="ignore"):
+        v = np.where(values == 0, 0.0, -values if top else values)
+    bits = np.ascontiguousarray(v).view(np.uint64)
+    keys = np.where(bits & _SIGN, ~bits, bits | _SIGN)
+    keys = np.where(np.isnan(values), _NAN_KEY, keys)
+    return np.where(present, keys, _ABSENT)
 
 
 def _topk_block(block: LayoutBlock, vec: Vector, k: np.ndarray, top: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Rank a block's samples best first: finite and infinite values by value, then NaN,
-    then absent cells, ties in input order; keep the first min(k, n) of each (group, step)."""
-    p3 = block.gather(vec.present, False).transpose(0, 2, 1)  # (B, S, W)
-    v3 = block.gather(vec.values, 0.0).transpose(0, 2, 1)
-    nan = np.isnan(v3)
-    category = np.where(p3, np.where(nan, 1, 0), 2)
-    value_key = np.where(category == 0, -v3 if top else v3, 0.0)
-    width = v3.shape[2]
-    rank_key = np.broadcast_to(np.arange(width), v3.shape)
-    order = np.lexsort((rank_key, value_key, category), axis=-1)
-    place = np.empty_like(order)
-    np.put_along_axis(place, order, np.broadcast_to(np.arange(width), order.shape), axis=-1)
-    n = p3.sum(axis=2)
-    keff = np.minimum(k[None, :], n)
-    sel = p3 & (place < keff[:, :, None])
-    # Ties across the k-th place: Prometheus' heap decides which of the tied samples stay.
-    inner = (keff >= 1) & (keff < n)
-    if bool(inner.any()):
-        b_idx, s_idx = np.nonzero(inner)
-        kth = order[b_idx, s_idx, keff[b_idx, s_idx] - 1]
-        nxt = order[b_idx, s_idx, keff[b_idx, s_idx]]
-        cat_a = category[b_idx, s_idx, kth]
-        cat_b = category[b_idx, s_idx, nxt]
-        va = v3[b_idx, s_idx, kth]
-        vb = v3[b_idx, s_idx, nxt]
-        tied = (cat_a == cat_b) & ((cat_a == 1) | (va == vb))
-        for b, s in zip(b_idx[tied].tolist(), s_idx[tied].tolist()):
-            cols = np.nonzero(p3[b, s])[0]
-            kept = _go_heap_select(v3[b, s, cols].tolist(), int(keff[b, s]), top)
-            sel[b, s] = False
-            chosen = cols[kept]
-            sel[b, s, chosen] = True
-            # Keep the best-first order among the chosen, ties by their heap position.
-            vals = v3[b, s, chosen]
-            cat = np.isnan(vals).astype(np.int64)
-            vkey = np.where(cat == 0, -vals if top else vals, 0.0)
-            within = np.lexsort((np.arange(len(chosen)), vkey, cat))
-            place[b, s, chosen[within]] = np.arange(len(chosen))
+    """Keep the best min(k, n) samples of each (group, step).
+
+    One `np.partition` per distinct k finds each cell's k-th best key; every sample better or
+    equal is kept unless the (k+1)-th ties with it, in which case Prometheus' heap decides and
+    the cell is replayed (`_go_heap_select`). The place within the group (for an instant
+    query's order) is the rank by key, ties in input order.
+    """
+    p3 = block.gather(vec.present, False)
+    v3 = block.gather(vec.values, 0.0)
+    keys = np.ascontiguousarray(_order_keys(v3, p3, top).transpose(0, 2, 1))  # (B, S, W)
+    width = keys.shape[2]
+    sel = np.zeros(keys.shape, dtype=bool)
+    kk_all = np.minimum(k, width)
+    for kk in np.unique(kk_all).tolist():
+        if kk < 1:
+            continue
+        cols = np.nonzero(kk_all == kk)[0]
+        sub = keys[:, cols]
+        if kk >= width:
+            sel[:, cols] = sub != _ABSENT
+            continue
+        part = np.partition(sub, [kk - 1, kk], axis=-1)
+        kth = part[..., kk - 1]
+        nxt = part[..., kk]
+        chosen = (sub <= kth[..., None]) & (sub != _ABSENT)
+        tied = (kth == nxt) & (kth != _ABSENT)
+        for b, c in zip(*(x.tolist() for x in np.nonzero(tied))):
+            s_col = int(cols[c])
+            where = np.nonzero(p3[b, :, s_col])[0]
+            kept = _go_heap_select(v3[b, where, s_col].tolist(), kk, top)
+            chosen[b, c] = False
+            chosen[b, c, where[kept]] = True
+        sel[:, cols] = chosen
+    place = np.zeros(keys.shape, dtype=np.int64)
+    if keys.shape[1] == 1:  # only an instant query's output order needs the ranks
+        order = np.argsort(keys, axis=-1, kind="stable")
+        np.put_along_axis(place, order, np.broadcast_to(np.arange(width), order.shape), axis=-1)
     return sel.transpose(0, 2, 1), place.transpose(0, 2, 1)
 
 
