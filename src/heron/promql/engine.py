@@ -34,6 +34,7 @@ from heron.promql.value import (
     RangeVector,
     Scalar,
     String,
+    TooManySamplesError,
     Value,
     Vector,
 )
@@ -146,6 +147,8 @@ class Engine:
             raise InvalidQueryError("zero or negative query resolution step widths are not accepted")
         if end_ms < start_ms:
             raise InvalidQueryError("end timestamp must not be before start time")
+        if (end_ms - start_ms) // step_ms + 1 > self.max_samples:
+            raise TooManySamplesError()  # more steps than samples may be held: refuse before allocating
         if expr.type not in (ValueType.VECTOR, ValueType.SCALAR):
             kind = "range vector" if expr.type is ValueType.MATRIX else expr.type.value
             raise InvalidQueryError(

@@ -35,7 +35,16 @@ from heron.promql.syntax.ast import (
     UnaryExpr,
     VectorSelector,
 )
-from heron.promql.value import EvalContext, ExecutionError, RangeVector, Scalar, String, Value, Vector
+from heron.promql.value import (
+    EvalContext,
+    ExecutionError,
+    RangeVector,
+    Scalar,
+    String,
+    TooManySamplesError,
+    Value,
+    Vector,
+)
 
 __all__ = ["Evaluator", "unwrap_parens", "subquery_times", "SORT_FUNCTIONS"]
 
@@ -60,10 +69,14 @@ def _go_div(a: int, b: int) -> int:
     return q
 
 
-def subquery_times(outer: np.ndarray, node: SubqueryExpr, at: int | None, default_step_ms: int) -> np.ndarray:
+def subquery_times(
+    outer: np.ndarray, node: SubqueryExpr, at: int | None, default_step_ms: int, max_steps: int = 1 << 62
+) -> np.ndarray:
     """The inner step times of a subquery (Prometheus' subqueryTimeRange): from the first
     multiple of the step after `start - offset - range` up to `end - offset`, where start and
-    end are the outer evaluation's (or both the `@` time)."""
+    end are the outer evaluation's (or both the `@` time). More steps than `max_steps` (the
+    sample limit, which a scalar at every step would pass) is TooManySamplesError before
+    anything is allocated, so a tiny step over a long range cannot take unbounded memory."""
     step = node.step_ms or default_step_ms
     if at is not None:
         start = end = at
@@ -76,6 +89,8 @@ def subquery_times(outer: np.ndarray, node: SubqueryExpr, at: int | None, defaul
     last = end - node.offset_ms
     if first > last:
         return np.empty(0, dtype=np.int64)
+    if (last - first) // step + 1 > max_steps:
+        raise TooManySamplesError()
     return np.arange(first, last + 1, step, dtype=np.int64)
 
 
@@ -176,7 +191,7 @@ class Evaluator:
 
     def _subquery(self, node: SubqueryExpr, ctx: EvalContext) -> RangeVector:
         at = at_time(node.at, self.qt)
-        inner_times = subquery_times(ctx.times, node, at, self.qt.default_step_ms)
+        inner_times = subquery_times(ctx.times, node, at, self.qt.default_step_ms, ctx.max_samples)
         if at is not None:
             ends = np.full(len(ctx.times), at - node.offset_ms, dtype=np.int64)
         else:

@@ -56,8 +56,8 @@ RawSeries = tuple[Labels, np.ndarray, np.ndarray]
 
 # Series handled between two `ctx.check()` calls while selecting.
 _BATCH = 256
-# Series per vectorised instant selection (bounds the (series x steps) temporaries).
-_VECTOR_BATCH = 2048
+# (series x steps) cells per vectorised selection batch: bounds its temporaries (~8 MB each).
+_BATCH_CELLS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -205,9 +205,10 @@ def select_vector(
     n = len(lookup)
     lookup = np.asarray(lookup, dtype=np.int64)
     parts: list[tuple[list[Labels], np.ndarray, np.ndarray, np.ndarray]] = []
-    for a in range(0, len(series), _VECTOR_BATCH):
+    size = min(8192, max(16, _BATCH_CELLS // max(n, 1)))
+    for a in range(0, len(series), size):
         ctx.check()
-        batch = [s for s in series[a : a + _VECTOR_BATCH] if len(s[1])]
+        batch = [s for s in series[a : a + size] if len(s[1])]
         if batch:
             parts.append(_select_batch(batch, lookup, lookback_ms))
     labels = [ls for p in parts for ls in p[0]]

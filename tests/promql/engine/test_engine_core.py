@@ -293,3 +293,11 @@ def test_deadline_and_cancellation(db):
     gone.set()
     with pytest.raises(QueryCanceledError):
         Engine(db).range(sel("foo"), 0, M, M, cancelled=gone)
+
+
+def test_step_counts_past_the_sample_limit_are_refused_before_allocating(db):
+    with pytest.raises(TooManySamplesError):
+        Engine(db, max_samples=1000).range(sel("foo"), 0, 10**12, 1)
+    tiny_step = SubqueryExpr(sel("foo"), 10**12, 1)
+    with pytest.raises(TooManySamplesError):
+        Engine(db, max_samples=1000).instant(tiny_step, 10 * M)
