@@ -562,11 +562,14 @@ class _Lexer:
         return True
 
     def escape(self, quote: str) -> None:
+        """lexEscape. Its errors do not stop Go's lexer: the ERROR token is emitted and the
+        string goes on being read (the parser stops at that first ERROR all the same)."""
         ch = self.next()
         if ch and ch in "abfnrtv\\" + quote:
             return
         if ch == "":
-            self.fail("escape sequence not terminated")
+            self.soft_error("escape sequence not terminated")
+            return
         if ch in "01234567":
             n, base, max_val = 3, 8, 255
         elif ch == "x":
@@ -579,20 +582,26 @@ class _Lexer:
             ch = self.next()
             n, base, max_val = 8, 16, 0x10FFFF
         else:
-            self.fail(f"unknown escape sequence {_u(ch)}")
+            self.soft_error(f"unknown escape sequence {_u(ch)}")
+            return
         x = 0
         while n > 0:
             d = int(ch, 16) if ch and ch in "0123456789abcdefABCDEF" else 16
             if d >= base:
                 if ch == "":
-                    self.fail("escape sequence not terminated")
-                self.fail(f"illegal character {_u(ch)} in escape sequence")
+                    self.soft_error("escape sequence not terminated")
+                else:
+                    self.soft_error(f"illegal character {_u(ch)} in escape sequence")
+                return
             x = x * base + d
             n -= 1
             if n > 0:
                 ch = self.next()
         if x > max_val or 0xD800 <= x < 0xE000:
-            self.fail("escape sequence is an invalid Unicode code point")
+            self.soft_error("escape sequence is an invalid Unicode code point")
+
+    def soft_error(self, msg: str) -> None:
+        self.tokens.append(Token(T.ERROR, self.start, msg))
 
     def string(self, quote: str) -> None:
         while True:

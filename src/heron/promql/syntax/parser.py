@@ -720,11 +720,8 @@ class _Parser:
             elif t.kind is T.STRING:
                 self.advance()
                 label = self.unquote(t)
-                if not label:
-                    self.add_error(
-                        f"invalid label name for grouping: {label!r}".replace("''", '""'),
-                        PosRange(t.pos, t.end),
-                    )
+                if not label:  # every other valid UTF-8 name is a valid label name
+                    self.add_error('invalid label name for grouping: ""', PosRange(t.pos, t.end))
             else:
                 self.unexpected("grouping opts", "label")
                 raise AssertionError("unreachable")
