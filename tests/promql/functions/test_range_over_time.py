@@ -145,3 +145,18 @@ def test_absent_over_time_labels_and_steps() -> None:
     sub = Call("absent_over_time", (SubqueryExpr(NumberLiteral(1.0), 30_000),))
     out = FUNCTIONS["absent_over_time"](sub, [empty], EvalContext(empty.ends.copy()))
     assert isinstance(out, Vector) and out.labels == [()] and out.present.tolist() == [[True, True]]
+
+
+def test_a_window_with_its_staleness_marker_removed() -> None:
+    # The selector hands over samples with staleness markers already removed: a series that
+    # went stale at 30 s and came back at 50 s is just samples at 10, 20, 50, 60 s.
+    ts = np.array([10_000, 20_000, 50_000, 60_000], dtype=np.int64)
+    vs = np.array([1.0, 2.0, 4.0, 5.0])
+    rv = RangeVector([(("__name__", "m"),)], [(ts, vs)], np.array([40_000, 60_000]), 30_000)
+    call = Call("x", (MatrixSelector(VectorSelector("m", ()), 30_000),))
+    counts = FUNCTIONS["count_over_time"](call, [rv], EvalContext(rv.ends.copy()))
+    assert isinstance(counts, Vector)
+    # (10, 40] holds only 20 s (10 s is on the open edge); (30, 60] holds 50 and 60 s.
+    assert counts.values.tolist() == [[1.0, 2.0]]
+    last = FUNCTIONS["last_over_time"](call, [rv], EvalContext(rv.ends.copy()))
+    assert isinstance(last, Vector) and last.values.tolist() == [[2.0, 5.0]]

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pytest
 
+from heron.promql.functions import windows
 from heron.promql.functions.range import RANGE_FUNCTIONS
 from heron.promql.syntax.ast import Call, MatrixSelector, VectorSelector
 from heron.promql.value import EvalContext, RangeVector, Scalar
@@ -265,7 +266,11 @@ def same(a: float, b: float, rel: float) -> bool:
 
 @pytest.mark.parametrize("name", FLOAT_FUNCTIONS)
 @pytest.mark.parametrize("kind", ["counter", "gauge", "extreme", "nan"])
-def test_matches_naive_twin(name: str, kind: str) -> None:
+@pytest.mark.parametrize("chunked", [False, True], ids=["whole", "chunked"])
+def test_matches_naive_twin(name: str, kind: str, chunked: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if chunked:  # tiny chunks: many row chunks and position blocks per evaluation
+        monkeypatch.setattr(windows, "_ROW_CELLS", 97)
+        monkeypatch.setattr(windows, "_BLOCK_CELLS", 50)
     for seed in RNG_SEEDS:
         rng = np.random.default_rng(hash((name, kind, seed)) % 2**32)
         series = [random_series(rng, kind) for _ in range(4)]
