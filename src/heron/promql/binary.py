@@ -183,9 +183,10 @@ def _match_labels(labels: Labels, matching: VectorMatching) -> Labels:
     return tuple(kv for kv in labels if kv[0] not in skip)
 
 
-def _check_one_side(one: Vector, osig: np.ndarray, matching: VectorMatching) -> None:
+def _check_one_side(one: Vector, osig: np.ndarray, matching: VectorMatching, steps: np.ndarray) -> None:
     """The "one" side may hold a signature only once per step; else Prometheus' error for
-    the first step (and, within it, the first row in order) where it does not."""
+    the first step (and, within it, the first row in order) where it does not. Only `steps`
+    count: Prometheus skips a step where the other side is empty before looking."""
     rows_by_sig: dict[int, list[int]] = {}
     for i, s in enumerate(osig.tolist()):
         rows_by_sig.setdefault(s, []).append(i)
@@ -193,7 +194,7 @@ def _check_one_side(one: Vector, osig: np.ndarray, matching: VectorMatching) -> 
     for rows in rows_by_sig.values():
         if len(rows) < 2:
             continue
-        p = one.present[rows]
+        p = one.present[rows] & steps[None, :]
         counts = np.cumsum(p, axis=0)
         bad = (counts >= 2) & p
         if not bad.any():
@@ -246,7 +247,7 @@ def _vector_vector(op: str, lhs: Vector, rhs: Vector, matching: VectorMatching, 
     msig, osig, _ = _ordinals(many, one, matching)
     if not len(many) or not len(one):
         return Vector.empty(n)
-    _check_one_side(one, osig, matching)
+    _check_one_side(one, osig, matching, many.present.any(axis=0))
 
     one_rows: dict[int, list[int]] = {}
     for j, s in enumerate(osig.tolist()):

@@ -301,3 +301,13 @@ def test_step_counts_past_the_sample_limit_are_refused_before_allocating(db):
     tiny_step = SubqueryExpr(sel("foo"), 10**12, 1)
     with pytest.raises(TooManySamplesError):
         Engine(db, max_samples=1000).instant(tiny_step, 10 * M)
+
+
+def test_one_side_duplicates_only_count_where_the_other_side_has_samples(db):
+    db.add([0], [1.0], __name__="dup", x="1")
+    db.add([0], [2.0], __name__="dup", x="2")
+    db.add([6 * M], [3.0], __name__="late")
+    expr = vv("+", sel("late"), sel("dup"), on=True, labels=[])
+    assert Engine(db).range(expr, 0, 10 * M, M).series == []
+    with pytest.raises(ExecutionError, match="found duplicate series"):
+        Engine(db).range(vv("+", sel("foo", a="1"), sel("dup"), on=True, labels=[]), 0, 10 * M, M)
