@@ -279,3 +279,27 @@ def test_to_json_matches_translate_ast() -> None:
     assert to_json(parse_expr("-Inf")) == {"type": "numberLiteral", "val": "-Inf"}
     assert to_json(parse_expr('"a\\n"')) == {"type": "stringLiteral", "val": "a\n"}
     json.dumps(to_json(parse_expr('count_values("v", x) or vector(1)')))  # plain JSON all the way down
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "(" * 5000 + "1" + ")" * 5000,
+        "-" * 5000 + "1",
+        "1" + "^1" * 5000,
+        "a" + " + a" * 5000,
+        "x[" + "(" * 300 + "1m" + ")" * 300 + "]",
+        "(" + "-{}-1" * 10000 + ")",
+    ],
+    ids=["parens", "unary", "pow", "sum-chain", "duration-parens", "prometheus-deep-case"],
+)
+def test_hostile_nesting_is_a_parse_error(query: str) -> None:
+    with pytest.raises(ParseError, match="nested too deeply"):
+        parse_expr(query)
+
+
+def test_reasonable_nesting_parses() -> None:
+    deep = parse_expr("sum(" * 60 + "x" + ")" * 60)
+    assert format_expr(deep).count("sum(") == 60
+    chain = parse_expr("a" + " or a" * 200)
+    assert format_expr(chain).count(" or ") == 200

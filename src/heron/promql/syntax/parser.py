@@ -101,6 +101,10 @@ _MAYBE_LABEL = frozenset({*_METRIC_IDENT, T.BOOL, T.GROUP_LEFT, T.GROUP_RIGHT, T
 _MATCH_OPS = {T.EQL: MatchOp.EQ, T.NEQ: MatchOp.NEQ, T.EQL_REGEX: MatchOp.RE, T.NEQ_REGEX: MatchOp.NRE}
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _MAX_DURATION_S = (1 << 63) / 1e9
+# Recursion bounds (see `_Parser.enter` and `check_depth`): far beyond any written query, well
+# inside Python's default stack for the parser, the printer and the evaluator.
+MAX_NESTING = 100
+MAX_TREE_DEPTH = 250
 _PRECEDED_BY = "an instant vector selector or range vector selector or a subquery"
 
 _DOC_TYPE = {
@@ -175,6 +179,7 @@ class _Parser:
         self.tokens = [t for t in tokenize(query) if t.kind is not T.COMMENT]
         self.i = 0
         self.errors: list[ParseError] = []
+        self.depth = 0
 
     # --- token helpers -------------------------------------------------------------------
     @property
@@ -233,6 +238,7 @@ class _Parser:
             pass
         if self.errors:
             raise self.errors[0]
+        self.check_depth(expr)
         self.check(expr)
         if self.errors:
             raise self.errors[0]
@@ -253,13 +259,32 @@ class _Parser:
             pass
         if self.errors:
             raise self.errors[0]
+        self.check_depth(vs)
         self.check(vs)
         if self.errors:
             raise self.errors[0]
         return vs
 
     # --- expressions ---------------------------------------------------------------------
+    def enter(self) -> None:
+        """Bound the parser's recursion: a hostile query must get a ParseError, not exhaust
+        Python's stack (Prometheus' Go stack grows; Heron's recursion is capped)."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            t = self.tok
+            self.add_error(
+                f"query is nested too deeply (more than {MAX_NESTING} levels)", PosRange(t.pos, t.end)
+            )
+            raise _Syntax
+
     def expr(self, min_prec: int) -> Expr:
+        self.enter()
+        try:
+            return self._expr(min_prec)
+        finally:
+            self.depth -= 1
+
+    def _expr(self, min_prec: int) -> Expr:
         lhs = self.unary()
         while True:
             kind = self.tok.kind
@@ -503,6 +528,13 @@ class _Parser:
 
     # Duration expressions: + - (left), * / % (left), ^ (right), unary minus like MUL.
     def duration_expr(self, min_prec: int) -> _Dur:
+        self.enter()
+        try:
+            return self._duration_expr(min_prec)
+        finally:
+            self.depth -= 1
+
+    def _duration_expr(self, min_prec: int) -> _Dur:
         lhs = self.duration_unary()
         while True:
             kind = self.tok.kind
@@ -800,6 +832,17 @@ class _Parser:
         return Call(name, tuple(args), ret, pos=PosRange(name_tok.pos, end))
 
     # --- the semantic pass (checkAST) ----------------------------------------------------
+    def check_depth(self, root: Expr) -> None:
+        """Refuse trees deeper than MAX_TREE_DEPTH (long `a + b + c ...` chains are left-deep),
+        measured without recursion, before the recursive passes and the evaluator see them."""
+        stack: list[tuple[Expr, int]] = [(root, 1)]
+        while stack:
+            node, d = stack.pop()
+            if d > MAX_TREE_DEPTH:
+                self.add_error(f"query is nested too deeply (more than {MAX_TREE_DEPTH} levels)", root.pos)
+                raise self.errors[0]
+            stack.extend((c, d + 1) for c in _children(node))
+
     def expect_type(self, node: Expr, want: ValueType, context: str) -> None:
         t = self.check(node)
         if t is not want:
@@ -929,6 +972,20 @@ class _Parser:
                     f'expected type {_DOC_TYPE[want]} in call to function "{n.func}", got {_DOC_TYPE[t]}',
                     arg.pos,
                 )
+
+
+def _children(e: Expr) -> list[Expr]:
+    if isinstance(e, (ParenExpr, UnaryExpr, SubqueryExpr)):
+        return [e.expr]
+    if isinstance(e, MatrixSelector):
+        return [e.vector]
+    if isinstance(e, BinaryExpr):
+        return [e.lhs, e.rhs]
+    if isinstance(e, AggregateExpr):
+        return [e.expr] if e.param is None else [e.param, e.expr]
+    if isinstance(e, Call):
+        return list(e.args)
+    return []
 
 
 def _fix_matching(expr: Expr) -> Expr:
