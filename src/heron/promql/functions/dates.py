@@ -13,6 +13,7 @@ calendar date (Go's own answer differs between CPU architectures); it yields NaN
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -27,18 +28,25 @@ _INT64_LIMIT = float(2**63)
 
 
 class _Civil:
-    """The UTC calendar fields of an int64 array of Unix seconds, computed on demand."""
+    """The UTC calendar fields of an int64 array of Unix seconds, each derived on demand (the
+    hour needs no calendar; the month needs datetime64 days)."""
 
     def __init__(self, seconds: np.ndarray) -> None:
         self.seconds = seconds
-        self.days = np.floor_divide(seconds, _SECONDS_PER_DAY)
-        self._day = self.days.astype("datetime64[D]")
 
-    @property
+    @cached_property
+    def days(self) -> np.ndarray:
+        return np.floor_divide(self.seconds, _SECONDS_PER_DAY)
+
+    @cached_property
+    def _day(self) -> np.ndarray:
+        return self.days.astype("datetime64[D]")
+
+    @cached_property
     def year_start(self) -> np.ndarray:
         return self._day.astype("datetime64[Y]")
 
-    @property
+    @cached_property
     def month_start(self) -> np.ndarray:
         return self._day.astype("datetime64[M]")
 
@@ -75,8 +83,9 @@ Field = Callable[[_Civil], np.ndarray]
 def _calendar(values: np.ndarray, field: Field) -> np.ndarray:
     """`field` of float Unix seconds, NaN where Go's int64 conversion is undefined."""
     with np.errstate(invalid="ignore"):
-        valid = np.isfinite(values) & (np.abs(values) < _INT64_LIMIT)
-    seconds = np.trunc(np.where(valid, values, 0.0)).astype(np.int64)
+        valid = np.abs(values) < _INT64_LIMIT  # False for NaN and the infinities too
+    # astype truncates toward zero, as Go's int64(f) does.
+    seconds = np.where(valid, values, 0.0).astype(np.int64)
     out = field(_Civil(seconds)).astype(np.float64)
     return np.where(valid, out, np.nan)
 

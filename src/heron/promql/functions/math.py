@@ -26,23 +26,31 @@ _LN10_INV = 1 / math.log(10)
 
 
 def go_max(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Go's `math.Max`, elementwise: +Inf wins over NaN, NaN over everything else, and
-    `Max(-0, +0)` is +0."""
+    """Go's `math.Max`, elementwise (broadcasting): +Inf wins over NaN, NaN over everything
+    else, and `Max(-0, +0)` is +0. The special cases are only patched where they occur."""
     with np.errstate(invalid="ignore"):
         out = np.maximum(x, y)
-        both_zero = (x == 0) & (y == 0)
-        out = np.where(both_zero, np.where(np.signbit(x), y, x), out)
-        return np.where(np.isposinf(x) | np.isposinf(y), np.inf, out)
+        nan = np.isnan(out)
+        if bool(nan.any()):
+            out = np.where(nan & (np.isposinf(x) | np.isposinf(y)), np.inf, out)
+        if bool((out == 0).any()):
+            both_zero = (x == 0) & (y == 0)
+            out = np.where(both_zero, np.where(np.signbit(x), y, x), out)
+        return out
 
 
 def go_min(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Go's `math.Min`, elementwise: -Inf wins over NaN, NaN over everything else, and
-    `Min(-0, +0)` is -0."""
+    """Go's `math.Min`, elementwise (broadcasting): -Inf wins over NaN, NaN over everything
+    else, and `Min(-0, +0)` is -0."""
     with np.errstate(invalid="ignore"):
         out = np.minimum(x, y)
-        both_zero = (x == 0) & (y == 0)
-        out = np.where(both_zero, np.where(np.signbit(x), x, y), out)
-        return np.where(np.isneginf(x) | np.isneginf(y), -np.inf, out)
+        nan = np.isnan(out)
+        if bool(nan.any()):
+            out = np.where(nan & (np.isneginf(x) | np.isneginf(y)), -np.inf, out)
+        if bool((out == 0).any()):
+            both_zero = (x == 0) & (y == 0)
+            out = np.where(both_zero, np.where(np.signbit(x), x, y), out)
+        return out
 
 
 def _log2(v: np.ndarray) -> np.ndarray:
