@@ -129,10 +129,15 @@ class Evaluator:
             return Scalar(np.full(n, float(node.value))), n
         if isinstance(node, StringLiteral):
             return String(node.value), 0
+        # Parentheses and unary minus hand their operand's samples on (Prometheus negates in
+        # place): they are not held twice.
         if isinstance(node, ParenExpr):
-            return self._held(self.eval(node.expr, ctx))
+            ctx.check()
+            return self._eval(node.expr, ctx)
         if isinstance(node, UnaryExpr):
-            return self._held(self._unary(node, ctx))
+            ctx.check()
+            value, held = self._eval(node.expr, ctx)
+            return self._unary(node, value), held
         if isinstance(node, VectorSelector):
             vec = self._vector_selector(node, ctx)
             count = int(vec.present.sum())
@@ -179,8 +184,9 @@ class Evaluator:
     def _vector_selector(self, vs: VectorSelector, ctx: EvalContext) -> Vector:
         return select_vector(self.cache.series(vs), self._lookup(vs, ctx), self.qt.lookback_ms, ctx)
 
-    def _unary(self, node: UnaryExpr, ctx: EvalContext) -> Value:
-        v = _without_sample_ts(self.eval(node.expr, ctx))
+    @staticmethod
+    def _unary(node: UnaryExpr, value: Value) -> Value:
+        v = _without_sample_ts(value)
         if node.op != "-":
             return v
         if isinstance(v, Scalar):

@@ -284,6 +284,9 @@ def test_max_samples_counts_what_is_held_at_once(db):
         Engine(db, max_samples=65).range(expr, 0, 10 * M, M)
     res = Engine(db).range(expr, 0, 10 * M, M)
     assert res.stats.peak_samples == 66 and res.stats.total_samples == 44
+    # Parentheses and unary minus pass their operand's samples on instead of holding a copy.
+    wrapped = Engine(db).range(ParenExpr(UnaryExpr("-", ParenExpr(sel("foo")))), 0, 10 * M, M)
+    assert wrapped.stats.peak_samples == 22
 
 
 def test_deadline_and_cancellation(db):
