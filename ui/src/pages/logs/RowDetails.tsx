@@ -2,8 +2,11 @@
 // entry (stream, structured metadata, parsed), each with filter-in and filter-out buttons.
 import type { FieldParser } from "../../lib/logql";
 import type { LogEntry } from "../../lib/entries";
+import { useLocation } from "../../lib/router";
+import { podMetricsLink } from "../metrics/series";
 import { lineFields } from "./fields";
 import { stripAnsi } from "./ansi";
+import { readView } from "./view";
 
 export interface RowActions {
   onFieldFilter: (parser: FieldParser, field: string, value: string, negate: boolean) => void;
@@ -27,6 +30,9 @@ function FilterButtons(props: { name: string; value: string; onFilter: (negate: 
 const KIND_NAMES: Record<string, string> = { label: "stream label", structured_metadata: "structured metadata", parsed: "parsed" };
 
 export function RowDetails({ entry, actions }: { entry: LogEntry; actions: RowActions }) {
+  const view = readView(useLocation().params);
+  // The pod's CPU and memory over the same range, where the line's labels name a pod.
+  const metrics = podMetricsLink({ ...entry.metadata, ...entry.stream }, view.from, view.to);
   const taken = new Set([...Object.keys(entry.stream), ...Object.keys(entry.metadata)]);
   const found = lineFields(stripAnsi(entry.line), taken);
   const labels: { kind: "label" | "structured_metadata" | "parsed"; name: string; value: string }[] = [
@@ -40,6 +46,11 @@ export function RowDetails({ entry, actions }: { entry: LogEntry; actions: RowAc
         <button type="button" onClick={() => actions.onShowContext(entry)}>
           Show context
         </button>
+        {metrics && (
+          <a href={metrics} aria-label={`Metrics for pod ${entry.stream.pod ?? entry.metadata.pod}`}>
+            Metrics for this pod
+          </a>
+        )}
         <span class="muted mono">{entry.tsNs} ns</span>
       </div>
       {found && found.fields.length > 0 && (

@@ -1,6 +1,6 @@
-// The overview (`/`): log volume by namespace and the newest error lines, over 1h, 6h or 24h
-// (the `range` URL parameter), refreshed every 10 seconds.
-import { useEffect, useState } from "preact/hooks";
+// The overview (`/`): log volume by namespace, metric panels (CPU, memory, error log lines,
+// restarts, targets down: MetricPanels.tsx) and the newest error lines, over 1h, 6h or 24h (the
+// `range` URL parameter), refreshed every 10 seconds.
 import { TimeSeriesChart, seriesFromMatrix, type ChartSeries } from "../../components/chart";
 import { getJSON, msToNs, queryLogs, type QueryResponse } from "../../lib/api";
 import { flattenStreams, type LogEntry } from "../../lib/entries";
@@ -17,43 +17,17 @@ import {
   streamTitle,
   UNDETECTED_ERRORS_QUERY,
 } from "./overview";
+import { useFetch, useTick } from "./hooks";
+import { MetricPanels, MetricListPanels } from "./MetricPanels";
 import "./overview.css";
 
 const REFRESH_MS = 10_000;
-
-type Loadable<T> = { state: "loading" } | { state: "error"; message: string } | { state: "ok"; value: T };
 
 interface Volume {
   series: ChartSeries[];
   start: number;
   end: number;
   step: number;
-}
-
-function useTick(ms: number): number {
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    const t = window.setInterval(() => {
-      if (document.visibilityState === "visible") setTick((n) => n + 1);
-    }, ms);
-    return () => window.clearInterval(t);
-  }, [ms]);
-  return tick;
-}
-
-/** Fetch on every key change; a refresh keeps showing the last result until the new one lands. */
-function useFetch<T>(run: (signal: AbortSignal) => Promise<T>, keys: unknown[]): Loadable<T> {
-  const [state, setState] = useState<Loadable<T>>({ state: "loading" });
-  useEffect(() => {
-    const ctl = new AbortController();
-    run(ctl.signal)
-      .then((value) => setState({ state: "ok", value }))
-      .catch((e: Error) => {
-        if (!ctl.signal.aborted) setState({ state: "error", message: e.message });
-      });
-    return () => ctl.abort();
-  }, keys);
-  return state;
 }
 
 function pushUrl(): string {
@@ -153,6 +127,9 @@ export default function Page() {
           />
         )}
       </section>
+
+      <MetricPanels range={range} tick={tick} />
+      <MetricListPanels range={range} tick={tick} />
 
       <section class="overview-card" aria-labelledby="overview-errors">
         <h2 id="overview-errors">Recent error lines</h2>
