@@ -124,7 +124,7 @@ def kahan_inc(
 
 
 # Cells gathered at once by `positions` (windows x a block of sample positions).
-_BLOCK_CELLS = 1 << 20
+_BLOCK_CELLS = 1 << 16
 
 
 def positions(w: Windows, ctx: EvalContext, start: int = 0) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
@@ -149,7 +149,7 @@ def positions(w: Windows, ctx: EvalContext, start: int = 0) -> Iterator[tuple[in
 
 
 # At most this many cells in one padded (windows x samples) matrix of `rows`.
-_ROW_CELLS = 1 << 20
+_ROW_CELLS = 1 << 14  # small enough for the temporaries to stay in cache
 
 
 def rows(
