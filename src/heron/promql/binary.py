@@ -314,17 +314,18 @@ def _check_unique_matches(
         raise ExecutionError(msg)
 
 
-def coalesce_rows(vec: Vector) -> Vector:
+def coalesce_rows(vec: Vector, *, strict: bool = False) -> Vector:
     """Rows with the same labels become one series, as Prometheus' rangeEval collects each
     step's output by label set. Two such rows present at the same step are Prometheus'
     "vector cannot contain metrics with the same labelset" in a range evaluation; in a
-    one-step (instant) evaluation Prometheus keeps both and leaves the check to the end."""
+    one-step (instant) evaluation Prometheus keeps both and leaves the check to the end,
+    unless `strict` (label_replace and label_join merge and check at once)."""
     if len(set(vec.labels)) == len(vec.labels):
         return vec
     groups: dict[Labels, list[int]] = {}
     for i, ls in enumerate(vec.labels):
         groups.setdefault(ls, []).append(i)
-    if vec.steps == 1:
+    if vec.steps == 1 and not strict:
         return vec
     drops = _drop_flags(vec)
     labels: list[Labels] = []

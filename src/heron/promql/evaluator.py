@@ -52,6 +52,9 @@ SORT_FUNCTIONS = frozenset({"sort", "sort_desc", "sort_by_label", "sort_by_label
 # Functions whose vector argument keeps the samples' own timestamps when it is a selector
 # (Prometheus' rangeEvalTimestampFunctionOverVectorSelector).
 _SAMPLE_TIME_FUNCTIONS = frozenset({"timestamp"})
+# Prometheus merges their output by label set at once (mergeSeriesWithSameLabelset), for an
+# instant query too.
+_LABEL_FUNCTIONS = frozenset({"label_replace", "label_join"})
 _SORT_IN_RANGE = "sort is ineffective for range queries since results are always ordered by labels"
 
 
@@ -239,5 +242,5 @@ class Evaluator:
             ctx.warn(_SORT_IN_RANGE, node.pos)
         out = impl(node, args, ctx)
         if isinstance(out, Vector) and not has_range_arg:
-            out = coalesce_rows(out)
+            out = coalesce_rows(out, strict=node.func in _LABEL_FUNCTIONS)
         return out

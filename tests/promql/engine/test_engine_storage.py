@@ -81,3 +81,11 @@ def test_instant_order_is_kept_only_where_prometheus_makes_one(db):
     assert codes("-(sort(req_total) * 2)") == ["500", "200"]
     assert codes("abs(sort(req_total))") == ["500", "200"]
     assert codes("sort(req_total) + on(code) req_total") == ["200", "500"]  # vector matching: by labels
+
+
+def test_label_replace_collisions_fail_at_once_even_in_an_instant_query(db):
+    eng = Engine(db)
+    with pytest.raises(ExecutionError, match="vector cannot contain metrics with the same labelset"):
+        eng.instant('sum(label_replace(req_total, "code", "x", "", ""))', T0 + 10 * M)
+    # Without a rewrite the two series stay apart and sum.
+    assert [s.values.tolist() for s in eng.instant("sum(req_total)", T0 + 10 * M).series] == [[110.0]]
