@@ -303,3 +303,20 @@ def test_reasonable_nesting_parses() -> None:
     assert format_expr(deep).count("sum(") == 60
     chain = parse_expr("a" + " or a" * 200)
     assert format_expr(chain).count(" or ") == 200
+
+
+def test_string_escapes_build_bytes_like_go() -> None:
+    """`\\xHH` and octal escapes are bytes: valid UTF-8 sequences join into characters, other
+    bytes stay as surrogate escapes and print back as `\\xHH` (Go's strconv.Quote)."""
+    cases = {
+        '"\\xc3\\xa9"': ("é", '"é"'),
+        '"\\xff"': ("\udcff", '"\\xff"'),
+        '"a\\377b"': ("a\udcffb", '"a\\xffb"'),
+        "'it\\'s'": ("it's", '"it\'s"'),
+        "`raw\\n`": ("raw\\n", '"raw\\\\n"'),
+        '"\\u263a\\U0001F600"': ("☺😀", '"☺😀"'),
+    }
+    for text, (value, printed) in cases.items():
+        lit = parse_expr(text)
+        assert getattr(lit, "value", None) == value, text
+        assert format_expr(lit) == printed, text

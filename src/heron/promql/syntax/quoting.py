@@ -30,30 +30,34 @@ def unquote(s: str) -> str:
         if quote in body or "\n" in body:
             raise ValueError("invalid syntax")
         return body
-    out: list[str] = []
+    # Go builds the value byte by byte: `\xHH` and octal escapes insert raw bytes, which may or
+    # may not form UTF-8 together ("\xc3\xa9" is "é"). Bytes that are not UTF-8 are kept as
+    # surrogate escapes (Python's "surrogateescape"), so `go_quote` prints them back as \xHH
+    # and the engine can tell an invalid label name, as Prometheus does.
+    out = bytearray()
     i, n = 0, len(body)
     while i < n:
         ch = body[i]
         if ch != "\\":
             if ch == quote or ch == "\n":
                 raise ValueError("invalid syntax")
-            out.append(ch)
+            out += ch.encode("utf-8", "surrogateescape")
             i += 1
             continue
         if i + 1 >= n:
             raise ValueError("invalid syntax")
         esc = body[i + 1]
         if esc in _SIMPLE:
-            out.append(_SIMPLE[esc])
+            out += _SIMPLE[esc].encode()
             i += 2
         elif esc == quote:
-            out.append(quote)
+            out += quote.encode()
             i += 2
         elif esc in "01234567":
             digits = body[i + 1 : i + 4]
             if len(digits) != 3 or any(c not in "01234567" for c in digits) or int(digits, 8) > 255:
                 raise ValueError("invalid syntax")
-            out.append(chr(int(digits, 8)))
+            out.append(int(digits, 8))
             i += 4
         elif esc in "xuU":
             width = {"x": 2, "u": 4, "U": 8}[esc]
@@ -61,13 +65,16 @@ def unquote(s: str) -> str:
             if len(digits) != width or any(c not in "0123456789abcdefABCDEF" for c in digits):
                 raise ValueError("invalid syntax")
             value = int(digits, 16)
-            if esc != "x" and (value > 0x10FFFF or 0xD800 <= value <= 0xDFFF):
-                raise ValueError("invalid syntax")
-            out.append(chr(value))
+            if esc == "x":
+                out.append(value)
+            else:
+                if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
+                    raise ValueError("invalid syntax")
+                out += chr(value).encode()
             i += 2 + width
         else:
             raise ValueError("invalid syntax")
-    return "".join(out)
+    return out.decode("utf-8", "surrogateescape")
 
 
 def go_quote(s: str) -> str:
@@ -82,7 +89,9 @@ def go_quote(s: str) -> str:
             out.append(ch)
         else:
             cp = ord(ch)
-            if cp < 0x80:
+            if 0xDC80 <= cp <= 0xDCFF:  # a byte that was not UTF-8 (see `unquote`)
+                out.append(f"\\x{cp - 0xDC00:02x}")
+            elif cp < 0x80:
                 out.append(f"\\x{cp:02x}")
             elif cp < 0x10000:
                 out.append(f"\\u{cp:04x}")
