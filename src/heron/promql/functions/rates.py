@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 
-from heron.promql.functions.windows import Windows, result
+from heron.promql.functions.windows import Windows, result, rows
 from heron.promql.syntax.ast import Call, MatrixSelector
 from heron.promql.syntax.errors import PosRange
 from heron.promql.value import EvalContext, RangeVector, Value, Vector
@@ -54,6 +54,42 @@ def _counter_resets(w: Windows) -> tuple[np.ndarray, np.ndarray]:
     return where, w.v[where - 1] if len(where) else np.empty(0)
 
 
+# Past this many resets in one window, the lost values are summed over window rows.
+_FEW_RESETS = 16
+
+
+def _add_resets(
+    w: Windows, ok: np.ndarray, first: np.ndarray, last: np.ndarray, res: np.ndarray, ctx: EvalContext
+) -> np.ndarray:
+    """`res` plus each value lost at a reset inside the window, added in sample order as
+    Prometheus does. Counters reset rarely, so this loops over the few resets per window; a
+    gauge fed to `rate` may drop at every other sample, and then a `cumsum` along each window's
+    row of lost values (0 where nothing was lost, which adds exactly nothing) does the same
+    additions in the same order."""
+    where, lost = _counter_resets(w)
+    a = np.searchsorted(where, first, "right")
+    b = np.searchsorted(where, last, "right")
+    n_resets = np.where(ok, b - a, 0)
+    most = int(n_resets.max()) if n_resets.size else 0
+    if most <= _FEW_RESETS:
+        for k in range(most):
+            ctx.check()
+            active = n_resets > k
+            res = np.where(active, res + lost[np.where(active, a + k, 0)], res)
+        return res
+    losses = np.zeros(len(w.v))
+    losses[where] = lost
+    with_resets = n_resets > 0
+    out = res.copy()
+    flat_out, flat_res = out.reshape(-1), res.reshape(-1)
+    lossy = Windows(w.t, losses, w.lo, w.hi, w.starts, w.ends, w.first_of_series)
+    for cells, values, _, _, _ in rows(lossy, with_resets, ctx):
+        # The window's first sample has no predecessor: nothing lost there.
+        values[:, 0] = flat_res[cells]
+        flat_out[cells] = np.cumsum(values, axis=1)[:, -1]
+    return out
+
+
 def _extrapolated_rate(
     call: Call, args: list[Value], ctx: EvalContext, counter: bool, per_second: bool
 ) -> Vector:
@@ -70,16 +106,7 @@ def _extrapolated_rate(
     with np.errstate(all="ignore"):
         res = v_last - v_first
         if counter:
-            # Add back each value lost at a reset inside the window, in sample order as
-            # Prometheus does; resets are rare, so this loops over at most a few positions.
-            where, lost = _counter_resets(w)
-            a = np.searchsorted(where, first, "right")
-            b = np.searchsorted(where, last, "right")
-            n_resets = np.where(ok, b - a, 0)
-            for k in range(int(n_resets.max()) if n_resets.size else 0):
-                ctx.check()
-                active = n_resets > k
-                res = np.where(active, res + lost[np.where(active, a + k, 0)], res)
+            res = _add_resets(w, ok, first, last, res, ctx)
         t_first = w.t_at(first, ok)
         t_last = w.t_at(last, ok)
         to_start = (t_first - w.starts).astype(np.float64) / 1000
