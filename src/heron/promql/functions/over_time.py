@@ -2,10 +2,11 @@
 
 Each matches Prometheus 3's `promql/functions.go` for float samples:
 
-* `sum_over_time` is a Kahan (Neumaier) sum; `avg_over_time` divides a Kahan sum by the count
-  and, once the running sum would overflow, switches to Prometheus' incremental mean;
+* `sum_over_time` is a Kahan (Neumaier) sum and `avg_over_time` a Kahan sum over the count,
+  both over window rows (`windows.kahan_rows`); a window whose running sum would overflow
+  takes Prometheus' incremental mean instead, replayed one sample position at a time.
   `stddev_over_time`/`stdvar_over_time` use Welford's method with Kahan-compensated mean and
-  sum of squares. These are sequential, walked one sample position at a time over all windows
+  sum of squares, whose every step depends on the last, so they always walk positions
   (`windows.positions`).
 * `min_over_time`/`max_over_time` ignore NaN unless the window is all NaN (`np.fmin`/`np.fmax`
   reductions); `ts_of_min_over_time`/`ts_of_max_over_time` report the last sample holding it.
