@@ -154,13 +154,10 @@ def load_heron(path: str, series: list[tuple[dict[str, str], np.ndarray]], ts_ms
 # --- queries -------------------------------------------------------------------------------------
 
 
-def _median_seconds(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    times, last = [], None
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        last = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), last
+def _timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def _http(url: str, kind: str, q: str, start_ms: int, end_ms: int) -> dict[str, Any]:
@@ -281,8 +278,14 @@ def main() -> None:
 
         prom, prom_url = _start_prometheus(tmp, blocks)
         procs.append(prom)
+        # The server reads a copy of the data dir, so the in-process engine can hold the original
+        # open at the same time and every run times all three side by side.
+        server_dir = os.path.join(tmp, "heron-server", "data")
+        shutil.copytree(heron_dir, server_dir)
+        server = start_server(Path(server_dir))
+        procs.append(server)
+        http = _server_has_api(server.url)
 
-        # heron in-process: latency, then tracemalloc peak, then (optionally) the profile.
         db = Database.open(heron_dir, StorageOptions(), background=False)
         engine = Engine(db)
 
@@ -293,12 +296,20 @@ def main() -> None:
 
         rows: dict[str, dict[str, Any]] = {}
         for key, kind, q in QUERIES:
-            heron_run(kind, q)  # warm: file pages and caches, as Prometheus' are after its first run
-            _http(prom_url, kind, q, q_start, q_end)
-            prom_s, prom_data = _median_seconds(
-                lambda k=kind, q=q: _http(prom_url, k, q, q_start, q_end), args.runs
-            )
-            heron_s, res = _median_seconds(lambda k=kind, q=q: heron_run(k, q), args.runs)
+            # Warm every side once (file pages, caches), then alternate the runs so a burst of
+            # load from elsewhere on the machine hits all sides alike.
+            prom_data = _http(prom_url, kind, q, q_start, q_end)
+            res = heron_run(kind, q)
+            if http:
+                _http(server.url, kind, q, q_start, q_end)
+            times: dict[str, list[float]] = {"prom": [], "heron": [], "heron_http": []}
+            for _ in range(args.runs):
+                times["prom"].append(_timed(lambda k=kind, q=q: _http(prom_url, k, q, q_start, q_end)))
+                times["heron"].append(_timed(lambda k=kind, q=q: heron_run(k, q)))
+                if http:
+                    times["heron_http"].append(
+                        _timed(lambda k=kind, q=q: _http(server.url, k, q, q_start, q_end))
+                    )
             tracemalloc.start()
             heron_run(kind, q)
             _, peak = tracemalloc.get_traced_memory()
@@ -306,10 +317,8 @@ def main() -> None:
             rows[key] = {
                 "query": q,
                 "kind": kind,
-                "prom": prom_s,
-                "heron": heron_s,
+                **{k: statistics.median(v) for k, v in times.items() if v},
                 "peak": peak,
-                "start": q_start,
                 "agree": _agree(_as_series(prom_data), _from_result(res)),
                 "series": len(res.series),
             }
@@ -325,21 +334,6 @@ def main() -> None:
             prof.stop()
             profile_text = prof.output_text(unicode=False, color=False, show_all=False)
         db.close()
-
-        server = start_server(Path(heron_dir))
-        procs.append(server)
-        http = _server_has_api(server.url)
-        if http:
-            for key, kind, q in QUERIES:
-                _http(server.url, kind, q, q_start, q_end)
-                prom_s, _ = _median_seconds(
-                    lambda k=kind, q=q: _http(prom_url, k, q, q_start, q_end), args.runs
-                )
-                heron_s, data = _median_seconds(
-                    lambda k=kind, q=q: _http(server.url, k, q, q_start, q_end), args.runs
-                )
-                rows[key]["prom_http2"] = prom_s
-                rows[key]["heron_http"] = heron_s
         print()
         steps = (q_end - q_start) // STEP_MS + 1
         print(f"median of {args.runs} runs; range queries over {hours} h at 15 s ({steps} steps)")
@@ -354,7 +348,7 @@ def main() -> None:
             ratio = r["heron"] / r["prom"]
             if http:
                 hh = f"{r['heron_http'] * 1000:.0f} ms"
-                hr = f"{r['heron_http'] / r['prom_http2']:.2f}"
+                hr = f"{r['heron_http'] / r['prom']:.2f}"
             else:
                 hh, hr = "-", "-"
             print(
