@@ -74,7 +74,8 @@ def aggregate(node: AggregateExpr, vec: Vector, param: Value | None, ctx: EvalCo
 def _param_values(param: Value | None, steps: int) -> np.ndarray:
     """The parameter at every step; Prometheus reads 0 for an absent parameter."""
     if isinstance(param, Scalar):
-        return np.asarray(param.values, dtype=np.float64).reshape(steps)
+        values = np.asarray(param.values, dtype=np.float64).reshape(-1)
+        return np.broadcast_to(values, (steps,)).copy() if values.size == 1 else values.reshape(steps)
     return np.zeros(steps)
 
 

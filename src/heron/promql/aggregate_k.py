@@ -131,12 +131,15 @@ _SIGN = np.uint64(1 << 63)
 def _order_keys(values: np.ndarray, present: np.ndarray, top: bool) -> np.ndarray:
     """uint64 keys whose ascending order is best first: values (descending for topk, with
     -0 == 0), then NaN, then absent cells; equal values get equal keys."""
-    with np.errstate(invalid="ignore"):
-        v = np.where(values == 0, 0.0, -values if top else values)
-    bits = np.ascontiguousarray(v).view(np.uint64)
-    keys = np.where(bits & _SIGN, ~bits, bits | _SIGN)
-    keys = np.where(np.isnan(values), _NAN_KEY, keys)
-    return np.where(present, keys, _ABSENT)
+    v = -values if top else values.copy()
+    v += 0.0  # -0 becomes +0, so the two compare equal as in Go
+    bits = v.view(np.uint64)
+    flip = (bits >> np.uint64(63)) * np.uint64(0x7FFFFFFFFFFFFFFF)
+    flip |= _SIGN
+    keys = bits ^ flip  # negative floats reversed, positive ones above them
+    np.putmask(keys, np.isnan(values), _NAN_KEY)
+    np.putmask(keys, ~present, _ABSENT)
+    return keys
 
 
 def _topk_block(block: LayoutBlock, vec: Vector, k: np.ndarray, top: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -355,7 +355,8 @@ def _metric_name(labels: Labels) -> str:
 def _scalar(value: Value, steps: int) -> np.ndarray:
     if not isinstance(value, Scalar):
         raise ExecutionError("expected a scalar argument")
-    return np.asarray(value.values, dtype=np.float64).reshape(steps)
+    values = np.asarray(value.values, dtype=np.float64).reshape(-1)
+    return np.broadcast_to(values, (steps,)).copy() if values.size == 1 else values.reshape(steps)
 
 
 def _vector(value: Value) -> Vector:
