@@ -221,7 +221,7 @@ def test_metrics_for_this_pod_from_a_log_line(page: Page) -> None:
     line = page.get_by_text("ERROR: deadlock detected on relation orders").first
     expect(line).to_be_visible(timeout=10_000)
     line.click()
-    page.get_by_role("link", name="Metrics for pod postgres-0").click()
+    page.get_by_role("link", name="Metrics for this pod (postgres-0)").click()
     expect(page).to_have_url(re.compile(r"/metrics\?"))
     queries = params(page)["query"]
     assert len(queries) == 2 and "container_cpu_usage_seconds_total" in queries[0], queries

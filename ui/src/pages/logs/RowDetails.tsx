@@ -47,7 +47,7 @@ export function RowDetails({ entry, actions }: { entry: LogEntry; actions: RowAc
           Show context
         </button>
         {metrics && (
-          <a href={metrics} aria-label={`Metrics for pod ${entry.stream.pod ?? entry.metadata.pod}`}>
+          <a href={metrics} aria-label={`Metrics for this pod (${entry.stream.pod ?? entry.metadata.pod})`}>
             Metrics for this pod
           </a>
         )}
