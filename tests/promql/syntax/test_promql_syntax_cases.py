@@ -69,6 +69,16 @@ ERRORS = [
     ('{a=~"("}', "error parsing regexp: missing closing ): `(`", 1),
     ("rate(x[5m],)", "trailing commas not allowed in function call args", 10),
     ("sum(x) (y)", 'unexpected "("', 7),
+    # Which error comes first follows yacc's order of reads and reductions (found side by side
+    # with a real Prometheus, test_promql_syntax_peer.py):
+    ("sum(foo bar)", 'unexpected identifier "bar" in aggregation', 8),
+    ("avg(t8, foo)) =52", "unexpected right parenthesis ')'", 13),
+    ("a(bs(metric @ 11)", 'unknown function with name "bs"', 2),
+    ("left_floats > right_flo(ats", "unclosed left parenthesis", 27),
+    ("histogram_fraction(1.5, , x)", "trailing commas not allowed in function call args", 22),
+    ("round(x,[ 5)", "trailing commas not allowed in function call args", 7),
+    ("label_join(series,", "unclosed left parenthesis", 18),
+    ("sum(x) by start", 'unexpected "start" in grouping opts, expected "("', 10),
 ]
 
 

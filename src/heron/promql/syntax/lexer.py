@@ -161,17 +161,14 @@ _KEYWORD_KINDS = frozenset(
         T.FILL,
         T.FILL_LEFT,
         T.FILL_RIGHT,
-        T.START,
-        T.END,
-        T.STEP,
-        T.RANGE,
-        T.MAX_OF,
-        T.MIN_OF,
     }
 )
+# Not keywords in Prometheus' item classes: they print quoted (`unexpected "start"`).
+_PREPROCESSOR_KINDS = frozenset({T.START, T.END, T.STEP, T.RANGE, T.MAX_OF, T.MIN_OF})
 # Words the lexer turns into keyword/operator/aggregator tokens outside braces (lex.go `key`).
 KEYWORDS: dict[str, T] = {
-    kind.value: kind for kind in (*AGGREGATORS, *_KEYWORD_KINDS, T.LAND, T.LOR, T.LUNLESS, T.ATAN2)
+    kind.value: kind
+    for kind in (*AGGREGATORS, *_KEYWORD_KINDS, *_PREPROCESSOR_KINDS, T.LAND, T.LOR, T.LUNLESS, T.ATAN2)
 }
 _DURATION_KEYWORDS = {"step": T.STEP, "range": T.RANGE, "max_of": T.MAX_OF, "min_of": T.MIN_OF}
 # Kinds whose description in "unexpected ..." messages is the token itself (lex.go ItemTypeStr).

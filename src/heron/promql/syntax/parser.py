@@ -98,6 +98,10 @@ _METRIC_IDENT = frozenset(
     }
 )
 _MAYBE_LABEL = frozenset({*_METRIC_IDENT, T.BOOL, T.GROUP_LEFT, T.GROUP_RIGHT, T.IGNORING, T.ON, T.ATAN2})
+# Tokens that can begin an expression (the FIRST set of the grammar's `expr`).
+_EXPR_START = frozenset(
+    {*_METRIC_IDENT, T.NUMBER, T.DURATION, T.STRING, T.LEFT_PAREN, T.LEFT_BRACE, T.ADD, T.SUB}
+)
 _MATCH_OPS = {T.EQL: MatchOp.EQ, T.NEQ: MatchOp.NEQ, T.EQL_REGEX: MatchOp.RE, T.NEQ_REGEX: MatchOp.NRE}
 _LABEL_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*\Z")
 _MAX_DURATION_S = (1 << 63) / 1e9
@@ -180,6 +184,9 @@ class _Parser:
         self.i = 0
         self.errors: list[ParseError] = []
         self.depth = 0
+        # Inside an aggregation's parentheses, yacc's `aggregate_op error` rule is the nearest
+        # one that recovers, so a plain "unexpected X" there reads "unexpected X in aggregation".
+        self.agg_depth = 0
 
     # --- token helpers -------------------------------------------------------------------
     @property
@@ -213,6 +220,8 @@ class _Parser:
         if t.kind is T.ERROR:
             self.lex_error(t)
         msg = "unexpected " + t.desc()
+        if not context and self.agg_depth:
+            context = "aggregation"
         if context:
             msg += " in " + context
         if expected:
@@ -780,10 +789,16 @@ class _Parser:
             if not self.at(T.COMMA):
                 self.unexpected()
             comma = self.advance()
-            if self.at(T.RIGHT_PAREN):
+            if self.at(T.ERROR):  # a lexing error is recorded when read, before any reduction
+                self.lex_error(self.tok)
+            if self.tok.kind not in _EXPR_START:
+                # yacc reduces `args COMMA` (the trailing-comma rule) on any token that cannot
+                # start an argument, so that error comes first, before any syntax error here.
                 self.add_error(
                     "trailing commas not allowed in function call args", PosRange(comma.pos, comma.end)
                 )
+                if not self.at(T.RIGHT_PAREN):
+                    self.unexpected()
                 return args, self.advance().end
 
     def aggregate(self) -> Expr:
@@ -797,7 +812,15 @@ class _Parser:
             modifier = True
         if not self.at(T.LEFT_PAREN):
             self.unexpected("aggregation" if modifier else "", "")
-        args, end = self.call_body()
+        self.agg_depth += 1
+        try:
+            args, end = self.call_body()
+        finally:
+            self.agg_depth -= 1
+        if self.at(T.ERROR):
+            # yacc reads the token after `)` (is a `by` coming?) before building the
+            # aggregation, so a lexing error there is recorded before the arity checks.
+            self.lex_error(self.tok)
         if not modifier and self.at(T.BY, T.WITHOUT):
             without = self.advance().kind is T.WITHOUT
             grouping = self.grouping_labels()
@@ -823,11 +846,11 @@ class _Parser:
         name_tok = self.advance()
         name = name_tok.val
         sig = SIGNATURES.get(name)
-        if sig is None:
-            self.add_error(
-                f"unknown function with name {name!r}".replace("'", '"'), PosRange(name_tok.pos, name_tok.end)
-            )
+        # Checked once the arguments are parsed, as yacc's reduction does: an error inside them
+        # (or an inner unknown function) comes first.
         args, end = self.call_body()
+        if sig is None:
+            self.add_error(f'unknown function with name "{name}"', PosRange(name_tok.pos, name_tok.end))
         ret = sig.return_type if sig is not None else ValueType.VECTOR
         return Call(name, tuple(args), ret, pos=PosRange(name_tok.pos, end))
 
