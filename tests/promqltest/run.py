@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,7 +29,23 @@ from promqltest.skips import CORE_FILES  # noqa: E402
 
 __all__ = ["TESTDATA", "RATCHET", "resolve", "run_files", "table", "markdown", "main"]
 
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "promqltest"
+
+def _testdata() -> Path:
+    """Where Prometheus' test files are: `$PROMQLTEST_DATA_DIR` (the conformance folder), else
+    `../shared/conformance` beside the repository (the project's layout; the files are never
+    copied into the repo), else the workspace's `/work/shared/conformance` (a clone made
+    elsewhere, as CI's may be)."""
+    env = os.environ.get("PROMQLTEST_DATA_DIR")
+    candidates = [Path(env)] if env else []
+    candidates.append(Path(__file__).resolve().parents[3] / "shared" / "conformance")
+    candidates.append(Path("/work/shared/conformance"))
+    for base in candidates:
+        if (base / "promqltest").is_dir():
+            return base / "promqltest"
+    return candidates[0] / "promqltest"
+
+
+TESTDATA = _testdata()
 RATCHET = HERE / "ratchet.json"
 
 

@@ -4,7 +4,8 @@ import { getJSON } from "../../lib/api";
 import type { ChartSeries } from "../../components/chart";
 
 export interface BuildInfo {
-  version: string;
+  version: string; // the Prometheus release whose API Heron follows (for Grafana's feature detection)
+  heronVersion: string; // Heron's own
   pythonVersion: string;
   pythonImplementation: string;
 }

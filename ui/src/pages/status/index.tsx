@@ -122,7 +122,8 @@ function BuildAndStorage({ snap }: { snap: Snapshot }) {
           <Facts
             label="Build"
             rows={[
-              ["Version", <span data-testid="status-version">Heron {b.version}</span>],
+              ["Version", <span data-testid="status-version">Heron {b.heronVersion}</span>],
+              ["Query API", `Prometheus ${b.version} compatible`],
               ["Python", `${b.pythonImplementation} ${b.pythonVersion}`],
               ["Started", new Date(r.startTime).toLocaleString()],
               ["Uptime", formatSeconds(r.uptimeSeconds)],
