@@ -99,7 +99,10 @@ def test_graph_draws_one_line_per_series_with_a_legend(page: Page) -> None:
     only = legend.get_by_role("button", name=name, exact=True)
     only.click()
     expect(only).to_have_attribute("aria-pressed", "true")
-    page.mouse.move(box["x"] + box["width"] * 0.6, box["y"] + box["height"] * 0.5)
+    # Back to the time where postgres' value was just shown (its restart leaves a gap in the
+    # series elsewhere, so another time may hold no value of the isolated series).
+    page.mouse.move(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.5)
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
     expect(tooltip.locator(".chart-tooltip-row")).to_have_count(1)
     only.click()
     expect(only).to_have_attribute("aria-pressed", "false")

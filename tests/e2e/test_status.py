@@ -36,7 +36,7 @@ def test_status_shows_version_storage_agent_and_settings(page: Page, heron: Serv
     expect(page.get_by_role("heading", name="Status", level=1)).to_be_visible()
     expect(page.get_by_test_id("status-version")).to_have_text(f"Heron {__version__}")
     storage = page.get_by_role("definition").filter(has_text="log streams")
-    expect(storage).to_contain_text(re.compile(r"\d+ \(\d+ log streams, 0 metric series\)"))
+    expect(storage).to_contain_text(re.compile(r"\d+ \(\d+ log streams, \d+ metric series\)"))
     expect(page.get_by_label("Storage", exact=True)).to_contain_text(
         re.compile(r"WAL\s*\d+(\.\d+)? (B|KiB|MiB)")
     )
